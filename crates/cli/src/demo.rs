@@ -15,7 +15,8 @@ pub fn prepare(dir: &Path, quiet: bool) -> Result<JobSpec> {
     let write = |relative: &str, bytes: &[u8]| -> Result<()> {
         let path = library.join(relative);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))
     };
@@ -28,13 +29,31 @@ pub fn prepare(dir: &Path, quiet: bool) -> Result<JobSpec> {
         spec.gps = gps;
         jpeg(&spec)
     };
-    write("Family/2019 Summer/IMG_0001.jpg", &photo(1, datetime!(2019-07-14 10:00:00), Some((43.2965, 5.3698))))?;
-    write("Family/2019 Summer/IMG_0002.jpg", &photo(2, datetime!(2019-07-14 10:05:00), None))?;
-    write("Family/2019 Summer/img_0001.JPG", &photo(3, datetime!(2019-07-15 18:30:00), None))?;
-    write("Family/Birthday.jpg", &photo(4, datetime!(2020-03-01 16:00:00), None))?;
-    write("Trip: \"Paris\"?/Tour Eiffel 🗼.jpg", &photo(5, datetime!(2021-06-05 14:03:09), Some((48.8584, 2.2945))))?;
+    write(
+        "Family/2019 Summer/IMG_0001.jpg",
+        &photo(1, datetime!(2019-07-14 10:00:00), Some((43.2965, 5.3698))),
+    )?;
+    write(
+        "Family/2019 Summer/IMG_0002.jpg",
+        &photo(2, datetime!(2019-07-14 10:05:00), None),
+    )?;
+    write(
+        "Family/2019 Summer/img_0001.JPG",
+        &photo(3, datetime!(2019-07-15 18:30:00), None),
+    )?;
+    write(
+        "Family/Birthday.jpg",
+        &photo(4, datetime!(2020-03-01 16:00:00), None),
+    )?;
+    write(
+        "Trip: \"Paris\"?/Tour Eiffel 🗼.jpg",
+        &photo(5, datetime!(2021-06-05 14:03:09), Some((48.8584, 2.2945))),
+    )?;
     write("Trip: \"Paris\"?/notes.txt", b"Bring the good camera.\n")?;
-    write("Unsorted.jpg", &photo(6, datetime!(2018-12-24 20:00:00), None))?;
+    write(
+        "Unsorted.jpg",
+        &photo(6, datetime!(2018-12-24 20:00:00), None),
+    )?;
     let mut video = VideoSpec::new(7, 3 * 1024 * 1024);
     video.created = Some(datetime!(2021-06-05 12:10:00 UTC));
     write("Trip: \"Paris\"?/Seine.mp4", &Mp4::new(&video).to_vec())?;

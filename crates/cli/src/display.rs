@@ -18,13 +18,20 @@ pub struct ProgressDisplay {
 impl ProgressDisplay {
     pub fn start(progress: Arc<Progress>, quiet: bool) -> ProgressDisplay {
         if quiet {
-            return ProgressDisplay { done: None, task: None };
+            return ProgressDisplay {
+                done: None,
+                task: None,
+            };
         }
         let (tx, mut rx) = oneshot::channel();
         let terminal = std::io::stderr().is_terminal();
         let task = tokio::spawn(async move {
             let bar = terminal.then(new_bar);
-            let tick = if terminal { Duration::from_millis(100) } else { Duration::from_secs(2) };
+            let tick = if terminal {
+                Duration::from_millis(100)
+            } else {
+                Duration::from_secs(2)
+            };
             let started = Instant::now();
             loop {
                 tokio::select! {
@@ -41,7 +48,10 @@ impl ProgressDisplay {
                 bar.finish_and_clear();
             }
         });
-        ProgressDisplay { done: Some(tx), task: Some(task) }
+        ProgressDisplay {
+            done: Some(tx),
+            task: Some(task),
+        }
     }
 
     pub async fn finish(mut self) {
@@ -68,7 +78,9 @@ fn new_bar() -> ProgressBar {
 
 fn draw(bar: &ProgressBar, p: &Progress) {
     match p.phase() {
-        Phase::Planning => bar.set_message(format!("planning: {} listed", Progress::get(&p.listed))),
+        Phase::Planning => {
+            bar.set_message(format!("planning: {} listed", Progress::get(&p.listed)))
+        }
         _ => {
             let total = Progress::get(&p.total_bytes);
             bar.set_length(total);
@@ -90,7 +102,11 @@ fn plain_line(p: &Progress, elapsed: Duration) -> String {
             let moved = Progress::get(&p.moved_bytes);
             let total = Progress::get(&p.total_bytes).max(moved);
             let rate = moved as f64 / elapsed.as_secs_f64().max(0.001);
-            let eta = if rate > 0.0 { Duration::from_secs_f64((total - moved) as f64 / rate) } else { Duration::ZERO };
+            let eta = if rate > 0.0 {
+                Duration::from_secs_f64((total - moved) as f64 / rate)
+            } else {
+                Duration::ZERO
+            };
             format!(
                 "moving: {}/{} items, {} of {}, {}/s, ETA {}",
                 Progress::get(&p.settled_items),
@@ -115,16 +131,31 @@ pub fn print_report(report: &Report, spec: &JobSpec) {
         c.done,
         c.skipped,
         c.failed,
-        if c.pending > 0 { format!(", {} not yet moved", c.pending) } else { String::new() }
+        if c.pending > 0 {
+            format!(", {} not yet moved", c.pending)
+        } else {
+            String::new()
+        }
     );
-    println!("  {} in {} ({}/s this run)", HumanBytes(c.bytes), HumanDuration(took), HumanBytes(rate as u64));
+    println!(
+        "  {} in {} ({}/s this run)",
+        HumanBytes(c.bytes),
+        HumanDuration(took),
+        HumanBytes(rate as u64)
+    );
     print_details(report);
     println!("  Destination: {}", spec.destination);
     if let Some(reason) = &report.reason {
         println!("Paused: {reason}");
-        println!("  When the cause is fixed, continue with: ferry resume {}", report.job_id);
+        println!(
+            "  When the cause is fixed, continue with: ferry resume {}",
+            report.job_id
+        );
     } else if c.failed > 0 {
-        println!("  To try the failed items again: ferry resume {}", report.job_id);
+        println!(
+            "  To try the failed items again: ferry resume {}",
+            report.job_id
+        );
     }
 }
 
@@ -210,10 +241,17 @@ pub async fn print_jobs(engine: &Engine, json: bool) -> Result<()> {
         println!("No jobs yet. Start one with: ferry transfer FROM TO");
         return Ok(());
     }
-    println!("{:<36}  {:<8}  {:>13}  {:<20}  ROUTE", "JOB", "STATE", "DONE/TOTAL", "CREATED");
+    println!(
+        "{:<36}  {:<8}  {:>13}  {:<20}  ROUTE",
+        "JOB", "STATE", "DONE/TOTAL", "CREATED"
+    );
     for job in jobs {
         let counts = engine.store().counts(&job.id).await?;
-        let state = if job.state == JobState::Done && counts.failed > 0 { "failed" } else { job.state.as_str() };
+        let state = if job.state == JobState::Done && counts.failed > 0 {
+            "failed"
+        } else {
+            job.state.as_str()
+        };
         println!(
             "{:<36}  {:<8}  {:>13}  {:<20}  {} → {}",
             job.id,

@@ -27,25 +27,47 @@ fn absolute(arg: &str) -> Result<PathBuf> {
         bail!("an empty path is not a folder");
     }
     let path = Path::new(arg);
-    Ok(if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir()?.join(path) })
+    Ok(if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    })
 }
 
 pub fn normalize_source(arg: &str) -> Result<String> {
     if looks_like_connection(arg) {
-        bail!("'{arg}': no connection named '{}' (only local folders are supported so far)", arg.split(':').next().unwrap_or(arg));
+        bail!(
+            "'{arg}': no connection named '{}' (only local folders are supported so far)",
+            arg.split(':').next().unwrap_or(arg)
+        );
     }
     let path = absolute(arg)?;
     match std::fs::metadata(&path) {
-        Ok(meta) if meta.is_dir() => Ok(path.canonicalize().unwrap_or(path).to_string_lossy().into_owned()),
+        Ok(meta) if meta.is_dir() => Ok(path
+            .canonicalize()
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned()),
         Ok(_) => bail!("source {} is a file, not a folder", path.display()),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => bail!("source {} does not exist", path.display()),
-        Err(err) => bail!("source {}: {}", path.display(), ferry_core::Error::io("", &err).to_string().trim_start_matches(": ")),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            bail!("source {} does not exist", path.display())
+        }
+        Err(err) => bail!(
+            "source {}: {}",
+            path.display(),
+            ferry_core::Error::io("", &err)
+                .to_string()
+                .trim_start_matches(": ")
+        ),
     }
 }
 
 pub fn normalize_destination(arg: &str) -> Result<String> {
     if looks_like_connection(arg) {
-        bail!("'{arg}': no connection named '{}' (only local folders are supported so far)", arg.split(':').next().unwrap_or(arg));
+        bail!(
+            "'{arg}': no connection named '{}' (only local folders are supported so far)",
+            arg.split(':').next().unwrap_or(arg)
+        );
     }
     let path = absolute(arg)?;
     if path.is_file() {

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, Parser, Subcommand};
 use ferry_core::{DataType, Scope};
-use ferry_engine::{Engine, JobSpec, LayoutOptions, Progress, Report, RunOptions, SqliteStore, Stop};
+use ferry_engine::{
+    Engine, JobSpec, LayoutOptions, Progress, Report, RunOptions, SqliteStore, Stop,
+};
 
 /// Exit codes: everything done or skipped; some items failed (or the job paused); usage or
 /// setup error.
@@ -20,7 +22,11 @@ const EXIT_INCOMPLETE: u8 = 1;
 const EXIT_SETUP: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "ferry", version, about = "Move your photos, videos and data between services, faithfully.")]
+#[command(
+    name = "ferry",
+    version,
+    about = "Move your photos, videos and data between services, faithfully."
+)]
 struct Cli {
     /// Where ferry keeps its journal (default: $XDG_DATA_HOME/ferry, ~/.local/share/ferry).
     #[arg(long, global = true, env = "FERRY_DATA_DIR", value_name = "DIR")]
@@ -105,9 +111,11 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             // Metadata readers complain about every odd file; that is not the person's concern.
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,nom_exif=off".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,nom_exif=off".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let runtime = match tokio::runtime::Runtime::new() {
@@ -140,7 +148,8 @@ fn one_line(err: &anyhow::Error) -> String {
 
 async fn open_engine(data_dir: Option<std::path::PathBuf>) -> Result<Engine> {
     let dir = paths::data_dir(data_dir)?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the data folder {}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
     let store = SqliteStore::open(&dir.join("ferry.db"))
         .await
         .with_context(|| format!("cannot open the journal in {}", dir.display()))?;
@@ -189,13 +198,23 @@ async fn run(cli: Cli) -> Result<u8> {
 
 async fn transfer(data_dir: Option<std::path::PathBuf>, args: TransferArgs) -> Result<u8> {
     let (from, to) = args.paths.split_at(args.paths.len() - 1);
-    let sources = from.iter().map(|s| endpoints::normalize_source(s)).collect::<Result<Vec<_>>>()?;
+    let sources = from
+        .iter()
+        .map(|s| endpoints::normalize_source(s))
+        .collect::<Result<Vec<_>>>()?;
     let destination = endpoints::normalize_destination(&to[0])?;
     let spec = JobSpec {
         sources,
         destination,
-        scope: Scope { types: args.types.iter().copied().collect(), since: None, until: None },
-        layout: LayoutOptions { photos_root: args.photos_root.clone(), videos_root: args.videos_root.clone() },
+        scope: Scope {
+            types: args.types.iter().copied().collect(),
+            since: None,
+            until: None,
+        },
+        layout: LayoutOptions {
+            photos_root: args.photos_root.clone(),
+            videos_root: args.videos_root.clone(),
+        },
     };
     if args.dry_run {
         // A dry run plans into a journal of its own that vanishes with it.
@@ -216,13 +235,25 @@ async fn execute(
     dry_run: bool,
     resumed: bool,
 ) -> Result<u8> {
-    let sources = spec.sources.iter().map(|s| endpoints::open_source(s)).collect::<Result<Vec<_>>>()?;
+    let sources = spec
+        .sources
+        .iter()
+        .map(|s| endpoints::open_source(s))
+        .collect::<Result<Vec<_>>>()?;
     let dest = endpoints::open_destination(&spec.destination)?;
     if !args.json {
         let verb = if resumed { "resuming" } else { "job" };
-        eprintln!("{verb} {job_id}: {} → {}", spec.sources.join(", "), spec.destination);
+        eprintln!(
+            "{verb} {job_id}: {} → {}",
+            spec.sources.join(", "),
+            spec.destination
+        );
     }
-    let options = RunOptions { concurrency: args.concurrency as usize, plan_only: dry_run, ..RunOptions::default() };
+    let options = RunOptions {
+        concurrency: args.concurrency as usize,
+        plan_only: dry_run,
+        ..RunOptions::default()
+    };
     let progress = Arc::new(Progress::default());
     let stop = Arc::new(Stop::default());
     let display = display::ProgressDisplay::start(progress.clone(), args.json);
@@ -235,7 +266,9 @@ async fn execute(
         });
     }
     let job_id = job_id.to_string();
-    let result = engine.run(&job_id, sources, dest, &options, progress, stop).await;
+    let result = engine
+        .run(&job_id, sources, dest, &options, progress, stop)
+        .await;
     display.finish().await;
     let report = result.map_err(|e| anyhow!(e))?;
     if args.json {
@@ -249,5 +282,9 @@ async fn execute(
 }
 
 fn exit_code(report: &Report) -> u8 {
-    if report.complete() { EXIT_OK } else { EXIT_INCOMPLETE }
+    if report.complete() {
+        EXIT_OK
+    } else {
+        EXIT_INCOMPLETE
+    }
 }

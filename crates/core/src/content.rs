@@ -130,7 +130,10 @@ impl Stream for HashingStream {
                     )))));
                 }
                 let hasher = std::mem::take(&mut state.hasher);
-                state.digest = Some(StreamDigest { bytes, sha256: hasher.finalize().into() });
+                state.digest = Some(StreamDigest {
+                    bytes,
+                    sha256: hasher.finalize().into(),
+                });
                 drop(state);
                 self.done = true;
                 Poll::Ready(None)
@@ -146,7 +149,8 @@ mod tests {
     use futures::StreamExt;
 
     fn content(chunks: &[&'static [u8]], length: Option<u64>) -> Content {
-        let items: Vec<Result<Bytes, Error>> = chunks.iter().map(|c| Ok(Bytes::from_static(c))).collect();
+        let items: Vec<Result<Bytes, Error>> =
+            chunks.iter().map(|c| Ok(Bytes::from_static(c))).collect();
         Content::new(Box::pin(futures::stream::iter(items)), length)
     }
 

@@ -13,7 +13,10 @@ pub enum Error {
     Retryable(String),
     /// The service asked us to slow down; `retry_after` is honoured exactly when given.
     #[error("{message}")]
-    RateLimited { retry_after: Option<Duration>, message: String },
+    RateLimited {
+        retry_after: Option<Duration>,
+        message: String,
+    },
     /// Credentials expired or were revoked and could not be refreshed: the job pauses.
     #[error("{0}")]
     AuthExpired(String),
@@ -82,7 +85,9 @@ impl Error {
         let message = format!("{what}: {}", describe_io(err));
         match err.kind() {
             io::ErrorKind::NotFound => Error::NotFound(message),
-            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Error::DestinationFull(message),
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+                Error::DestinationFull(message)
+            }
             io::ErrorKind::Interrupted
             | io::ErrorKind::TimedOut
             | io::ErrorKind::WouldBlock

@@ -23,12 +23,18 @@ pub struct Timestamp {
 
 impl Timestamp {
     pub fn from_utc(instant: OffsetDateTime) -> Timestamp {
-        Timestamp { utc: instant.to_offset(UtcOffset::UTC), offset: None }
+        Timestamp {
+            utc: instant.to_offset(UtcOffset::UTC),
+            offset: None,
+        }
     }
 
     /// An instant known with its original offset.
     pub fn with_offset(instant: OffsetDateTime) -> Timestamp {
-        Timestamp { utc: instant.to_offset(UtcOffset::UTC), offset: Some(instant.offset()) }
+        Timestamp {
+            utc: instant.to_offset(UtcOffset::UTC),
+            offset: Some(instant.offset()),
+        }
     }
 
     /// A wall-clock time. With no offset known it is read as UTC (the convention of EXIF
@@ -41,7 +47,9 @@ impl Timestamp {
     }
 
     pub fn from_unix(seconds: i64) -> Option<Timestamp> {
-        OffsetDateTime::from_unix_timestamp(seconds).ok().map(Timestamp::from_utc)
+        OffsetDateTime::from_unix_timestamp(seconds)
+            .ok()
+            .map(Timestamp::from_utc)
     }
 
     /// The time as it read where it happened (UTC when the offset is unknown).
@@ -152,7 +160,11 @@ pub struct Album {
 impl Album {
     /// The folder names that hold the album on a file-like destination.
     pub fn folder_path(&self) -> Vec<String> {
-        if self.path.is_empty() { vec![self.title.clone()] } else { self.path.clone() }
+        if self.path.is_empty() {
+            vec![self.title.clone()]
+        } else {
+            self.path.clone()
+        }
     }
 }
 
@@ -337,7 +349,10 @@ pub struct Versioned<T> {
 
 impl<T> Versioned<T> {
     pub fn new(body: T) -> Self {
-        Versioned { model_version: MODEL_VERSION, body }
+        Versioned {
+            model_version: MODEL_VERSION,
+            body,
+        }
     }
 }
 
@@ -393,7 +408,10 @@ impl FromStr for DataType {
             .find(|t| t.as_str() == wanted || t.as_str().trim_end_matches('s') == wanted)
             .ok_or_else(|| {
                 let names: Vec<_> = DataType::ALL.iter().map(|t| t.as_str()).collect();
-                format!("unknown data type '{s}' (expected one of {})", names.join(", "))
+                format!(
+                    "unknown data type '{s}' (expected one of {})",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -442,9 +460,17 @@ mod tests {
             caption: Some("Été à Paris 🗼".into()),
             mime_type: Some("image/jpeg".into()),
             size: Some(12),
-            taken: Some(Timestamp::from_local(datetime!(2021-06-05 14:03:09), Some(offset!(+02:00)))),
+            taken: Some(Timestamp::from_local(
+                datetime!(2021-06-05 14:03:09),
+                Some(offset!(+02:00)),
+            )),
             uploaded: None,
-            location: Some(Location { latitude: 48.8584, longitude: 2.2945, altitude: None, name: None }),
+            location: Some(Location {
+                latitude: 48.8584,
+                longitude: 2.2945,
+                altitude: None,
+                name: None,
+            }),
             albums: vec!["a".into()],
         };
         let doc = Versioned::new(Record::Media(item.clone()));

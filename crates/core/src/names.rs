@@ -25,7 +25,10 @@ pub struct NameRules {
 
 impl Default for NameRules {
     fn default() -> Self {
-        NameRules { max_bytes: MAX_NAME_BYTES, case_insensitive: true }
+        NameRules {
+            max_bytes: MAX_NAME_BYTES,
+            case_insensitive: true,
+        }
     }
 }
 
@@ -44,7 +47,13 @@ const MAX_EXTENSION_BYTES: usize = 16;
 pub fn sanitize(name: &str, rules: &NameRules) -> String {
     let mut out: String = name
         .nfc()
-        .map(|c| if FORBIDDEN.contains(&c) || c.is_control() { '_' } else { c })
+        .map(|c| {
+            if FORBIDDEN.contains(&c) || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
 
     // Trailing dots and spaces are silently dropped by Windows, which would merge names.
@@ -60,7 +69,11 @@ pub fn sanitize(name: &str, rules: &NameRules) -> String {
     let out = truncate(&out, rules.max_bytes);
     // Truncation can expose a trailing dot or space again.
     let trimmed = out.trim_end_matches(['.', ' ']);
-    if trimmed.is_empty() { "_".to_string() } else { trimmed.to_string() }
+    if trimmed.is_empty() {
+        "_".to_string()
+    } else {
+        trimmed.to_string()
+    }
 }
 
 /// Whether `name` would be a Windows device name, with or without an extension.
@@ -83,7 +96,11 @@ fn truncate(name: &str, max: usize) -> String {
         return name.to_string();
     }
     let (stem, ext) = split_extension(name);
-    let (stem, ext) = if ext.len() >= max { (name, "") } else { (stem, ext) };
+    let (stem, ext) = if ext.len() >= max {
+        (name, "")
+    } else {
+        (stem, ext)
+    };
     let mut cut = max - ext.len();
     while !stem.is_char_boundary(cut.min(stem.len())) {
         cut -= 1;
@@ -108,7 +125,11 @@ pub fn with_suffix(name: &str, n: u32, rules: &NameRules) -> String {
 
 /// The key two names collide on: NFC, and case-folded where the destination ignores case.
 pub fn collision_key(name: &str, rules: &NameRules) -> String {
-    if rules.case_insensitive { name.nfc().collect::<String>().to_lowercase() } else { name.nfc().collect() }
+    if rules.case_insensitive {
+        name.nfc().collect::<String>().to_lowercase()
+    } else {
+        name.nfc().collect()
+    }
 }
 
 /// Hands out distinct safe names within one folder or album. Given the same names in the same
@@ -121,7 +142,10 @@ pub struct NameAllocator {
 
 impl NameAllocator {
     pub fn new(rules: NameRules) -> Self {
-        NameAllocator { rules, taken: HashSet::new() }
+        NameAllocator {
+            rules,
+            taken: HashSet::new(),
+        }
     }
 
     /// A safe name for `wanted` not yet handed out here.
@@ -195,7 +219,9 @@ mod tests {
     fn is_safe(name: &str) -> bool {
         !name.is_empty()
             && name.len() <= MAX_NAME_BYTES
-            && !name.chars().any(|c| FORBIDDEN.contains(&c) || c.is_control())
+            && !name
+                .chars()
+                .any(|c| FORBIDDEN.contains(&c) || c.is_control())
             && !name.ends_with('.')
             && !name.ends_with(' ')
             && !is_reserved(name)

@@ -76,7 +76,10 @@ pub enum Container {
     /// Safe folder names from the destination's root; empty is the root itself.
     Folder(Vec<String>),
     /// An album with this (safe, unique) title.
-    Album { title: String, description: Option<String> },
+    Album {
+        title: String,
+        description: Option<String>,
+    },
     /// The destination's library, outside any album.
     Library,
 }

@@ -17,7 +17,10 @@ pub struct LayoutOptions {
 
 impl Default for LayoutOptions {
     fn default() -> Self {
-        LayoutOptions { photos_root: "Photo Transfer".into(), videos_root: "Video Transfer".into() }
+        LayoutOptions {
+            photos_root: "Photo Transfer".into(),
+            videos_root: "Video Transfer".into(),
+        }
     }
 }
 

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferry_core::{
-    Container, Content, DestHash, Destination, Error, ErrorKind, HashingStream, Landed, Source, Staged, Target,
+    Container, Content, DestHash, Destination, Error, ErrorKind, HashingStream, Landed, Source,
+    Staged, Target,
 };
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -36,7 +37,11 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { concurrency: 4, retry: RetryPolicy::default(), plan_only: false }
+        RunOptions {
+            concurrency: 4,
+            retry: RetryPolicy::default(),
+            plan_only: false,
+        }
     }
 }
 
@@ -108,18 +113,32 @@ impl Engine {
                 sources.len()
             )));
         }
-        dest.check().await.map_err(|e| EngineError::Setup(e.to_string()))?;
+        dest.check()
+            .await
+            .map_err(|e| EngineError::Setup(e.to_string()))?;
         let caps = dest.capabilities();
 
         if !job.planned {
             progress.set_phase(Phase::Planning);
-            self.store.set_state(&job.id, JobState::Planning, None).await?;
-            if let Err(err) = plan::list_sources(self.store.as_ref(), &job, &sources, &options.retry, &progress).await {
+            self.store
+                .set_state(&job.id, JobState::Planning, None)
+                .await?;
+            if let Err(err) = plan::list_sources(
+                self.store.as_ref(),
+                &job,
+                &sources,
+                &options.retry,
+                &progress,
+            )
+            .await
+            {
                 let reason = match err {
                     EngineError::Source(e) => format!("listing the source failed: {e}"),
                     other => return Err(other),
                 };
-                self.store.set_state(&job.id, JobState::Paused, Some(&reason)).await?;
+                self.store
+                    .set_state(&job.id, JobState::Paused, Some(&reason))
+                    .await?;
                 return self.report(&job.id, started.elapsed()).await;
             }
             plan::assign_places(self.store.as_ref(), &job, &caps).await?;
@@ -131,10 +150,15 @@ impl Engine {
 
         // A resume tries again what failed before: the person may have fixed the cause.
         self.store.retry_failed(&job.id).await?;
-        self.store.set_state(&job.id, JobState::Running, None).await?;
+        self.store
+            .set_state(&job.id, JobState::Running, None)
+            .await?;
         let counts = self.store.counts(&job.id).await?;
         Progress::set(&progress.total_items, counts.total);
-        Progress::set(&progress.settled_items, counts.done + counts.skipped + counts.failed);
+        Progress::set(
+            &progress.settled_items,
+            counts.done + counts.skipped + counts.failed,
+        );
         Progress::set(&progress.total_bytes, counts.total_bytes);
         Progress::set(&progress.moved_bytes, counts.bytes);
         progress.set_phase(Phase::Moving);
@@ -168,11 +192,19 @@ impl Engine {
         let remaining = self.store.units_to_move(&job.id, 0, 1).await?;
         if stop.is_stopped() {
             let reason = stop.reason().unwrap_or_else(|| "stopped".into());
-            self.store.set_state(&job.id, JobState::Paused, Some(&reason)).await?;
+            self.store
+                .set_state(&job.id, JobState::Paused, Some(&reason))
+                .await?;
         } else if remaining.is_empty() {
             self.store.set_state(&job.id, JobState::Done, None).await?;
         } else {
-            self.store.set_state(&job.id, JobState::Paused, Some("some items could not be placed; resume to try again")).await?;
+            self.store
+                .set_state(
+                    &job.id,
+                    JobState::Paused,
+                    Some("some items could not be placed; resume to try again"),
+                )
+                .await?;
         }
         progress.set_phase(Phase::Finished);
         self.report(&job.id, started.elapsed()).await
@@ -195,7 +227,12 @@ impl Engine {
 
 /// What workers hand the committer.
 enum Handoff {
-    Staged { unit: Unit, target: Target, staged: Staged, attempts: u32 },
+    Staged {
+        unit: Unit,
+        target: Target,
+        staged: Staged,
+        attempts: u32,
+    },
     Settled(Outcome),
 }
 
@@ -269,12 +306,22 @@ impl Mover {
             })
             .await;
         drop(handoff_tx);
-        let fed = feeder.await.map_err(|e| EngineError::Store(e.to_string()))??;
-        committer.await.map_err(|e| EngineError::Store(e.to_string()))??;
+        let fed = feeder
+            .await
+            .map_err(|e| EngineError::Store(e.to_string()))??;
+        committer
+            .await
+            .map_err(|e| EngineError::Store(e.to_string()))??;
         Ok(fed)
     }
 
-    fn settled(&self, unit: &Unit, state: UnitState, reason: impl Into<String>, attempts: u32) -> Handoff {
+    fn settled(
+        &self,
+        unit: &Unit,
+        state: UnitState,
+        reason: impl Into<String>,
+        attempts: u32,
+    ) -> Handoff {
         Handoff::Settled(Outcome {
             seq: unit.seq,
             state,
@@ -326,9 +373,16 @@ impl Mover {
             attempts += 1;
             match err.kind() {
                 ErrorKind::NotFound => {
-                    return Some(self.settled(&unit, UnitState::Skipped, format!("no longer at the source: {err}"), attempts));
+                    return Some(self.settled(
+                        &unit,
+                        UnitState::Skipped,
+                        format!("no longer at the source: {err}"),
+                        attempts,
+                    ));
                 }
-                ErrorKind::Permanent => return Some(self.settled(&unit, UnitState::Failed, err.to_string(), attempts)),
+                ErrorKind::Permanent => {
+                    return Some(self.settled(&unit, UnitState::Failed, err.to_string(), attempts));
+                }
                 ErrorKind::AuthExpired | ErrorKind::DestinationFull => {
                     self.stop.stop(err.to_string());
                     return None;
@@ -343,7 +397,10 @@ impl Mover {
                         ));
                     }
                     let delay = match &err {
-                        Error::RateLimited { retry_after: Some(after), .. } => {
+                        Error::RateLimited {
+                            retry_after: Some(after),
+                            ..
+                        } => {
                             self.gate.hold_for(*after).await;
                             *after
                         }
@@ -371,18 +428,27 @@ impl Mover {
             && let (Some(token), Some(sha), Some(bytes)) = (&unit.token, &unit.sha256, unit.bytes)
             && let Some(sha256) = decode_sha(sha)
         {
-            let staged = Staged { token: token.clone(), bytes, sha256 };
+            let staged = Staged {
+                token: token.clone(),
+                bytes,
+                sha256,
+            };
             if let Some(landed) = self.dest.find(&target, &staged).await? {
                 Progress::add(&self.progress.moved_bytes, bytes);
-                return Ok(Handoff::Settled(done_outcome(unit, &staged, &landed, unit.attempts)));
+                return Ok(Handoff::Settled(done_outcome(
+                    unit,
+                    &staged,
+                    &landed,
+                    unit.attempts,
+                )));
             }
             self.dest.discard(&staged).await;
         }
 
-        let source = self
-            .sources
-            .get(unit.source_index)
-            .ok_or_else(|| Error::permanent(format!("the job has no source #{}", unit.source_index)))?;
+        let source = self.sources.get(unit.source_index).ok_or_else(|| {
+            Error::permanent(format!("the job has no source #{}", unit.source_index))
+        })?;
+        tracing::debug!("uploading unit {} ({})", unit.seq, unit.item.id);
         let content = source.open(&unit.item).await?;
         let progress = self.progress.clone();
         let counted = content.stream.inspect(move |chunk| {
@@ -390,22 +456,35 @@ impl Mover {
                 Progress::add(&progress.moved_bytes, chunk.len() as u64);
             }
         });
-        let (content, digest) = HashingStream::wrap(Content::new(Box::pin(counted), content.length));
+        let (content, digest) =
+            HashingStream::wrap(Content::new(Box::pin(counted), content.length));
         let uploaded = self.dest.upload(&target, content).await?;
         let Some(digest) = digest.digest() else {
-            return Err(Error::retryable("the destination stopped reading before the end of the file"));
+            return Err(Error::retryable(
+                "the destination stopped reading before the end of the file",
+            ));
         };
         if let Some(DestHash::Sha256(theirs)) = &uploaded.hash
             && *theirs != digest.sha256
         {
-            let staged = Staged { token: uploaded.token, bytes: digest.bytes, sha256: digest.sha256 };
+            let staged = Staged {
+                token: uploaded.token,
+                bytes: digest.bytes,
+                sha256: digest.sha256,
+            };
             self.dest.discard(&staged).await;
-            return Err(Error::retryable("the destination's hash differs from what was sent"));
+            return Err(Error::retryable(
+                "the destination's hash differs from what was sent",
+            ));
         }
         Ok(Handoff::Staged {
             unit: unit.clone(),
             target,
-            staged: Staged { token: uploaded.token, bytes: digest.bytes, sha256: digest.sha256 },
+            staged: Staged {
+                token: uploaded.token,
+                bytes: digest.bytes,
+                sha256: digest.sha256,
+            },
             attempts: unit.attempts + 1,
         })
     }
@@ -424,7 +503,12 @@ impl Mover {
             for handoff in batch {
                 match handoff {
                     Handoff::Settled(o) => outcomes.push(o),
-                    Handoff::Staged { unit, target, staged: s, attempts } => staged.push((unit, target, s, attempts)),
+                    Handoff::Staged {
+                        unit,
+                        target,
+                        staged: s,
+                        attempts,
+                    } => staged.push((unit, target, s, attempts)),
                 }
             }
             if !staged.is_empty() {
@@ -438,22 +522,40 @@ impl Mover {
                     })
                     .collect();
                 self.store.mark_staged(&self.job, &rows).await?;
-                let to_commit = staged.iter().map(|(_, t, s, _)| (t.clone(), s.clone())).collect();
+                let to_commit = staged
+                    .iter()
+                    .map(|(_, t, s, _)| (t.clone(), s.clone()))
+                    .collect();
                 let results = self.dest.commit(to_commit).await;
                 for ((unit, _, s, attempts), result) in staged.into_iter().zip(results) {
                     outcomes.push(self.commit_outcome(&unit, &s, attempts, result).await);
                 }
             }
-            let settled = outcomes.iter().filter(|o| o.state != UnitState::Pending).count() as u64;
-            let failed = outcomes.iter().filter(|o| o.state == UnitState::Failed).count() as u64;
+            let settled = outcomes
+                .iter()
+                .filter(|o| o.state != UnitState::Pending)
+                .count() as u64;
+            let failed = outcomes
+                .iter()
+                .filter(|o| o.state == UnitState::Failed)
+                .count() as u64;
             self.store.record_outcomes(&self.job, &outcomes).await?;
+            for done in outcomes.iter().filter(|o| o.state == UnitState::Done) {
+                tracing::debug!("journaled done unit {}", done.seq);
+            }
             Progress::add(&self.progress.settled_items, settled);
             Progress::add(&self.progress.failed_items, failed);
         }
         Ok(())
     }
 
-    async fn commit_outcome(&self, unit: &Unit, staged: &Staged, attempts: u32, result: ferry_core::Result<Landed>) -> Outcome {
+    async fn commit_outcome(
+        &self,
+        unit: &Unit,
+        staged: &Staged,
+        attempts: u32,
+        result: ferry_core::Result<Landed>,
+    ) -> Outcome {
         let retry_later = |reason: String| Outcome {
             seq: unit.seq,
             state: UnitState::Pending,
@@ -490,7 +592,9 @@ impl Mover {
                         self.stop.stop(err.to_string());
                         retry_later(err.to_string())
                     }
-                    ErrorKind::Retryable | ErrorKind::RateLimited if attempts < self.retry.max_attempts => {
+                    ErrorKind::Retryable | ErrorKind::RateLimited
+                        if attempts < self.retry.max_attempts =>
+                    {
                         retry_later(err.to_string())
                     }
                     _ => Outcome {
@@ -537,5 +641,7 @@ fn decode_sha(text: &str) -> Option<[u8; 32]> {
 
 /// A receiver as a stream, without pulling in tokio-stream for one adapter.
 fn tokio_stream_of<T: Send + 'static>(rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
-    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
 }

@@ -34,14 +34,23 @@ pub(crate) async fn list_sources(
         for record in page.records {
             match record {
                 Record::Album(album) => albums.push(album),
-                Record::Media(item) if job.spec.scope.wants(item.kind.data_type()) => items.push(item),
+                Record::Media(item) if job.spec.scope.wants(item.kind.data_type()) => {
+                    items.push(item)
+                }
                 // Text records are for exports; a transfer moves media.
                 _ => {}
             }
         }
         Progress::add(&progress.listed, (items.len() + page.skipped.len()) as u64);
         store
-            .save_page(&job.id, source_index, &albums, &items, &page.skipped, page.next.as_deref())
+            .save_page(
+                &job.id,
+                source_index,
+                &albums,
+                &items,
+                &page.skipped,
+                page.next.as_deref(),
+            )
             .await?;
         match page.next {
             Some(next) => cursor = Some(next),
@@ -65,9 +74,18 @@ async fn list_page(
     loop {
         match source.list(&job.spec.scope, cursor).await {
             Ok(page) => return Ok(page),
-            Err(err) if attempt < retry.max_attempts && matches!(err.kind(), ferry_core::ErrorKind::Retryable | ferry_core::ErrorKind::RateLimited) => {
+            Err(err)
+                if attempt < retry.max_attempts
+                    && matches!(
+                        err.kind(),
+                        ferry_core::ErrorKind::Retryable | ferry_core::ErrorKind::RateLimited
+                    ) =>
+            {
                 let delay = match &err {
-                    ferry_core::Error::RateLimited { retry_after: Some(after), .. } => *after,
+                    ferry_core::Error::RateLimited {
+                        retry_after: Some(after),
+                        ..
+                    } => *after,
                     _ => delays.next().unwrap_or(retry.max_delay),
                 };
                 tracing::warn!(source = %source.describe(), "listing failed, retrying in {delay:?}: {err}");
@@ -81,8 +99,12 @@ async fn list_page(
 
 /// Decides every unit's container and name.
 pub(crate) async fn assign_places(store: &dyn Store, job: &Job, caps: &Capabilities) -> Result<()> {
-    let albums: HashMap<(usize, String), Album> =
-        store.albums(&job.id).await?.into_iter().map(|(src, a)| ((src, a.id.clone()), a)).collect();
+    let albums: HashMap<(usize, String), Album> = store
+        .albums(&job.id)
+        .await?
+        .into_iter()
+        .map(|(src, a)| ((src, a.id.clone()), a))
+        .collect();
     let rules = caps.names;
 
     match caps.layout {
@@ -99,19 +121,27 @@ pub(crate) async fn assign_places(store: &dyn Store, job: &Job, caps: &Capabilit
                     path.extend(folder.iter().cloned());
                 }
                 let key = path.join("/");
-                store.assign_container(&job.id, &group, &key, &Container::Folder(path)).await?;
+                store
+                    .assign_container(&job.id, &group, &key, &Container::Folder(path))
+                    .await?;
             }
         }
         Layout::Albums => {
             for group in store.groups(&job.id).await? {
-                let (key, container) = match albums.get(&(group.source_index, group.album_id.clone())) {
-                    Some(album) => (
-                        format!("album/{}/{}", group.source_index, album.id),
-                        Container::Album { title: album.title.clone(), description: album.description.clone() },
-                    ),
-                    None => ("library".to_string(), Container::Library),
-                };
-                store.assign_container(&job.id, &group, &key, &container).await?;
+                let (key, container) =
+                    match albums.get(&(group.source_index, group.album_id.clone())) {
+                        Some(album) => (
+                            format!("album/{}/{}", group.source_index, album.id),
+                            Container::Album {
+                                title: album.title.clone(),
+                                description: album.description.clone(),
+                            },
+                        ),
+                        None => ("library".to_string(), Container::Library),
+                    };
+                store
+                    .assign_container(&job.id, &group, &key, &container)
+                    .await?;
             }
         }
     }
@@ -123,7 +153,10 @@ pub(crate) async fn assign_places(store: &dyn Store, job: &Job, caps: &Capabilit
     for (_, container, _) in &containers {
         if let Container::Folder(path) = container {
             for depth in 1..path.len() {
-                child_folders.entry(path[..depth].join("/")).or_default().insert(path[depth].clone());
+                child_folders
+                    .entry(path[..depth].join("/"))
+                    .or_default()
+                    .insert(path[depth].clone());
             }
         }
     }
@@ -133,7 +166,10 @@ pub(crate) async fn assign_places(store: &dyn Store, job: &Job, caps: &Capabilit
             names.allocate(folder);
         }
         let wanted = store.wanted_names(&job.id, key).await?;
-        let assigned: Vec<(i64, String)> = wanted.into_iter().map(|(seq, name)| (seq, names.allocate(&name))).collect();
+        let assigned: Vec<(i64, String)> = wanted
+            .into_iter()
+            .map(|(seq, name)| (seq, names.allocate(&name)))
+            .collect();
         store.set_names(&job.id, &assigned).await?;
     }
     Ok(())
@@ -141,9 +177,14 @@ pub(crate) async fn assign_places(store: &dyn Store, job: &Job, caps: &Capabilit
 
 /// Safe folder paths for albums: nested albums share their parents' folders, while two
 /// different albums with the same name get `Name` and `Name (2)`.
-fn album_folders(albums: &HashMap<(usize, String), Album>, rules: &NameRules) -> HashMap<(usize, String), Vec<String>> {
+fn album_folders(
+    albums: &HashMap<(usize, String), Album>,
+    rules: &NameRules,
+) -> HashMap<(usize, String), Vec<String>> {
     let mut sorted: Vec<(&(usize, String), &Album)> = albums.iter().collect();
-    sorted.sort_by(|a, b| (a.0.0, a.1.folder_path(), &a.0.1).cmp(&(b.0.0, b.1.folder_path(), &b.0.1)));
+    sorted.sort_by(|a, b| {
+        (a.0.0, a.1.folder_path(), &a.0.1).cmp(&(b.0.0, b.1.folder_path(), &b.0.1))
+    });
 
     let mut safe_prefix: HashMap<(usize, Vec<String>), Vec<String>> = HashMap::new();
     let mut claimed: HashSet<(usize, Vec<String>)> = HashSet::new();
@@ -160,7 +201,9 @@ fn album_folders(albums: &HashMap<(usize, String), Album>, rules: &NameRules) ->
             match safe_prefix.get(&prefix) {
                 Some(existing) if !duplicate => safe = existing.clone(),
                 _ => {
-                    let names = allocators.entry(safe.clone()).or_insert_with(|| NameAllocator::new(*rules));
+                    let names = allocators
+                        .entry(safe.clone())
+                        .or_insert_with(|| NameAllocator::new(*rules));
                     safe.push(names.allocate(&raw[depth]));
                     if !duplicate {
                         safe_prefix.insert(prefix.clone(), safe.clone());
@@ -206,9 +249,14 @@ mod tests {
         let folders = album_folders(&albums, &NameRules::default());
         assert_eq!(folders[&(0, "2019".into())], vec!["2019"]);
         assert_eq!(folders[&(0, "2019/Summer".into())], vec!["2019", "Summer"]);
-        let mut trips: Vec<String> =
-            ["fb1", "fb2", "fb3"].iter().map(|id| folders[&(0, id.to_string())][0].clone()).collect();
+        let mut trips: Vec<String> = ["fb1", "fb2", "fb3"]
+            .iter()
+            .map(|id| folders[&(0, id.to_string())][0].clone())
+            .collect();
         trips.sort();
-        assert_eq!(trips, vec!["Trip_ _Paris__", "Trip_ _Paris__ (2)", "trip_ _paris__ (3)"]);
+        assert_eq!(
+            trips,
+            vec!["Trip_ _Paris__", "Trip_ _Paris__ (2)", "trip_ _paris__ (3)"]
+        );
     }
 }

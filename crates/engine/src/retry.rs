@@ -18,7 +18,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 6, min_delay: Duration::from_millis(500), max_delay: Duration::from_secs(60) }
+        RetryPolicy {
+            max_attempts: 6,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+        }
     }
 }
 
@@ -42,7 +46,9 @@ pub(crate) struct Gate {
 
 impl Gate {
     pub fn new() -> Gate {
-        Gate { open_at: Mutex::new(Instant::now()) }
+        Gate {
+            open_at: Mutex::new(Instant::now()),
+        }
     }
 
     pub async fn wait(&self) {

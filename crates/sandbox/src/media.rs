@@ -123,7 +123,12 @@ fn exif_block(spec: &PhotoSpec) -> Option<Vec<u8>> {
     // IFD0 only points at the IFDs that have something in them.
     let pointers = usize::from(!exif_ifd.is_empty()) + usize::from(!gps_ifd.is_empty());
     let exif_at = 8 + ifd_len(pointers, &[]);
-    let gps_at = exif_at + if exif_ifd.is_empty() { 0 } else { ifd_len(exif_ifd.len(), &exif_ifd) };
+    let gps_at = exif_at
+        + if exif_ifd.is_empty() {
+            0
+        } else {
+            ifd_len(exif_ifd.len(), &exif_ifd)
+        };
     let mut ifd0 = Vec::new();
     if !exif_ifd.is_empty() {
         ifd0.push(Entry::long(0x8769, exif_at as u32));

@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use ferry_core::names::{NameRules, TEMP_PREFIX, with_suffix};
 use ferry_core::{
-    Capabilities, Container, Content, Destination, Error, Landed, Layout, Result, Staged, Target, Uploaded,
+    Capabilities, Container, Content, Destination, Error, Landed, Layout, Result, Staged, Target,
+    Uploaded,
 };
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
@@ -30,7 +31,10 @@ pub struct FolderDestination {
 
 impl FolderDestination {
     pub fn new(root: impl Into<PathBuf>) -> FolderDestination {
-        FolderDestination { root: root.into(), staged_in: Arc::default() }
+        FolderDestination {
+            root: root.into(),
+            staged_in: Arc::default(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -73,30 +77,31 @@ impl Destination for FolderDestination {
         let root = self.root.clone();
         blocking(move || {
             match fs::metadata(&root) {
-                Ok(meta) if !meta.is_dir() => {
-                    return Err(Error::permanent(format!(
-                        "destination {} is a file, not a folder",
-                        root.display()
-                    )));
+                Ok(meta) if !meta.is_dir() => Err(Error::permanent(format!(
+                    "destination {} is a file, not a folder",
+                    root.display()
+                ))),
+                Ok(_) => {
+                    // Prove we can write before a long job starts.
+                    let probe =
+                        root.join(format!("{TEMP_PREFIX}probe-{}.part", std::process::id()));
+                    File::create(&probe).map_err(|e| io_err(&root, e))?;
+                    let _ = fs::remove_file(&probe);
+                    Ok(())
                 }
-                Ok(_) => {}
+                // Created with the first folder; its parent must be there already (a typo in
+                // a path should not silently build a tree somewhere).
                 Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                    let parent_exists = root.parent().is_none_or(|p| p.as_os_str().is_empty() || p.is_dir());
-                    if !parent_exists {
-                        return Err(Error::permanent(format!(
+                    match root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                        Some(parent) if !parent.is_dir() => Err(Error::permanent(format!(
                             "destination {}: its parent folder does not exist",
                             root.display()
-                        )));
+                        ))),
+                        _ => Ok(()),
                     }
-                    fs::create_dir(&root).map_err(|e| io_err(&root, e))?;
                 }
-                Err(err) => return Err(io_err(&root, err)),
+                Err(err) => Err(io_err(&root, err)),
             }
-            // Prove we can write before a long job starts.
-            let probe = root.join(format!("{TEMP_PREFIX}probe-{}.part", std::process::id()));
-            File::create(&probe).map_err(|e| io_err(&root, e))?;
-            let _ = fs::remove_file(&probe);
-            Ok(())
         })
         .await
     }
@@ -108,7 +113,9 @@ impl Destination for FolderDestination {
             Container::Album { title, .. } => title.clone(),
         };
         let dir = self.container_dir(&relative)?;
-        tokio::fs::create_dir_all(&dir).await.map_err(|e| io_err(&dir, e))?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| io_err(&dir, e))?;
         Ok(relative)
     }
 
@@ -120,22 +127,31 @@ impl Destination for FolderDestination {
             dirs.insert(dir.to_path_buf());
         }
         let result: Result<()> = async {
-            let mut file = tokio::fs::File::create(&staging).await.map_err(|e| io_err(&staging, e))?;
+            let mut file = tokio::fs::File::create(&staging)
+                .await
+                .map_err(|e| io_err(&staging, e))?;
             while let Some(chunk) = content.stream.next().await {
                 let chunk = chunk?;
-                file.write_all(&chunk).await.map_err(|e| io_err(&staging, e))?;
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| io_err(&staging, e))?;
             }
             file.flush().await.map_err(|e| io_err(&staging, e))?;
             let file = file.into_std().await;
             if let Some(when) = target.modified {
-                let mtime = filetime::FileTime::from_unix_time(when.unix_timestamp(), when.nanosecond());
-                filetime::set_file_handle_times(&file, None, Some(mtime)).map_err(|e| io_err(&staging, e))?;
+                let mtime =
+                    filetime::FileTime::from_unix_time(when.unix_timestamp(), when.nanosecond());
+                filetime::set_file_handle_times(&file, None, Some(mtime))
+                    .map_err(|e| io_err(&staging, e))?;
             }
             Ok(())
         }
         .await;
         match result {
-            Ok(()) => Ok(Uploaded { token: staging.to_string_lossy().into_owned(), hash: None }),
+            Ok(()) => Ok(Uploaded {
+                token: staging.to_string_lossy().into_owned(),
+                hash: None,
+            }),
             Err(err) => {
                 // A partial file is never left for someone to mistake for the real one.
                 let _ = tokio::fs::remove_file(&staging).await;
@@ -147,7 +163,10 @@ impl Destination for FolderDestination {
     async fn commit(&self, batch: Vec<(Target, Staged)>) -> Vec<Result<Landed>> {
         let root = self.root.clone();
         let count = batch.len();
-        let dirs: Result<Vec<PathBuf>> = batch.iter().map(|(t, _)| self.container_dir(&t.container)).collect();
+        let dirs: Result<Vec<PathBuf>> = batch
+            .iter()
+            .map(|(t, _)| self.container_dir(&t.container))
+            .collect();
         let outcome = blocking(move || {
             let dirs = dirs?;
             sync_data(&root, batch.iter().map(|(_, s)| Path::new(&s.token)))?;
@@ -169,7 +188,11 @@ impl Destination for FolderDestination {
 
     async fn find(&self, target: &Target, staged: &Staged) -> Result<Option<Landed>> {
         let dir = self.container_dir(&target.container)?;
-        let (container, name, staged) = (target.container.clone(), target.name.clone(), staged.clone());
+        let (container, name, staged) = (
+            target.container.clone(),
+            target.name.clone(),
+            staged.clone(),
+        );
         blocking(move || {
             for n in 1.. {
                 let candidate = with_suffix(&name, n, &NameRules::default());
@@ -191,10 +214,16 @@ impl Destination for FolderDestination {
     }
 
     async fn finish(&self) -> Result<()> {
-        let dirs: Vec<PathBuf> = self.staged_in.lock().map(|d| d.iter().cloned().collect()).unwrap_or_default();
+        let dirs: Vec<PathBuf> = self
+            .staged_in
+            .lock()
+            .map(|d| d.iter().cloned().collect())
+            .unwrap_or_default();
         blocking(move || {
             for dir in dirs {
-                let Ok(entries) = fs::read_dir(&dir) else { continue };
+                let Ok(entries) = fs::read_dir(&dir) else {
+                    continue;
+                };
                 for entry in entries.flatten() {
                     let name = entry.file_name();
                     let name = name.to_string_lossy();
@@ -216,8 +245,16 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 fn landed(container: &str, name: &str, staged: &Staged) -> Landed {
-    let id = if container.is_empty() { name.to_string() } else { format!("{container}/{name}") };
-    Landed { id, bytes: staged.bytes, hash: None }
+    let id = if container.is_empty() {
+        name.to_string()
+    } else {
+        format!("{container}/{name}")
+    };
+    Landed {
+        id,
+        bytes: staged.bytes,
+        hash: None,
+    }
 }
 
 /// Renames the staged file to `name`, or to the first `name (N)` that is free, unless one of
@@ -236,7 +273,9 @@ fn place(dir: &Path, container: &str, name: &str, staged: &Staged) -> Result<Lan
                 }
             }
             Err(err) if err.kind() == io::ErrorKind::NotFound && !from.exists() => {
-                return Err(Error::retryable(format!("staged file for {name} disappeared")));
+                return Err(Error::retryable(format!(
+                    "staged file for {name} disappeared"
+                )));
             }
             Err(err) => return Err(io_err(&to, err)),
         }
@@ -252,7 +291,13 @@ fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
     let to = CString::new(to.as_os_str().as_bytes()).map_err(io::Error::other)?;
     // SAFETY: both are valid NUL-terminated paths that outlive the call.
     let rc = unsafe {
-        libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_NOREPLACE)
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
     };
     if rc == 0 {
         return Ok(());
@@ -312,7 +357,9 @@ fn sync_data<'a>(root: &Path, files: impl Iterator<Item = &'a Path>) -> Result<(
     {
         let _ = root;
         for file in files {
-            File::open(file).and_then(|f| f.sync_all()).map_err(|e| io_err(file, e))?;
+            File::open(file)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| io_err(file, e))?;
         }
         Ok(())
     }
@@ -329,7 +376,9 @@ fn sync_names(root: &Path, dirs: &[PathBuf]) -> Result<()> {
         let _ = root;
         let unique: HashSet<&PathBuf> = dirs.iter().collect();
         for dir in unique {
-            File::open(dir).and_then(|f| f.sync_all()).map_err(|e| io_err(dir, e))?;
+            File::open(dir)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| io_err(dir, e))?;
         }
         Ok(())
     }

@@ -17,7 +17,9 @@ const SNIFF_BYTES: usize = 8192;
 /// not a photo or video.
 pub fn kind_of(path: &Path) -> std::io::Result<Option<(MediaKind, Option<String>)>> {
     let mut head = Vec::with_capacity(SNIFF_BYTES);
-    File::open(path)?.take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
+    File::open(path)?
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)?;
     if let Some(found) = infer::get(&head) {
         return Ok(media_kind(found.mime_type()).map(|k| (k, Some(found.mime_type().to_string()))));
     }
@@ -43,21 +45,31 @@ fn media_kind(mime: &str) -> Option<MediaKind> {
 /// Reads the taken time and place from EXIF (photos) or the container (videos). Damaged or
 /// missing metadata is not an error: the item simply has none.
 pub fn read_dates(path: &Path, kind: MediaKind) -> (Option<Timestamp>, Option<Location>) {
-    let Ok(source) = MediaSource::open(path) else { return (None, None) };
+    let Ok(source) = MediaSource::open(path) else {
+        return (None, None);
+    };
     let mut parser = MediaParser::new();
     match (kind, source.kind()) {
         (_, nom_exif::MediaKind::Image) => {
-            let Ok(iter) = parser.parse_exif(source) else { return (None, None) };
+            let Ok(iter) = parser.parse_exif(source) else {
+                return (None, None);
+            };
             let exif: nom_exif::Exif = iter.into();
-            let taken = [ExifTag::DateTimeOriginal, ExifTag::CreateDate, ExifTag::ModifyDate]
-                .into_iter()
-                .find_map(|tag| exif.get(tag).and_then(|v| v.as_datetime()))
-                .and_then(exif_time);
+            let taken = [
+                ExifTag::DateTimeOriginal,
+                ExifTag::CreateDate,
+                ExifTag::ModifyDate,
+            ]
+            .into_iter()
+            .find_map(|tag| exif.get(tag).and_then(|v| v.as_datetime()))
+            .and_then(exif_time);
             let location = exif.gps_info().and_then(gps_location);
             (taken, location)
         }
         (_, nom_exif::MediaKind::Track) => {
-            let Ok(track) = parser.parse_track(source) else { return (None, None) };
+            let Ok(track) = parser.parse_track(source) else {
+                return (None, None);
+            };
             let taken = track
                 .get(TrackInfoTag::CreateDate)
                 .and_then(|v| v.as_datetime())
@@ -77,7 +89,10 @@ fn exif_time(value: nom_exif::ExifDateTime) -> Option<Timestamp> {
         nom_exif::ExifDateTime::Aware(t) => {
             let offset = UtcOffset::from_whole_seconds(t.offset().local_minus_utc()).ok()?;
             let utc = OffsetDateTime::from_unix_timestamp(t.timestamp()).ok()?;
-            Some(Timestamp { utc, offset: Some(offset) })
+            Some(Timestamp {
+                utc,
+                offset: Some(offset),
+            })
         }
         nom_exif::ExifDateTime::Naive(t) => Timestamp::from_unix(t.and_utc().timestamp()),
     }
@@ -98,7 +113,12 @@ fn gps_location(gps: &nom_exif::GPSInfo) -> Option<Location> {
     }
     // Seven decimals is about a centimetre: more is rounding noise from the rationals.
     let round = |v: f64| (v * 1e7).round() / 1e7;
-    Some(Location { latitude: round(latitude), longitude: round(longitude), altitude: None, name: None })
+    Some(Location {
+        latitude: round(latitude),
+        longitude: round(longitude),
+        altitude: None,
+        name: None,
+    })
 }
 
 pub fn mtime(modified: std::io::Result<SystemTime>) -> Option<Timestamp> {

@@ -26,7 +26,11 @@ fn join_inside(root: &Path, relative: &str) -> Result<PathBuf, Error> {
         match part {
             Component::Normal(p) => out.push(p),
             Component::CurDir => {}
-            _ => return Err(Error::permanent(format!("refusing path outside the folder: {relative}"))),
+            _ => {
+                return Err(Error::permanent(format!(
+                    "refusing path outside the folder: {relative}"
+                )));
+            }
         }
     }
     Ok(out)

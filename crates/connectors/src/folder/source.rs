@@ -29,12 +29,20 @@ impl FolderSource {
     /// A folder source; fails with a clear message when `root` is not a readable folder.
     pub fn open(root: impl Into<PathBuf>) -> Result<FolderSource> {
         let root = root.into();
-        let meta = std::fs::metadata(&root).map_err(|e| Error::io(format!("source {}", root.display()), &e))?;
+        let meta = std::fs::metadata(&root)
+            .map_err(|e| Error::io(format!("source {}", root.display()), &e))?;
         if !meta.is_dir() {
-            return Err(Error::permanent(format!("source {} is not a folder", root.display())));
+            return Err(Error::permanent(format!(
+                "source {} is not a folder",
+                root.display()
+            )));
         }
-        std::fs::read_dir(&root).map_err(|e| Error::io(format!("source {}", root.display()), &e))?;
-        Ok(FolderSource { root, walk: Arc::new(Mutex::new(None)) })
+        std::fs::read_dir(&root)
+            .map_err(|e| Error::io(format!("source {}", root.display()), &e))?;
+        Ok(FolderSource {
+            root,
+            walk: Arc::new(Mutex::new(None)),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -43,7 +51,11 @@ impl FolderSource {
 }
 
 fn new_walk(root: &Path) -> walkdir::IntoIter {
-    WalkDir::new(root).min_depth(1).follow_links(false).sort_by_file_name().into_iter()
+    WalkDir::new(root)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
 }
 
 #[async_trait]
@@ -55,7 +67,9 @@ impl Source for FolderSource {
     async fn list(&self, scope: &Scope, cursor: Option<&str>) -> Result<Page> {
         let position: u64 = match cursor {
             None => 0,
-            Some(c) => c.parse().map_err(|_| Error::permanent(format!("bad folder cursor {c:?}")))?,
+            Some(c) => c
+                .parse()
+                .map_err(|_| Error::permanent(format!("bad folder cursor {c:?}")))?,
         };
         let root = self.root.clone();
         let walk = self.walk.clone();
@@ -67,8 +81,14 @@ impl Source for FolderSource {
 
     async fn open(&self, item: &MediaItem) -> Result<Content> {
         let path = join_inside(&self.root, &item.id)?;
-        let file = tokio::fs::File::open(&path).await.map_err(|e| Error::io(path.display(), &e))?;
-        let length = file.metadata().await.map_err(|e| Error::io(path.display(), &e))?.len();
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| Error::io(path.display(), &e))?;
+        let length = file
+            .metadata()
+            .await
+            .map_err(|e| Error::io(path.display(), &e))?
+            .len();
         let shown = path.display().to_string();
         let stream = ReaderStream::with_capacity(file, READ_CHUNK)
             .map(move |chunk| chunk.map_err(|e| Error::io(&shown, &e)));
@@ -82,7 +102,9 @@ fn list_page(
     scope: &Scope,
     position: u64,
 ) -> Result<Page> {
-    let mut guard = walk.lock().map_err(|_| Error::permanent("folder walk poisoned"))?;
+    let mut guard = walk
+        .lock()
+        .map_err(|_| Error::permanent("folder walk poisoned"))?;
     let resumable = matches!(guard.as_ref(), Some((_, at)) if *at == position);
     if !resumable {
         let mut fresh = new_walk(root);
@@ -93,7 +115,9 @@ fn list_page(
         }
         *guard = Some((fresh, position));
     }
-    let Some((iter, at)) = guard.as_mut() else { unreachable!("set above") };
+    let Some((iter, at)) = guard.as_mut() else {
+        unreachable!("set above")
+    };
 
     let mut page = Page::default();
     let mut taken = 0;
@@ -107,12 +131,23 @@ fn list_page(
         match entry {
             Ok(entry) => describe_entry(root, &entry, scope, &mut page),
             Err(err) => {
-                let shown = err.path().map(|p| p.display().to_string()).unwrap_or_default();
+                let shown = err
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
                 let reason = err
                     .io_error()
-                    .map(|e| Error::io("", e).to_string().trim_start_matches(": ").to_string())
+                    .map(|e| {
+                        Error::io("", e)
+                            .to_string()
+                            .trim_start_matches(": ")
+                            .to_string()
+                    })
                     .unwrap_or_else(|| err.to_string());
-                page.skipped.push(Skipped { id: shown, reason: format!("cannot read: {reason}") });
+                page.skipped.push(Skipped {
+                    id: shown,
+                    reason: format!("cannot read: {reason}"),
+                });
             }
         }
     }
@@ -150,11 +185,17 @@ fn describe_entry(root: &Path, entry: &walkdir::DirEntry, scope: &Scope, page: &
         return;
     }
     if file_type.is_symlink() {
-        page.skipped.push(Skipped { id, reason: "symbolic link, not followed".into() });
+        page.skipped.push(Skipped {
+            id,
+            reason: "symbolic link, not followed".into(),
+        });
         return;
     }
     if !file_type.is_file() {
-        page.skipped.push(Skipped { id, reason: "not a regular file".into() });
+        page.skipped.push(Skipped {
+            id,
+            reason: "not a regular file".into(),
+        });
         return;
     }
     let file_name = entry.file_name().to_string_lossy().to_string();
@@ -165,7 +206,10 @@ fn describe_entry(root: &Path, entry: &walkdir::DirEntry, scope: &Scope, page: &
     let (kind, mime_type) = match metadata::kind_of(path) {
         Ok(Some(found)) => found,
         Ok(None) => {
-            page.skipped.push(Skipped { id, reason: "not a photo or video".into() });
+            page.skipped.push(Skipped {
+                id,
+                reason: "not a photo or video".into(),
+            });
             return;
         }
         // Unreadable now (permissions): list it by its extension so that the move reports
@@ -173,7 +217,10 @@ fn describe_entry(root: &Path, entry: &walkdir::DirEntry, scope: &Scope, page: &
         Err(err) => match metadata::kind_from_extension(path) {
             Some(found) => found,
             None => {
-                page.skipped.push(Skipped { id, reason: format!("cannot read: {}", Error::io("", &err)) });
+                page.skipped.push(Skipped {
+                    id,
+                    reason: format!("cannot read: {}", Error::io("", &err)),
+                });
                 return;
             }
         },

@@ -113,7 +113,13 @@ pub trait Store: Send + Sync {
     async fn albums(&self, job: &JobId) -> Result<Vec<(usize, Album)>>;
     async fn groups(&self, job: &JobId) -> Result<Vec<Group>>;
     /// Puts every unit of `group` in the container `key`, recording the container.
-    async fn assign_container(&self, job: &JobId, group: &Group, key: &str, container: &Container) -> Result<()>;
+    async fn assign_container(
+        &self,
+        job: &JobId,
+        group: &Group,
+        key: &str,
+        container: &Container,
+    ) -> Result<()>;
     async fn containers(&self, job: &JobId) -> Result<Vec<(String, Container, Option<String>)>>;
     /// The units of one container with the names their sources gave, in naming order.
     async fn wanted_names(&self, job: &JobId, container: &str) -> Result<Vec<(i64, String)>>;

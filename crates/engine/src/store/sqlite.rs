@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ferry_core::{Album, Container, MediaItem, MediaKind, Skipped};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -38,7 +40,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
         MIGRATIONS.run(&pool).await?;
         Ok(SqliteStore { pool })
     }
@@ -47,14 +52,19 @@ impl SqliteStore {
     pub async fn in_memory() -> Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         // One connection: each in-memory connection would be a database of its own.
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
         MIGRATIONS.run(&pool).await?;
         Ok(SqliteStore { pool })
     }
 }
 
 fn now() -> String {
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 fn kind_str(kind: MediaKind) -> &'static str {
@@ -95,9 +105,14 @@ fn unit_from_row(row: &SqliteRow) -> Result<Unit> {
         source_index: row.try_get::<i64, _>("source_index")? as usize,
         album_id: row.try_get("album_id")?,
         item,
-        container: row.try_get::<Option<String>, _>("container")?.unwrap_or_default(),
-        name: row.try_get::<Option<String>, _>("name")?.unwrap_or_default(),
-        state: UnitState::parse(&state).ok_or_else(|| EngineError::Store(format!("unknown unit state '{state}'")))?,
+        container: row
+            .try_get::<Option<String>, _>("container")?
+            .unwrap_or_default(),
+        name: row
+            .try_get::<Option<String>, _>("name")?
+            .unwrap_or_default(),
+        state: UnitState::parse(&state)
+            .ok_or_else(|| EngineError::Store(format!("unknown unit state '{state}'")))?,
         attempts: row.try_get::<i64, _>("attempts")? as u32,
         token: row.try_get("token")?,
         sha256: row.try_get("sha256")?,
@@ -105,8 +120,7 @@ fn unit_from_row(row: &SqliteRow) -> Result<Unit> {
     })
 }
 
-const JOB_COLUMNS: &str =
-    "id, spec, state, reason, plan_source, plan_cursor, planned, created_at, updated_at, finished_at";
+const JOB_COLUMNS: &str = "id, spec, state, reason, plan_source, plan_cursor, planned, created_at, updated_at, finished_at";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -145,9 +159,11 @@ impl Store for SqliteStore {
     }
 
     async fn jobs(&self) -> Result<Vec<Job>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY id DESC")))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs ORDER BY id DESC"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(job_from_row).collect()
     }
 
@@ -164,14 +180,16 @@ impl Store for SqliteStore {
     async fn set_state(&self, job: &JobId, state: JobState, reason: Option<&str>) -> Result<()> {
         let at = now();
         let finished = (state == JobState::Done).then(|| at.clone());
-        sqlx::query("UPDATE jobs SET state = ?, reason = ?, updated_at = ?, finished_at = ? WHERE id = ?")
-            .bind(state.as_str())
-            .bind(reason)
-            .bind(&at)
-            .bind(finished)
-            .bind(job)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET state = ?, reason = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+        )
+        .bind(state.as_str())
+        .bind(reason)
+        .bind(&at)
+        .bind(finished)
+        .bind(job)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -197,10 +215,11 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        let mut seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM units WHERE job_id = ?")
-            .bind(job)
-            .fetch_one(&mut *tx)
-            .await?;
+        let mut seq: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM units WHERE job_id = ?")
+                .bind(job)
+                .fetch_one(&mut *tx)
+                .await?;
         for item in items {
             let record = serde_json::to_string(item)?;
             // An item goes to each of its albums (or to none).
@@ -246,13 +265,15 @@ impl Store for SqliteStore {
             Some(cursor) => (source_index, Some(cursor)),
             None => (source_index + 1, None),
         };
-        sqlx::query("UPDATE jobs SET plan_source = ?, plan_cursor = ?, updated_at = ? WHERE id = ?")
-            .bind(plan_source as i64)
-            .bind(cursor)
-            .bind(now())
-            .bind(job)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET plan_source = ?, plan_cursor = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(plan_source as i64)
+        .bind(cursor)
+        .bind(now())
+        .bind(job)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -265,7 +286,10 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|row| {
                 let record: String = row.try_get("record")?;
-                Ok((row.try_get::<i64, _>("source_index")? as usize, serde_json::from_str(&record)?))
+                Ok((
+                    row.try_get::<i64, _>("source_index")? as usize,
+                    serde_json::from_str(&record)?,
+                ))
             })
             .collect()
     }
@@ -289,14 +313,22 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn assign_container(&self, job: &JobId, group: &Group, key: &str, container: &Container) -> Result<()> {
+    async fn assign_container(
+        &self,
+        job: &JobId,
+        group: &Group,
+        key: &str,
+        container: &Container,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO containers (job_id, key, spec) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-            .bind(job)
-            .bind(key)
-            .bind(serde_json::to_string(&ContainerJson::from(container))?)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO containers (job_id, key, spec) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(job)
+        .bind(key)
+        .bind(serde_json::to_string(&ContainerJson::from(container))?)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "UPDATE units SET container = ? WHERE job_id = ? AND source_index = ? AND album_id = ? AND kind = ?",
         )
@@ -312,10 +344,11 @@ impl Store for SqliteStore {
     }
 
     async fn containers(&self, job: &JobId) -> Result<Vec<(String, Container, Option<String>)>> {
-        let rows = sqlx::query("SELECT key, spec, dest_id FROM containers WHERE job_id = ? ORDER BY key")
-            .bind(job)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT key, spec, dest_id FROM containers WHERE job_id = ? ORDER BY key")
+                .bind(job)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|row| {
                 let spec: String = row.try_get("spec")?;
@@ -334,7 +367,9 @@ impl Store for SqliteStore {
         .bind(container)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|row| Ok((row.try_get("seq")?, row.try_get("file_name")?))).collect()
+        rows.iter()
+            .map(|row| Ok((row.try_get("seq")?, row.try_get("file_name")?)))
+            .collect()
     }
 
     async fn set_names(&self, job: &JobId, names: &[(i64, String)]) -> Result<()> {
@@ -477,7 +512,9 @@ impl Store for SqliteStore {
             .map(|row| {
                 Ok(Failure {
                     item: row.try_get("source_id")?,
-                    reason: row.try_get::<Option<String>, _>("reason")?.unwrap_or_default(),
+                    reason: row
+                        .try_get::<Option<String>, _>("reason")?
+                        .unwrap_or_default(),
                 })
             })
             .collect()
@@ -501,8 +538,13 @@ impl Store for SqliteStore {
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ContainerJson {
-    Folder { path: Vec<String> },
-    Album { title: String, description: Option<String> },
+    Folder {
+        path: Vec<String>,
+    },
+    Album {
+        title: String,
+        description: Option<String>,
+    },
     Library,
 }
 
@@ -510,9 +552,10 @@ impl From<&Container> for ContainerJson {
     fn from(c: &Container) -> Self {
         match c {
             Container::Folder(path) => ContainerJson::Folder { path: path.clone() },
-            Container::Album { title, description } => {
-                ContainerJson::Album { title: title.clone(), description: description.clone() }
-            }
+            Container::Album { title, description } => ContainerJson::Album {
+                title: title.clone(),
+                description: description.clone(),
+            },
             Container::Library => ContainerJson::Library,
         }
     }
