@@ -96,6 +96,7 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
+    bound_allocator_memory();
     // One clear line, never a backtrace: a panic is a bug, and the journal survives it.
     std::panic::set_hook(Box::new(|info| {
         let message = info
@@ -131,6 +132,20 @@ fn main() -> ExitCode {
             eprintln!("ferry: {}", one_line(&err));
             ExitCode::from(EXIT_SETUP)
         }
+    }
+}
+
+/// glibc keeps freed memory per thread arena and raises its mmap threshold after the first
+/// large free, so 1 MiB stream buffers, allocated on one thread and freed on another, linger
+/// (measured moving 20 files of 100 MiB: peak RSS between 15 and 36 MiB from run to run with
+/// the defaults, 15 MiB with these). A fixed threshold sends every large buffer straight back
+/// to the kernel, and a few arenas suffice for a program that mostly waits on I/O.
+fn bound_allocator_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before any other thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 4);
     }
 }
 

@@ -169,14 +169,20 @@ fn usage_errors_exit_2_and_unknown_jobs_are_one_line() {
     assert_one_clear_line(&stderr(&out));
 }
 
-/// Runs ferry as an unprivileged user when the tests run as root (root reads any file).
-fn as_unprivileged(mut cmd: Command) -> Command {
+/// Runs ferry as an unprivileged user when the tests run as root (root reads any file). The
+/// binary is copied into `dir` first: the build folder may sit where that user cannot go.
+fn as_unprivileged(mut cmd: Command, dir: &Path) -> Command {
     if unsafe { libc::geteuid() } != 0 {
         return cmd;
     }
+    let binary = dir.join("ferry");
+    if !binary.exists() {
+        std::fs::copy(cmd.get_program(), &binary).unwrap();
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let mut wrapped = Command::new("setpriv");
     wrapped.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
-    wrapped.arg(cmd.get_program());
+    wrapped.arg(&binary);
     wrapped.args(cmd.get_args());
     for (key, value) in cmd.get_envs() {
         match value {
@@ -222,7 +228,7 @@ fn an_unreadable_file_fails_alone_and_resume_picks_it_up() {
         dst.to_str().unwrap(),
         "--json",
     ]);
-    let out = as_unprivileged(cmd).output().unwrap();
+    let out = as_unprivileged(cmd, dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report = json(&out);
     assert_eq!(report["items"]["done"], 3);
@@ -241,7 +247,7 @@ fn an_unreadable_file_fails_alone_and_resume_picks_it_up() {
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
     let mut cmd = ferry(&data);
     cmd.args(["resume", report["job_id"].as_str().unwrap(), "--json"]);
-    let out = as_unprivileged(cmd).output().unwrap();
+    let out = as_unprivileged(cmd, dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json(&out)["items"]["done"], 4);
     for f in &files {
