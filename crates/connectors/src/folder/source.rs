@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use ferry_core::{Album, Content, Error, MediaItem, Page, Record, Result, Scope, Skipped, Source};
 use std::io::Read;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
 use walkdir::WalkDir;
 
@@ -100,25 +100,7 @@ impl Source for FolderSource {
         // The stream ends after `length` bytes: the file as it was when opened. A file that
         // shrinks meanwhile ends short, which the engine's length check turns into a retry.
         let remaining = length - head.len() as u64;
-        let rest = futures::stream::try_unfold((file, remaining), move |(mut file, remaining)| {
-            let shown = shown.clone();
-            async move {
-                if remaining == 0 {
-                    return Ok(None);
-                }
-                let (file, chunk) = blocking(move || {
-                    let chunk = read_chunk(&mut file, Path::new(&shown), remaining)?;
-                    Ok((file, chunk))
-                })
-                .await?;
-                let left = remaining - chunk.len() as u64;
-                Ok(if chunk.is_empty() {
-                    None
-                } else {
-                    Some((chunk, (file, left)))
-                })
-            }
-        });
+        let rest = read_ahead(file, shown, remaining);
         let stream = futures::stream::once(async move { Ok(head) })
             .filter(|chunk: &Result<Bytes>| {
                 futures::future::ready(chunk.as_ref().map_or(true, |c| !c.is_empty()))
@@ -128,21 +110,61 @@ impl Source for FolderSource {
     }
 }
 
+/// Chunks read ahead of the consumer for a large file.
+const READ_AHEAD_CHUNKS: usize = 2;
+
+/// The rest of a file as a stream fed by one blocking reader that stays up to
+/// `READ_AHEAD_CHUNKS` ahead, so that reading overlaps hashing and writing. Dropping the stream
+/// stops the reader.
+fn read_ahead(
+    mut file: std::fs::File,
+    shown: String,
+    remaining: u64,
+) -> impl futures::Stream<Item = Result<Bytes>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(READ_AHEAD_CHUNKS);
+    if remaining > 0 {
+        #[cfg(target_os = "linux")]
+        // SAFETY: advice on an open descriptor; it changes no memory.
+        unsafe {
+            use std::os::fd::AsRawFd;
+            libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
+        }
+        tokio::task::spawn_blocking(move || {
+            let mut left = remaining;
+            while left > 0 {
+                let chunk = read_chunk(&mut file, Path::new(&shown), left);
+                let stop = match &chunk {
+                    Ok(c) if c.is_empty() => return,
+                    Ok(c) => {
+                        left -= c.len() as u64;
+                        false
+                    }
+                    Err(_) => true,
+                };
+                if tx.blocking_send(chunk).is_err() || stop {
+                    return;
+                }
+            }
+        });
+    }
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    })
+}
+
 /// Reads one chunk of at most `remaining` bytes (less only at the end of the file).
 fn read_chunk(file: &mut std::fs::File, path: &Path, remaining: u64) -> Result<Bytes> {
-    let want = remaining.min(READ_CHUNK as u64) as usize;
-    let mut buf = BytesMut::zeroed(want);
-    let mut filled = 0;
-    while filled < want {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
+    let want = remaining.min(READ_CHUNK as u64);
+    // read_to_end fills spare capacity without zeroing it first.
+    let mut buf = Vec::with_capacity(want as usize);
+    loop {
+        match file.take(want - buf.len() as u64).read_to_end(&mut buf) {
+            Ok(_) => break,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io(path.display(), &e)),
         }
     }
-    buf.truncate(filled);
-    Ok(buf.freeze())
+    Ok(Bytes::from(buf))
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
