@@ -447,6 +447,14 @@ fn parse_path(p: &str) -> Result<(String, String), Value> {
     Ok((p.to_lowercase(), p.to_string()))
 }
 
+/// Like `parse_path`, but also accepts `id:` paths (resolved by `find_entry`).
+fn parse_lookup(p: &str) -> Result<(String, String), Value> {
+    if p.starts_with("id:") {
+        return Ok((p.to_string(), p.to_string()));
+    }
+    parse_path(p)
+}
+
 fn parent_of(lower: &str) -> &str {
     match lower.rfind('/') {
         Some(0) | None => "",
@@ -1141,7 +1149,7 @@ async fn finish(
 async fn download(app: &AppState, a: Args<'_>, headers: &HeaderMap) -> Result<Response, DbxError> {
     let p = a.str_req("path")?;
     let (lower, _) =
-        parse_path(&p).map_err(|e| DbxError::Route(json!({ ".tag": "path", "path": e })))?;
+        parse_lookup(&p).map_err(|e| DbxError::Route(json!({ ".tag": "path", "path": e })))?;
     let entry = {
         let g = app.dropbox.inner.lock().unwrap();
         find_entry(&g, &p, &lower)
@@ -1380,7 +1388,7 @@ fn list_folder(app: &AppState, a: Args) -> Result<Response, DbxError> {
         ));
     }
     let path_err = |e: Value| DbxError::Route(json!({ ".tag": "path", "path": e }));
-    let (lower, _) = parse_path(&p).map_err(path_err)?;
+    let (lower, _) = parse_lookup(&p).map_err(path_err)?;
     let g = app.dropbox.inner.lock().unwrap();
     let lower = if lower.is_empty() {
         lower
@@ -1427,11 +1435,7 @@ fn get_metadata(app: &AppState, a: Args) -> Result<Response, DbxError> {
         return Err(a.bad("request body: path: The root folder is unsupported."));
     }
     let path_err = |e: Value| DbxError::Route(json!({ ".tag": "path", "path": e }));
-    let (lower, _) = if p.starts_with("id:") {
-        (String::new(), p.clone())
-    } else {
-        parse_path(&p).map_err(path_err)?
-    };
+    let (lower, _) = parse_lookup(&p).map_err(path_err)?;
     let g = app.dropbox.inner.lock().unwrap();
     match find_entry(&g, &p, &lower) {
         Some((l, e)) => Ok(json_resp(StatusCode::OK, &tagged(&e, &l))),
@@ -1539,11 +1543,7 @@ fn create_link(app: &AppState, a: Args) -> Result<Response, DbxError> {
     let p = a.str_req("path")?;
     let has_settings = a.v.get("settings").is_some_and(|s| !s.is_null());
     let path_err = |e: Value| DbxError::Route(json!({ ".tag": "path", "path": e }));
-    let (lower, _) = if p.starts_with("id:") {
-        (String::new(), p.clone())
-    } else {
-        parse_path(&p).map_err(path_err)?
-    };
+    let (lower, _) = parse_lookup(&p).map_err(path_err)?;
     let mut g = app.dropbox.inner.lock().unwrap();
     let Some((lower, e)) = find_entry(&g, &p, &lower) else {
         return Err(path_err(json!({ ".tag": "not_found" })));
