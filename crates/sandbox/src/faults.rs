@@ -293,14 +293,7 @@ fn truncate(resp: Response) -> Response {
         .or_else(|| body.size_hint().exact());
     let Some(len) = declared else {
         // Unknown length (chunked): cut after the first chunk, leaving the chunked encoding open.
-        let s = body
-            .into_data_stream()
-            .take(1)
-            .chain(futures::stream::once(async {
-                Err(axum::Error::new(std::io::Error::other(
-                    "injected truncation",
-                )))
-            }));
+        let s = body.into_data_stream().take(1).chain(cut());
         return Response::from_parts(parts, Body::from_stream(s));
     };
     parts
@@ -319,12 +312,19 @@ fn truncate(resp: Response) -> Response {
             })
         })
         .take_while(|r| futures::future::ready(!matches!(r, Ok(b) if b.is_empty())))
-        .chain(futures::stream::once(async {
-            Err(axum::Error::new(std::io::Error::other(
-                "injected truncation",
-            )))
-        }));
+        .chain(cut());
     Response::from_parts(parts, Body::from_stream(s))
+}
+
+/// The end of a truncated body: wait a moment so the connection flushes what was sent
+/// (headers and the first half), then fail the stream, which aborts the connection.
+fn cut() -> impl futures::Stream<Item = Result<Bytes, axum::Error>> {
+    futures::stream::once(async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Err(axum::Error::new(std::io::Error::other(
+            "injected truncation",
+        )))
+    })
 }
 
 /// The service's own shape for an injected 429/500/503.
