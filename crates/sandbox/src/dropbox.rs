@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::faults::FaultKind;
 use crate::oauth::{self, Check, TokenError};
-use crate::store::{Blob, BlobStore};
+use crate::store::Blob;
 use crate::util::{self, BodyError};
 use crate::{AppState, Service};
 
@@ -778,32 +778,6 @@ fn check_hash(a: &Args, blob: &Blob) -> Result<(), DbxError> {
     Ok(())
 }
 
-/// Concatenates session chunks into one blob (copying; each chunk stays a separate blob
-/// until then so that a failed append leaves nothing behind).
-async fn concat(store: &BlobStore, parts: &[Blob]) -> std::io::Result<Blob> {
-    use futures::StreamExt;
-    if parts.len() == 1 {
-        return Ok(parts[0].clone());
-    }
-    let mut w = store.writer()?;
-    for p in parts {
-        if p.size == 0 {
-            continue;
-        }
-        let body = store.read(p, 0, p.size - 1).await?;
-        let mut s = body.into_data_stream();
-        while let Some(c) = s.next().await {
-            let c = c.map_err(std::io::Error::other)?;
-            w.write(&c)?;
-        }
-    }
-    let b = store.commit(w)?;
-    for p in parts {
-        store.remove(p.id);
-    }
-    Ok(b)
-}
-
 // ---------------------------------------------------------------------------------------
 // Content host
 
@@ -1137,7 +1111,9 @@ async fn finish(
     }
     let parts = take_session(app, &sid, offset, false)
         .map_err(|e| DbxError::Route(json!({ ".tag": "lookup_failed", "lookup_failed": e })))?;
-    let blob = concat(&app.blobs, &parts)
+    let blob = app
+        .blobs
+        .concat(&parts)
         .await
         .map_err(|e| DbxError::BadRequest(e.to_string()))?;
     match commit_file(app, &c, blob) {
@@ -1487,7 +1463,7 @@ async fn finish_batch(app: &AppState, a: Args<'_>, v2: bool) -> Result<Response,
             Err(e) => {
                 json!({ ".tag": "failure", "failure": { ".tag": "lookup_failed", "lookup_failed": e } })
             }
-            Ok(parts) => match concat(&app.blobs, &parts).await {
+            Ok(parts) => match app.blobs.concat(&parts).await {
                 Err(_) => json!({ ".tag": "failure", "failure": { ".tag": "other" } }),
                 Ok(blob) => match commit_file(app, &c, blob) {
                     Ok(mut v) => {

@@ -147,6 +147,30 @@ impl BlobStore {
         self.remove(id);
     }
 
+    /// Concatenates parts into one new blob (copying, so that every part could be written
+    /// and checked on its own first) and forgets the parts.
+    pub async fn concat(&self, parts: &[Blob]) -> io::Result<Blob> {
+        use futures::StreamExt;
+        if parts.len() == 1 {
+            return Ok(parts[0].clone());
+        }
+        let mut w = self.writer()?;
+        for p in parts {
+            if p.size == 0 {
+                continue;
+            }
+            let mut s = self.read(p, 0, p.size - 1).await?.into_data_stream();
+            while let Some(c) = s.next().await {
+                w.write(&c.map_err(io::Error::other)?)?;
+            }
+        }
+        let b = self.commit(w)?;
+        for p in parts {
+            self.remove(p.id);
+        }
+        Ok(b)
+    }
+
     /// The bytes `[start, end]` (inclusive) of a blob as a streaming body.
     pub async fn read(&self, blob: &Blob, start: u64, end_incl: u64) -> io::Result<Body> {
         if blob.size == 0 {
