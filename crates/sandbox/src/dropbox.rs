@@ -249,7 +249,7 @@ impl IntoResponse for DbxError {
 pub fn injected_error(k: FaultKind, retry_after: u64, n: u64) -> Response {
     match k {
         FaultKind::TooManyRequests => {
-            let mut r = if n % 2 == 0 {
+            let mut r = if n.is_multiple_of(2) {
                 DbxError::RateLimited {
                     reason: "too_many_requests",
                     retry_after: Some(retry_after),
@@ -627,12 +627,12 @@ fn parse_commit(a: &Args) -> Result<Commit, DbxError> {
         other => return Err(a.bad(format!("request body: mode: unknown tag '{other}'"))),
     }
     let client_modified = a.str_opt("client_modified")?;
-    if let Some(c) = &client_modified {
-        if !valid_dbx_time(c) {
-            return Err(a.bad(format!(
-                "request body: client_modified: '{c}' does not match format '%Y-%m-%dT%H:%M:%SZ'"
-            )));
-        }
+    if let Some(c) = &client_modified
+        && !valid_dbx_time(c)
+    {
+        return Err(a.bad(format!(
+            "request body: client_modified: '{c}' does not match format '%Y-%m-%dT%H:%M:%SZ'"
+        )));
     }
     Ok(Commit {
         path: a.str_req("path")?,
@@ -671,7 +671,7 @@ fn commit_file(app: &AppState, c: &Commit, blob: Blob) -> Result<Value, Value> {
                 "overwrite" => false,
                 "update" => {
                     let want = c.mode.get("update").and_then(Value::as_str).unwrap_or("");
-                    want != f.rev || (c.strict_conflict && false)
+                    want != f.rev
                 }
                 _ => true,
             };
@@ -695,10 +695,10 @@ fn commit_file(app: &AppState, c: &Commit, blob: Blob) -> Result<Value, Value> {
         None => {}
     }
     let quota = app.faults.get(Service::Dropbox).quota_bytes;
-    if let Some(q) = quota {
-        if DropboxState::used(&g) - replaced + blob.size > q {
-            return Err(json!({ ".tag": "insufficient_space" }));
-        }
+    if let Some(q) = quota
+        && DropboxState::used(&g) - replaced + blob.size > q
+    {
+        return Err(json!({ ".tag": "insufficient_space" }));
     }
     g.ensure_parents(app, &lower, &given)?;
     let display = g.display_for(&lower, &given);
@@ -740,10 +740,9 @@ async fn body_to_blob(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
+        && n > MAX_REQUEST_BYTES
     {
-        if n > MAX_REQUEST_BYTES {
-            return Err(too_large());
-        }
+        return Err(too_large());
     }
     let mut w = app.blobs.writer().map_err(|e| {
         DbxError::BadRequest(format!("Error in call to API function \"{route}\": {e}"))
@@ -917,11 +916,9 @@ fn lookup(app: &AppState, sid: &str, offset: u64, len_hint: Option<u64>) -> Resu
         .sessions
         .get(sid)
         .is_some_and(|s| now - s.created > SESSION_TTL);
-    if expired {
-        if let Some(s) = g.sessions.remove(sid) {
-            for b in s.chunks.values() {
-                app.blobs.remove(b.id);
-            }
+    if expired && let Some(s) = g.sessions.remove(sid) {
+        for b in s.chunks.values() {
+            app.blobs.remove(b.id);
         }
     }
     let s = g
@@ -935,7 +932,7 @@ fn lookup(app: &AppState, sid: &str, offset: u64, len_hint: Option<u64>) -> Resu
         return Err(json!({ ".tag": "incorrect_offset", "correct_offset": s.offset }));
     }
     if s.concurrent {
-        if offset % CONCURRENT_BLOCK != 0 {
+        if !offset.is_multiple_of(CONCURRENT_BLOCK) {
             return Err(json!({ ".tag": "concurrent_session_invalid_offset" }));
         }
         if s.chunks.contains_key(&offset) {
@@ -1177,10 +1174,10 @@ async fn download(app: &AppState, a: Args<'_>, headers: &HeaderMap) -> Result<Re
     if let Ok(v) = HeaderValue::from_str(&header_safe_json(&file_json(&f, &lower))) {
         h.insert("dropbox-api-result", v);
     }
-    if status == StatusCode::PARTIAL_CONTENT {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
-            h.insert(header::CONTENT_RANGE, v);
-        }
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}"))
+    {
+        h.insert(header::CONTENT_RANGE, v);
     }
     Ok(r)
 }

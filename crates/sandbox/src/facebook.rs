@@ -303,6 +303,9 @@ fn parse_list(c: &[char], pos: &mut usize, depth: usize) -> Result<Vec<Field>, S
     }
 }
 
+/// An edge entry: its node type, id and full node.
+type EdgeItem = (NodeType, String, Map<String, Value>);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum NodeType {
     User,
@@ -670,7 +673,7 @@ impl Ctx<'_> {
         node_id: &str,
         edge: &str,
         type_param: Option<&str>,
-    ) -> Result<Vec<(NodeType, String, Map<String, Value>)>, GraphError> {
+    ) -> Result<Vec<EdgeItem>, GraphError> {
         let w = &self.app.world;
         let photos = |idx: &mut dyn Iterator<Item = usize>| {
             idx.map(|i| {
@@ -730,7 +733,7 @@ impl Ctx<'_> {
     #[allow(clippy::too_many_arguments)]
     fn page(
         &self,
-        items: Vec<(NodeType, String, Map<String, Value>)>,
+        items: Vec<EdgeItem>,
         limit: usize,
         after: Option<&str>,
         before: Option<&str>,
@@ -1280,10 +1283,10 @@ async fn cdn(
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(end + 1 - start));
             h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-            if status == StatusCode::PARTIAL_CONTENT {
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
-                    h.insert(header::CONTENT_RANGE, v);
-                }
+            if status == StatusCode::PARTIAL_CONTENT
+                && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}"))
+            {
+                h.insert(header::CONTENT_RANGE, v);
             }
             r
         }

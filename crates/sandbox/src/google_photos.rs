@@ -495,13 +495,13 @@ async fn resumable_step(app: &AppState, id: String, headers: &HeaderMap, body: B
             s.sha1.clone(),
         )
     };
-    if let Some(t) = total {
-        if t != received {
-            return gerr(
-                400,
-                format!("Upload size {received} does not match X-Goog-Upload-Raw-Size {t}"),
-            );
-        }
+    if let Some(t) = total
+        && t != received
+    {
+        return gerr(
+            400,
+            format!("Upload size {received} does not match X-Goog-Upload-Raw-Size {t}"),
+        );
     }
     let blob = match app.blobs.concat(&parts).await {
         Ok(b) => b,
@@ -672,29 +672,28 @@ async fn batch_create(
             ));
             continue;
         }
-        if let Some(q) = quota {
-            if GoogleState::used(&g) + up.blob.size > q {
-                app.blobs.remove(up.blob.id);
-                results.push(fail(
+        if let Some(q) = quota
+            && GoogleState::used(&g) + up.blob.size > q
+        {
+            app.blobs.remove(up.blob.id);
+            results.push(fail(
                     8,
                     "The remaining storage in the user's account is not enough to perform this operation.",
                 ));
-                continue;
-            }
+            continue;
         }
-        if let Some(aid) = &album_id {
-            if g.albums
+        if let Some(aid) = &album_id
+            && g.albums
                 .iter()
                 .find(|a| &a.id == aid)
                 .is_some_and(|a| a.items.len() >= MAX_ALBUM_ITEMS)
-            {
-                app.blobs.remove(up.blob.id);
-                results.push(fail(
-                    3,
-                    "The album is full: albums hold at most 20000 media items.",
-                ));
-                continue;
-            }
+        {
+            app.blobs.remove(up.blob.id);
+            results.push(fail(
+                3,
+                "The album is full: albums hold at most 20000 media items.",
+            ));
+            continue;
         }
         let filename = file_name
             .or(up.file_name)
@@ -712,10 +711,10 @@ async fn batch_create(
             blob: up.blob,
             app_created: true,
         };
-        if let Some(aid) = &album_id {
-            if let Some(a) = g.albums.iter_mut().find(|a| &a.id == aid) {
-                a.items.push(item.id.clone());
-            }
+        if let Some(aid) = &album_id
+            && let Some(a) = g.albums.iter_mut().find(|a| &a.id == aid)
+        {
+            a.items.push(item.id.clone());
         }
         results.push(json!({
             "uploadToken": token,

@@ -547,10 +547,10 @@ async fn download(
         header::CONTENT_LENGTH,
         HeaderValue::from(if len == 0 { 0 } else { end + 1 - start }),
     );
-    if status == StatusCode::PARTIAL_CONTENT {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
-            h.insert(header::CONTENT_RANGE, v);
-        }
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}"))
+    {
+        h.insert(header::CONTENT_RANGE, v);
     }
     r
 }
@@ -627,14 +627,14 @@ async fn put(
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if let (Some(q), Some(n)) = (quota, announced) {
-            if KoofrState::used(&g) + n > q + 1024 {
-                return err(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "QuotaExceeded",
-                    "Quota exceeded",
-                );
-            }
+        if let (Some(q), Some(n)) = (quota, announced)
+            && KoofrState::used(&g) + n > q + 1024
+        {
+            return err(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "QuotaExceeded",
+                "Quota exceeded",
+            );
         }
     }
     let ct = req
@@ -726,15 +726,15 @@ async fn put(
             "Overwrite condition failed",
         );
     }
-    if let Some(qb) = quota {
-        if KoofrState::used(&g) - replaced + blob.size > qb {
-            app.blobs.remove(blob.id);
-            return err(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "QuotaExceeded",
-                "Quota exceeded",
-            );
-        }
+    if let Some(qb) = quota
+        && KoofrState::used(&g) - replaced + blob.size > qb
+    {
+        app.blobs.remove(blob.id);
+        return err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "QuotaExceeded",
+            "Quota exceeded",
+        );
     }
     let path = child(&dir, &final_name);
     let node = Node::File {

@@ -486,17 +486,15 @@ pub fn client_credentials(
     form: &[(String, String)],
     authorization: Option<&str>,
 ) -> (Option<String>, Option<String>) {
-    if let Some(b) = authorization.and_then(|h| h.strip_prefix("Basic ")) {
-        if let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b.trim()) {
-            if let Ok(s) = String::from_utf8(raw) {
-                if let Some((id, secret)) = s.split_once(':') {
-                    return (
-                        Some(crate::util::pct_decode(id)),
-                        Some(crate::util::pct_decode(secret)),
-                    );
-                }
-            }
-        }
+    if let Some(b) = authorization.and_then(|h| h.strip_prefix("Basic "))
+        && let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b.trim())
+        && let Ok(s) = String::from_utf8(raw)
+        && let Some((id, secret)) = s.split_once(':')
+    {
+        return (
+            Some(crate::util::pct_decode(id)),
+            Some(crate::util::pct_decode(secret)),
+        );
     }
     (
         get(form, "client_id").map(str::to_string),
@@ -534,10 +532,10 @@ pub fn token(
         .oauth
         .client(s, &client_id)
         .ok_or_else(|| TokenError::InvalidClient("The OAuth client was not found.".into()))?;
-    if let Some(sec) = &secret {
-        if *sec != client.secret {
-            return Err(TokenError::InvalidClient("Unauthorized".into()));
-        }
+    if let Some(sec) = &secret
+        && *sec != client.secret
+    {
+        return Err(TokenError::InvalidClient("Unauthorized".into()));
     }
     let now = app.clock.unix();
     let ttl = ttl(app, s);

@@ -186,7 +186,7 @@ impl World {
                     "Empty album".to_string()
                 } else {
                     let n = ALBUM_NAMES[(i - 1) % ALBUM_NAMES.len()];
-                    if i - 1 >= ALBUM_NAMES.len() {
+                    if i > ALBUM_NAMES.len() {
                         format!("{n} ({i})")
                     } else {
                         n.to_string()
