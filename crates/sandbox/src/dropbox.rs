@@ -244,20 +244,35 @@ impl IntoResponse for DbxError {
     }
 }
 
-/// Injected faults in Dropbox's shapes: 429 alternates between the two rate-limit reasons
-/// (the write-lock one without `retry_after`, as the SDKs allow), 5xx are plain text.
-pub fn injected_error(k: FaultKind, retry_after: u64, n: u64) -> Response {
+/// Injected faults in Dropbox's shapes. A 429 cycles through the rate-limit reasons
+/// (`too_many_requests` with `retry_after`, `too_many_write_operations` without it, as the
+/// SDKs allow) and, on write routes, the 409 `too_many_write_operations` route error of
+/// namespace lock contention. 5xx bodies are plain text.
+pub fn injected_error(k: FaultKind, retry_after: u64, n: u64, path: &str) -> Response {
     match k {
         FaultKind::TooManyRequests => {
-            let mut r = if n.is_multiple_of(2) {
-                DbxError::RateLimited {
-                    reason: "too_many_requests",
-                    retry_after: Some(retry_after),
+            let route = path.rsplit_once("/2/").map_or("", |(_, r)| r);
+            let lock = json!({ ".tag": "too_many_write_operations" });
+            let route_err = match (n % 3, route) {
+                (2, "files/upload") => {
+                    Some(json!({ ".tag": "path", "reason": lock, "upload_session_id": "" }))
                 }
-            } else {
+                (2, "files/upload_session/finish") => Some(lock),
+                (2, "files/create_folder_v2") => Some(json!({ ".tag": "path", "path": lock })),
+                _ => None,
+            };
+            if let Some(e) = route_err {
+                return DbxError::Route(e).into_response();
+            }
+            let mut r = if n % 3 == 1 {
                 DbxError::RateLimited {
                     reason: "too_many_write_operations",
                     retry_after: None,
+                }
+            } else {
+                DbxError::RateLimited {
+                    reason: "too_many_requests",
+                    retry_after: Some(retry_after),
                 }
             }
             .into_response();
@@ -591,7 +606,7 @@ impl Inner {
             _ => (name, ""),
         };
         let dir_g = &given[..given.len() - name.len()];
-        let dir_l = &lower[..lower.len() - name.to_lowercase().len().min(lower.len())];
+        let dir_l = &lower[..lower.rfind('/').map_or(0, |i| i + 1)];
         for n in 1.. {
             let cand = format!("{stem} ({n}){ext}");
             let l = format!("{dir_l}{}", cand.to_lowercase());
@@ -777,6 +792,45 @@ fn check_hash(a: &Args, blob: &Blob) -> Result<(), DbxError> {
     Ok(())
 }
 
+/// Routes the emulator knows, for the request statistics.
+const ROUTES: &[&str] = &[
+    "files/upload",
+    "files/upload_session/start",
+    "files/upload_session/append",
+    "files/upload_session/append_v2",
+    "files/upload_session/finish",
+    "files/upload_session/finish_batch",
+    "files/upload_session/finish_batch_v2",
+    "files/download",
+    "files/create_folder_v2",
+    "files/list_folder",
+    "files/list_folder/continue",
+    "files/get_metadata",
+    "sharing/create_shared_link_with_settings",
+    "sharing/list_shared_links",
+    "users/get_current_account",
+    "users/get_space_usage",
+    "auth/token/revoke",
+];
+
+/// The statistics label of a request path: `/2/files/upload`, or `/2/{unknown}`.
+pub fn route_label(path: &str) -> String {
+    let route = path.rsplit_once("/2/").map_or("", |(_, r)| r);
+    if ROUTES.contains(&route) {
+        format!("/2/{route}")
+    } else if path.ends_with("/oauth2/token") {
+        "/oauth2/token".to_string()
+    } else {
+        "/2/{unknown}".to_string()
+    }
+}
+
+fn labelled(mut r: Response, route: &str) -> Response {
+    let label = route_label(&format!("/2/{route}"));
+    r.extensions_mut().insert(crate::faults::RouteLabel(label));
+    r
+}
+
 // ---------------------------------------------------------------------------------------
 // Content host
 
@@ -816,7 +870,7 @@ async fn content_call(
         }
     }
     .await;
-    r.unwrap_or_else(IntoResponse::into_response)
+    labelled(r.unwrap_or_else(IntoResponse::into_response), &full)
 }
 
 async fn upload(
@@ -941,7 +995,7 @@ fn lookup(app: &AppState, sid: &str, offset: u64, len_hint: Option<u64>) -> Resu
     } else if offset != s.offset {
         return Err(json!({ ".tag": "incorrect_offset", "correct_offset": s.offset }));
     }
-    if offset + len_hint.unwrap_or(0) > MAX_SESSION_BYTES {
+    if offset.saturating_add(len_hint.unwrap_or(0)) > MAX_SESSION_BYTES {
         return Err(json!({ ".tag": "too_large" }));
     }
     s.busy = true;
@@ -999,7 +1053,7 @@ async fn append(
         app.blobs.remove(blob.id);
         return Err(DbxError::tag("concurrent_session_invalid_data_size"));
     }
-    s.offset = offset + blob.size;
+    s.offset = offset.saturating_add(blob.size);
     if blob.size > 0 || s.chunks.is_empty() {
         s.chunks.insert(offset, blob);
     } else {
@@ -1264,7 +1318,7 @@ async fn api_call(
         }
     }
     .await;
-    r.unwrap_or_else(IntoResponse::into_response)
+    labelled(r.unwrap_or_else(IntoResponse::into_response), &full)
 }
 
 fn create_folder(app: &AppState, a: Args) -> Result<Response, DbxError> {

@@ -744,8 +744,8 @@ impl Ctx<'_> {
         let n = items.len();
         let (start, end) = if let Some(a) = after {
             let i = decode_cursor(a)?;
-            let s = (i + 1).min(n);
-            (s, (s + limit).min(n))
+            let s = i.saturating_add(1).min(n);
+            (s, s.saturating_add(limit).min(n))
         } else if let Some(b) = before {
             let i = decode_cursor(b)?.min(n);
             (i.saturating_sub(limit), i)
@@ -851,6 +851,7 @@ fn is_version(s: &str) -> bool {
 async fn graph(
     State(app): State<Arc<AppState>>,
     Path(rest): Path<String>,
+    uri: http::Uri,
     method: Method,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -875,7 +876,7 @@ async fn graph(
                     format!("(#2635) Unknown version {v}"),
                 )
                 .into_response(),
-                "GET /{ver}/…",
+                &route_label(uri.path()),
             );
         }
         _ => DEFAULT_VERSION.to_string(),
@@ -884,7 +885,8 @@ async fn graph(
     if method == Method::POST {
         pairs.extend(util::form_pairs(&body));
     }
-    let (resp, route) = graph_inner(&app, &method, &segs, &pairs, &headers, version);
+    let route = route_label(uri.path());
+    let (resp, _) = graph_inner(&app, &method, &segs, &pairs, &headers, version);
     let mut resp = resp;
     if !resp.headers().contains_key("x-app-usage") {
         let n = app.next_u64() % 20 + 1;
@@ -896,7 +898,27 @@ async fn graph(
             resp.headers_mut().insert("x-app-usage", v);
         }
     }
-    label(resp, &format!("{method} /{{ver}}/{route}"))
+    label(resp, &route)
+}
+
+/// The statistics label of a Graph path: ids and versions folded (`/{ver}/{id}/photos`).
+pub fn route_label(path: &str) -> String {
+    let rest = path.strip_prefix("/facebook/graph").unwrap_or(path);
+    let mut segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    if segs.first().is_some_and(|v| is_version(v)) {
+        segs.remove(0);
+    }
+    let r = match segs.as_slice() {
+        [] => String::new(),
+        ["oauth", "access_token"] => "oauth/access_token".into(),
+        ["me"] => "me".into(),
+        ["me", e] => format!("me/{e}"),
+        ["me", "videos", "uploaded"] => "me/videos/uploaded".into(),
+        [_] => "{id}".into(),
+        [_, e] => format!("{{id}}/{e}"),
+        _ => "…".into(),
+    };
+    format!("/{{ver}}/{r}")
 }
 
 fn label(mut r: Response, route: &str) -> Response {

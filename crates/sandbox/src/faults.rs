@@ -183,11 +183,21 @@ pub async fn middleware(
 ) -> Response {
     let cfg = app.faults.get(svc);
     let method = req.method().clone();
-    let route = req
+    let matched = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| req.uri().path().to_string());
+        .unwrap_or_default();
+    // Catch-all routers: fold the path the same way their handlers label it.
+    let route = match svc {
+        Service::Facebook if matched.contains("{*") => {
+            crate::facebook::route_label(req.uri().path())
+        }
+        Service::Dropbox if matched.contains("{*") => crate::dropbox::route_label(req.uri().path()),
+        _ if matched.is_empty() => req.uri().path().to_string(),
+        _ => matched,
+    };
+    let path = req.uri().path().to_string();
     let kill = req
         .extensions()
         .get::<ConnectInfo<ConnKill>>()
@@ -215,7 +225,7 @@ pub async fn middleware(
             })));
         }
         Some(k @ (FaultKind::TooManyRequests | FaultKind::Internal | FaultKind::Unavailable)) => {
-            let r = injected_error(svc, k, cfg.retry_after_secs.max(1), n);
+            let r = injected_error(svc, k, cfg.retry_after_secs.max(1), n, &path);
             app.stats.record(
                 svc,
                 &method,
@@ -328,10 +338,10 @@ fn cut() -> impl futures::Stream<Item = Result<Bytes, axum::Error>> {
 }
 
 /// The service's own shape for an injected 429/500/503.
-fn injected_error(svc: Service, k: FaultKind, retry_after: u64, n: u64) -> Response {
+fn injected_error(svc: Service, k: FaultKind, retry_after: u64, n: u64, path: &str) -> Response {
     match svc {
         Service::Facebook => crate::facebook::injected_error(k, n),
-        Service::Dropbox => crate::dropbox::injected_error(k, retry_after, n),
+        Service::Dropbox => crate::dropbox::injected_error(k, retry_after, n, path),
         Service::GooglePhotos => crate::google_photos::injected_error(k, retry_after),
         Service::Koofr => crate::koofr::injected_error(k, retry_after),
     }

@@ -765,7 +765,7 @@ fn page_params(
 }
 
 fn page<T: Clone>(all: &[T], size: usize, start: usize) -> (Vec<T>, Option<String>) {
-    let end = (start + size).min(all.len());
+    let end = start.saturating_add(size).min(all.len());
     let items = all.get(start.min(all.len())..end).unwrap_or(&[]).to_vec();
     let next = (end < all.len())
         .then(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{end}")));

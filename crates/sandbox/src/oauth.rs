@@ -191,8 +191,13 @@ impl OAuth {
     }
 }
 
+/// Token lifetime in seconds, kept within ~100 years so expiry arithmetic cannot overflow.
+fn clamp_ttl(secs: u64) -> i64 {
+    secs.clamp(1, 3_153_600_000) as i64
+}
+
 fn ttl(app: &AppState, s: Service) -> i64 {
-    app.faults.get(s).token_ttl_secs.max(1) as i64
+    clamp_ttl(app.faults.get(s).token_ttl_secs)
 }
 
 /// Registers one client per service and issues ready-made tokens for the seeded accounts.
@@ -220,7 +225,7 @@ pub fn register_seeded(
             account: account.to_string(),
             client_id: client.id.clone(),
             scope: default_scope(s).to_string(),
-            expires_at: now + opts.token_ttl.max(1) as i64,
+            expires_at: now + clamp_ttl(opts.token_ttl),
             long_lived: false,
         };
         let access_token = oauth.issue(rng, info);

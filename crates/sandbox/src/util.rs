@@ -100,8 +100,9 @@ pub struct Clock {
 
 impl Clock {
     pub fn now(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::now_utc()
-            + time::Duration::seconds(self.offset.load(Ordering::SeqCst))
+        let now = time::OffsetDateTime::now_utc();
+        now.checked_add(time::Duration::seconds(self.offset.load(Ordering::SeqCst)))
+            .unwrap_or(now)
     }
     pub fn unix(&self) -> i64 {
         self.now().unix_timestamp()

@@ -235,7 +235,7 @@ async fn upload_metadata_hash_and_case_insensitive_paths() {
     let raw = serde_json::to_string(&json!({"path": "/Été.jpg"})).unwrap();
     let (s, v) = d.upload_raw("files/upload", &raw, b"x".to_vec()).await;
     assert_eq!(s, 400);
-    assert!(v.is_string());
+    assert!(v.as_str().unwrap().contains("Dropbox-API-Arg"), "{v}");
 
     // Wrong content type: 400.
     let r =
@@ -711,5 +711,73 @@ async fn oauth_pkce_offline_refresh_and_revoke() {
     let (s, v) = d.rpc("users/get_current_account", Value::Null).await;
     assert_eq!(s, 401);
     assert_eq!(v["error"][".tag"], "invalid_access_token");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn write_lock_contention_and_rate_limits() {
+    let sb = sandbox().await;
+    let d = Dbx::new(&sb);
+    let mut f = sb.faults(Service::Dropbox);
+    f.rate_429 = 1.0;
+    f.retry_after_secs = 7;
+    sb.set_faults(Service::Dropbox, f);
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..6 {
+        let r =
+            d.c.post(format!("{}/2/files/upload", d.content))
+                .bearer_auth(&d.tok)
+                .header("Dropbox-API-Arg", format!("{{\"path\":\"/w{i}.bin\"}}"))
+                .header("Content-Type", "application/octet-stream")
+                .body("x")
+                .send()
+                .await
+                .unwrap();
+        let status = r.status().as_u16();
+        let retry = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let v: Value = r.json().await.unwrap();
+        match status {
+            429 => {
+                assert_eq!(retry.as_deref(), Some("7"));
+                let reason = v["error"]["reason"][".tag"].as_str().unwrap().to_string();
+                if reason == "too_many_requests" {
+                    assert_eq!(v["error"]["retry_after"], 7);
+                }
+                seen.insert(format!("429/{reason}"));
+            }
+            409 => {
+                assert_eq!(v["error"]["reason"][".tag"], "too_many_write_operations");
+                assert!(
+                    v["error_summary"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("path/too_many_write_operations")
+                );
+                seen.insert("409/too_many_write_operations".to_string());
+            }
+            s => panic!("unexpected {s}"),
+        }
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    // Counted under the route's name.
+    let stats: Value =
+        d.c.get(format!("{}/stats", sb.urls().inspect_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let n: u64 = stats["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["route"] == "/2/files/upload")
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(n, 6);
     sb.shutdown().await;
 }

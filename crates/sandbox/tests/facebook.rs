@@ -398,3 +398,27 @@ async fn login_dialog_code_exchange_and_long_lived_token() {
     assert_eq!(v["error"]["code"], 190);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn nested_edges_in_fields() {
+    let sb = sandbox().await;
+    let c = client();
+    let g = sb.urls().facebook.graph_url;
+    let tok = sb.credentials().facebook.access_token;
+    let (s, v, _) = graph(
+        &c,
+        &format!(
+            "{g}/v21.0/me/albums?fields=id,name,photos.limit(2){{images,name}}&access_token={tok}"
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let first = &v["data"].as_array().unwrap()[0];
+    let photos = &first["photos"];
+    assert!(photos["data"].as_array().unwrap().len() <= 2);
+    if let Some(p) = photos["data"].as_array().unwrap().first() {
+        assert!(p["images"].is_array());
+        assert!(p.get("created_time").is_none());
+    }
+    sb.shutdown().await;
+}
