@@ -598,8 +598,9 @@ impl Inner {
         Ok(())
     }
 
-    /// `name (1).ext`, `name (2).ext`, … until free.
-    fn free_name(&self, lower: &str, given: &str) -> (String, String) {
+    /// `name (2).ext`, `name (3).ext`, … until free (the numbering in the WriteMode docs);
+    /// for `update` conflicts `name (conflicted copy).ext` first.
+    fn free_name(&self, lower: &str, given: &str, conflicted_copy: bool) -> (String, String) {
         let name = base_name(given);
         let (stem, ext) = match name.rfind('.') {
             Some(i) if i > 0 => (&name[..i], &name[i..]),
@@ -607,8 +608,19 @@ impl Inner {
         };
         let dir_g = &given[..given.len() - name.len()];
         let dir_l = &lower[..lower.rfind('/').map_or(0, |i| i + 1)];
-        for n in 1.. {
-            let cand = format!("{stem} ({n}){ext}");
+        if conflicted_copy {
+            let cand = format!("{stem} (conflicted copy){ext}");
+            let l = format!("{dir_l}{}", cand.to_lowercase());
+            if !self.entries.contains_key(&l) {
+                return (l, format!("{dir_g}{cand}"));
+            }
+        }
+        for n in 2.. {
+            let cand = if conflicted_copy {
+                format!("{stem} (conflicted copy {n}){ext}")
+            } else {
+                format!("{stem} ({n}){ext}")
+            };
             let l = format!("{dir_l}{}", cand.to_lowercase());
             if !self.entries.contains_key(&l) {
                 return (l, format!("{dir_g}{cand}"));
@@ -675,7 +687,7 @@ fn commit_file(app: &AppState, c: &Commit, blob: Blob) -> Result<Value, Value> {
     match g.entries.get(&lower) {
         Some(Entry::Folder(_)) => {
             if c.autorename {
-                (lower, given) = g.free_name(&lower, &given);
+                (lower, given) = g.free_name(&lower, &given, mode_tag == "update");
             } else {
                 return Err(json!({ ".tag": "conflict", "conflict": { ".tag": "folder" } }));
             }
@@ -699,7 +711,7 @@ fn commit_file(app: &AppState, c: &Commit, blob: Blob) -> Result<Value, Value> {
             }
             if conflict {
                 if c.autorename {
-                    (lower, given) = g.free_name(&lower, &given);
+                    (lower, given) = g.free_name(&lower, &given, mode_tag == "update");
                 } else {
                     return Err(json!({ ".tag": "conflict", "conflict": { ".tag": "file" } }));
                 }
@@ -1332,7 +1344,7 @@ fn create_folder(app: &AppState, a: Args) -> Result<Response, DbxError> {
     let mut g = app.dropbox.inner.lock().unwrap();
     if let Some(e) = g.entries.get(&lower) {
         if autorename {
-            (lower, given) = g.free_name(&lower, &given);
+            (lower, given) = g.free_name(&lower, &given, false);
         } else {
             let what = if matches!(e, Entry::File(_)) {
                 "file"

@@ -288,7 +288,7 @@ async fn write_modes_conflicts_and_hash_mismatch() {
         )
         .await;
     assert_eq!(s, 200);
-    assert_eq!(m["name"], "b (1).jpg");
+    assert_eq!(m["name"], "b (2).jpg");
     // overwrite keeps the id, changes the rev.
     let (s, m) = d
         .upload(
@@ -309,6 +309,16 @@ async fn write_modes_conflicts_and_hash_mismatch() {
         )
         .await;
     assert_eq!(s, 409);
+    // ... and with autorename becomes a conflicted copy.
+    let (s, m) = d
+        .upload(
+            "files/upload",
+            json!({"path": "/a/b.jpg", "mode": {".tag": "update", "update": m1["rev"]}, "autorename": true}),
+            b"four".to_vec(),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(m["name"], "b (conflicted copy).jpg");
     // A folder in the way is a conflict.
     let (s, e) = d
         .upload("files/upload", json!({"path": "/a"}), b"x".to_vec())
@@ -372,7 +382,7 @@ async fn folders_and_listing_with_continue() {
         )
         .await;
     assert_eq!(s, 200);
-    assert_eq!(v["metadata"]["name"], "photos (1)");
+    assert_eq!(v["metadata"]["name"], "photos (2)");
 
     for i in 0..5 {
         let (s, _) = d
