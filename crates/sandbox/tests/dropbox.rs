@@ -791,3 +791,92 @@ async fn write_lock_contention_and_rate_limits() {
     assert_eq!(n, 6);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrent_sessions_and_session_expiry() {
+    let sb = sandbox_with(ferry_sandbox::SandboxOptions {
+        token_ttl: 30 * 86_400,
+        ..Default::default()
+    })
+    .await;
+    let d = Dbx::new(&sb);
+    const MIB4: usize = 4 * 1024 * 1024;
+    let a = vec![b'a'; MIB4];
+    let b = vec![b'b'; MIB4];
+    let tail = b"tail".to_vec();
+    // Concurrent sessions take no data and no close at start.
+    let (s, e) = d
+        .upload(
+            "files/upload_session/start",
+            json!({"session_type": "concurrent"}),
+            vec![1],
+        )
+        .await;
+    assert_eq!(s, 409);
+    assert_eq!(e["error"][".tag"], "concurrent_session_data_not_allowed");
+    let (_, v) = d
+        .upload(
+            "files/upload_session/start",
+            json!({"session_type": {".tag": "concurrent"}}),
+            vec![],
+        )
+        .await;
+    let sid = v["session_id"].clone();
+    // Offsets must be multiples of 4 MiB; chunks may arrive out of order.
+    let (s, e) = d
+        .upload(
+            "files/upload_session/append_v2",
+            json!({"cursor": {"session_id": sid, "offset": 1000}}),
+            vec![0; 10],
+        )
+        .await;
+    assert_eq!(s, 409);
+    assert_eq!(e["error"][".tag"], "concurrent_session_invalid_offset");
+    for (off, chunk) in [(MIB4, &b), (0, &a)] {
+        let (s, e) = d
+            .upload(
+                "files/upload_session/append_v2",
+                json!({"cursor": {"session_id": sid, "offset": off}}),
+                chunk.clone(),
+            )
+            .await;
+        assert_eq!(s, 200, "{e}");
+    }
+    let (s, _) = d
+        .upload(
+            "files/upload_session/append_v2",
+            json!({"cursor": {"session_id": sid, "offset": 2 * MIB4}, "close": true}),
+            tail.clone(),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, v) = d
+        .rpc(
+            "files/upload_session/finish_batch_v2",
+            json!({"entries": [{"cursor": {"session_id": sid, "offset": 2 * MIB4 + tail.len()},
+                                "commit": {"path": "/concurrent.bin"}}]}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let mut whole = a.clone();
+    whole.extend_from_slice(&b);
+    whole.extend_from_slice(&tail);
+    assert_eq!(v["entries"][0][".tag"], "success", "{v}");
+    assert_eq!(v["entries"][0]["content_hash"], content_hash(&whole));
+
+    // Sessions live 7 days.
+    let (_, v) = d
+        .upload("files/upload_session/start", json!({}), vec![1, 2, 3])
+        .await;
+    sb.advance_clock(7 * 86_400 + 1);
+    let (s, e) = d
+        .upload(
+            "files/upload_session/append_v2",
+            json!({"cursor": {"session_id": v["session_id"], "offset": 3}}),
+            vec![4],
+        )
+        .await;
+    assert_eq!(s, 409);
+    assert_eq!(e["error"][".tag"], "not_found");
+    sb.shutdown().await;
+}
