@@ -493,7 +493,14 @@ impl Ctx<'_> {
         if let Some(d) = &a.description {
             m.insert("description".into(), json!(d));
         }
-        m.insert("count".into(), json!(a.photos.len()));
+        let deleted = self.app.fb_deleted.lock().unwrap();
+        let live = a
+            .photos
+            .iter()
+            .filter(|&&i| !deleted.contains(&self.app.world.photos[i].id))
+            .count();
+        drop(deleted);
+        m.insert("count".into(), json!(live));
         m.insert("created_time".into(), json!(fb_time(a.created)));
         m.insert("updated_time".into(), json!(fb_time(a.updated)));
         m.insert("type".into(), json!("normal"));
@@ -668,6 +675,19 @@ impl Ctx<'_> {
 
     /// The items of an edge, as (type, full node) pairs in Graph order.
     fn edge_items(
+        &self,
+        t: NodeType,
+        node_id: &str,
+        edge: &str,
+        type_param: Option<&str>,
+    ) -> Result<Vec<EdgeItem>, GraphError> {
+        let mut items = self.edge_items_all(t, node_id, edge, type_param)?;
+        let deleted = self.app.fb_deleted.lock().unwrap();
+        items.retain(|(_, id, _)| !deleted.contains(id));
+        Ok(items)
+    }
+
+    fn edge_items_all(
         &self,
         t: NodeType,
         node_id: &str,
@@ -1016,6 +1036,9 @@ fn get_path(ctx: &Ctx, segs: &[&str], q: &[(String, String)]) -> Result<Response
         None => None,
     };
     let resolve = |id: &str| -> Result<(NodeType, String), GraphError> {
+        if ctx.app.fb_deleted.lock().unwrap().contains(id) {
+            return Err(GraphError::no_object(id));
+        }
         if id == "me" || id == w.facebook.id {
             return Ok((NodeType::User, w.facebook.id.clone()));
         }
@@ -1257,6 +1280,10 @@ async fn cdn(
     }
     let w = &app.world;
     let not_found = || (StatusCode::NOT_FOUND, "Not Found").into_response();
+    let id = file.split(['_', '.']).next().unwrap_or("");
+    if app.fb_deleted.lock().unwrap().contains(id) {
+        return not_found();
+    }
     match kind.as_str() {
         "p" => {
             let Some((id, size)) = file.strip_suffix(".jpg").and_then(|f| f.split_once('_')) else {

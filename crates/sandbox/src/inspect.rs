@@ -6,6 +6,8 @@
 //! - `POST /_sandbox/stats/reset`
 //! - `GET  /_sandbox/faults`, `GET|PUT /_sandbox/faults/{service}` — fault settings
 //! - `POST /_sandbox/clock/advance?secs=N` — move the clock (expiry tests without sleeping)
+//! - `POST /_sandbox/tokens/expire?service=S` — expire every access token of a service now
+//! - `POST /_sandbox/facebook/delete?id=ID` — delete a seeded object (Graph then answers 100/33)
 //! - `GET  /_sandbox/credentials`, `GET /_sandbox/urls`, `GET /_sandbox/ferry.toml`
 
 use std::collections::BTreeMap;
@@ -85,6 +87,8 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/faults", get(all_faults))
         .route("/faults/{service}", get(get_faults).put(put_faults))
         .route("/clock/advance", post(advance))
+        .route("/tokens/expire", post(expire_tokens))
+        .route("/facebook/delete", post(facebook_delete))
         .route("/credentials", get(credentials))
         .route("/urls", get(urls))
         .route("/ferry.toml", get(ferry_toml))
@@ -182,4 +186,32 @@ async fn urls(State(app): State<Arc<AppState>>) -> Json<Value> {
 async fn ferry_toml(State(app): State<Arc<AppState>>) -> String {
     // Same text as `Sandbox::ferry_toml`, built from the shared state.
     crate::ferry_toml_for(&app.base_url, &app.credentials)
+}
+
+async fn expire_tokens(State(app): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Response {
+    let pairs = crate::util::query_pairs(q.as_deref());
+    match crate::util::get(&pairs, "service").and_then(Service::parse) {
+        Some(svc) => {
+            let n = app.oauth.expire_all(svc, app.clock.unix());
+            Json(json!({ "expired": n })).into_response()
+        }
+        None => bad("service=facebook|dropbox|google-photos|koofr is required".into()),
+    }
+}
+
+async fn facebook_delete(State(app): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Response {
+    let pairs = crate::util::query_pairs(q.as_deref());
+    let Some(id) = crate::util::get(&pairs, "id") else {
+        return bad("id=<object id> is required".into());
+    };
+    let w = &app.world;
+    if w.photo(id).is_none() && w.video(id).is_none() && w.album(id).is_none() {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "no such object" })),
+        )
+            .into_response();
+    }
+    app.fb_deleted.lock().unwrap().insert(id.to_string());
+    StatusCode::NO_CONTENT.into_response()
 }

@@ -173,6 +173,17 @@ impl OAuth {
         g.access.remove(token).is_some() | g.refresh.remove(token).is_some()
     }
 
+    /// Expires every access token of a service now (refresh tokens stay valid).
+    pub fn expire_all(&self, s: Service, now: i64) -> usize {
+        let mut g = self.inner.lock().unwrap();
+        let mut n = 0;
+        for t in g.access.values_mut().filter(|t| t.service == s) {
+            t.expires_at = t.expires_at.min(now);
+            n += 1;
+        }
+        n
+    }
+
     fn insert_access(&self, token: String, info: TokenInfo) {
         self.inner.lock().unwrap().access.insert(token, info);
     }

@@ -40,6 +40,8 @@ pub struct AppState {
     pub koofr: crate::koofr::KoofrState,
     /// Key for the signatures of expiring media URLs.
     pub url_key: [u8; 32],
+    /// Facebook objects deleted through the inspection API (answered as Graph 100/33).
+    pub fb_deleted: Mutex<std::collections::HashSet<String>>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             google: Default::default(),
             koofr: Default::default(),
             url_key,
+            fb_deleted: Mutex::default(),
             world,
             clock,
             base_url,

@@ -422,3 +422,73 @@ async fn nested_edges_in_fields() {
     }
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn deleted_objects_answer_100_33_and_leave_edges() {
+    let sb = sandbox().await;
+    let c = client();
+    let g = sb.urls().facebook.graph_url;
+    let tok = sb.credentials().facebook.access_token;
+    let (photos, _) = all_pages(
+        &c,
+        &format!("{g}/v21.0/me/photos?type=uploaded&fields=id,images&access_token={tok}"),
+    )
+    .await;
+    let victim = photos[0]["id"].as_str().unwrap().to_string();
+    let src = photos[0]["images"][0]["source"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c
+        .post(format!(
+            "{}/facebook/delete?id={victim}",
+            sb.urls().inspect_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (s, v, _) = graph(&c, &format!("{g}/v21.0/{victim}?access_token={tok}")).await;
+    assert_eq!(s, 400);
+    assert_eq!(err(&v), (100, Some(33), "GraphMethodException"));
+    let (after, _) = all_pages(
+        &c,
+        &format!("{g}/v21.0/me/photos?type=uploaded&access_token={tok}"),
+    )
+    .await;
+    assert_eq!(after.len(), photos.len() - 1);
+    assert!(after.iter().all(|p| p["id"] != victim.as_str()));
+    assert_eq!(c.get(&src).send().await.unwrap().status(), 404);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn tokens_can_be_expired_on_demand() {
+    let sb = sandbox().await;
+    let c = client();
+    let g = sb.urls().facebook.graph_url;
+    let tok = sb.credentials().facebook.access_token;
+    let r = c
+        .post(format!(
+            "{}/tokens/expire?service=facebook",
+            sb.urls().inspect_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, v, _) = graph(&c, &format!("{g}/v21.0/me?access_token={tok}")).await;
+    assert_eq!(err(&v), (190, Some(463), "OAuthException"));
+    // Other services are untouched.
+    let r = c
+        .post(format!(
+            "{}/2/users/get_current_account",
+            sb.urls().dropbox.api_url
+        ))
+        .bearer_auth(sb.credentials().dropbox.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    sb.shutdown().await;
+}
