@@ -818,6 +818,7 @@ const ROUTES: &[&str] = &[
     "files/list_folder",
     "files/list_folder/continue",
     "files/get_metadata",
+    "files/delete_v2",
     "sharing/create_shared_link_with_settings",
     "sharing/list_shared_links",
     "users/get_current_account",
@@ -1313,6 +1314,7 @@ async fn api_call(
             "files/list_folder" => list_folder(&app, a),
             "files/list_folder/continue" => list_continue(&app, a),
             "files/get_metadata" => get_metadata(&app, a),
+            "files/delete_v2" => delete(&app, a),
             "files/upload_session/finish_batch_v2" => finish_batch(&app, a, true).await,
             "files/upload_session/finish_batch" => finish_batch(&app, a, false).await,
             "sharing/create_shared_link_with_settings" => create_link(&app, a),
@@ -1480,6 +1482,37 @@ fn get_metadata(app: &AppState, a: Args) -> Result<Response, DbxError> {
         Some((l, e)) => Ok(json_resp(StatusCode::OK, &tagged(&e, &l))),
         None => Err(path_err(json!({ ".tag": "not_found" }))),
     }
+}
+
+fn delete(app: &AppState, a: Args) -> Result<Response, DbxError> {
+    let p = a.str_req("path")?;
+    let lookup_err = |e: Value| DbxError::Route(json!({ ".tag": "path_lookup", "path_lookup": e }));
+    let (lower, _) = parse_lookup(&p).map_err(lookup_err)?;
+    if lower.is_empty() {
+        return Err(DbxError::Route(
+            json!({ ".tag": "path_write", "path_write": { ".tag": "disallowed_name" } }),
+        ));
+    }
+    let mut g = app.dropbox.inner.lock().unwrap();
+    let Some((lower, e)) = find_entry(&g, &p, &lower) else {
+        return Err(lookup_err(json!({ ".tag": "not_found" })));
+    };
+    let meta = tagged(&e, &lower);
+    // A folder goes with everything inside it.
+    let prefix = format!("{lower}/");
+    let doomed: Vec<String> = g
+        .entries
+        .keys()
+        .filter(|k| **k == lower || k.starts_with(&prefix))
+        .cloned()
+        .collect();
+    for k in doomed {
+        if let Some(Entry::File(f)) = g.entries.remove(&k) {
+            app.blobs.remove(f.blob.id);
+        }
+        g.links.remove(&k);
+    }
+    Ok(json_resp(StatusCode::OK, &json!({ "metadata": meta })))
 }
 
 async fn finish_batch(app: &AppState, a: Args<'_>, v2: bool) -> Result<Response, DbxError> {

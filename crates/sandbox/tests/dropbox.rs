@@ -446,6 +446,21 @@ async fn folders_and_listing_with_continue() {
     assert_eq!(s, 409);
     let (s, _) = d.rpc("files/list_folder", json!({"path": 5})).await;
     assert_eq!(s, 400);
+
+    // delete_v2 removes a folder with its contents.
+    let (s, v) = d.rpc("files/delete_v2", json!({"path": "/PHOTOS"})).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["metadata"][".tag"], "folder");
+    let (_, rec) = d
+        .rpc("files/list_folder", json!({"path": "", "recursive": true}))
+        .await;
+    assert_eq!(rec["entries"].as_array().unwrap().len(), 1);
+    let (s, e) = d.rpc("files/delete_v2", json!({"path": "/photos"})).await;
+    assert_eq!(s, 409);
+    assert_eq!(
+        e["error"],
+        json!({".tag": "path_lookup", "path_lookup": {".tag": "not_found"}})
+    );
     sb.shutdown().await;
 }
 

@@ -185,6 +185,37 @@ async fn raw_upload_batch_create_album_and_search() {
     assert_rpc_error(&v, 400, "INVALID_ARGUMENT");
     let (_, items) = g.get("/v1/mediaItems?pageSize=100").await;
     assert_eq!(items["mediaItems"].as_array().unwrap().len(), 2);
+    // batchAddMediaItems into a second album.
+    let (_, other) = g
+        .post("/v1/albums", json!({"album": {"title": "Second"}}))
+        .await;
+    let ids: Vec<Value> = items["mediaItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].clone())
+        .collect();
+    let (s, _) = g
+        .post(
+            &format!(
+                "/v1/albums/{}:batchAddMediaItems",
+                other["id"].as_str().unwrap()
+            ),
+            json!({"mediaItemIds": ids}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, a2) = g
+        .get(&format!("/v1/albums/{}", other["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(a2["mediaItemsCount"], "2");
+    let (s, v) = g
+        .post(
+            "/v1/albums/nope:batchAddMediaItems",
+            json!({"mediaItemIds": ids}),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
     let (s, v) = g.get("/v1/mediaItems/nope").await;
     assert_eq!(s, 404);
     assert_rpc_error(&v, 404, "NOT_FOUND");
