@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
@@ -849,11 +849,10 @@ fn labelled(mut r: Response, route: &str) -> Response {
 
 async fn content_call(
     State(app): State<Arc<AppState>>,
-    Path((ns, route)): Path<(String, String)>,
     RawQuery(q): RawQuery,
     req: Request,
 ) -> Response {
-    let full = format!("{ns}/{route}");
+    let full = route_of(req.uri());
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
     let r = async {
@@ -1266,13 +1265,21 @@ fn find_entry(g: &Inner, given: &str, lower: &str) -> Option<(String, Entry)> {
 // ---------------------------------------------------------------------------------------
 // API host (rpc)
 
+/// `ns/route` from the request path (read raw, so that odd bytes in a path still get
+/// Dropbox's error shape rather than the framework's).
+fn route_of(uri: &http::Uri) -> String {
+    uri.path()
+        .split_once("/2/")
+        .map_or(String::new(), |(_, r)| r.to_string())
+}
+
 async fn api_call(
     State(app): State<Arc<AppState>>,
-    Path((ns, route)): Path<(String, String)>,
+    uri: http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let full = format!("{ns}/{route}");
+    let full = route_of(&uri);
     let r = async {
         authenticate(&app, &full, &headers)?;
         let no_arg = matches!(

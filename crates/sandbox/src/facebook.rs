@@ -857,26 +857,34 @@ fn decode_cursor(c: &str) -> Result<usize, GraphError> {
 // ---------------------------------------------------------------------------------------
 // Graph handler
 
+/// Versions served: older ones are served as the oldest (as Graph upgrades them), newer
+/// than the newest do not exist yet.
+const MAX_MAJOR: u32 = 25;
+
 fn is_version(s: &str) -> bool {
     s.strip_prefix('v')
         .and_then(|r| r.split_once('.'))
         .is_some_and(|(a, b)| {
-            !a.is_empty()
-                && a.bytes().all(|c| c.is_ascii_digit())
-                && !b.is_empty()
+            !b.is_empty()
                 && b.bytes().all(|c| c.is_ascii_digit())
+                && a.parse::<u32>().is_ok_and(|m| m <= MAX_MAJOR)
         })
 }
 
 async fn graph(
     State(app): State<Arc<AppState>>,
-    Path(rest): Path<String>,
     uri: http::Uri,
     method: Method,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // The raw path, so that odd bytes still get a Graph error rather than the framework's.
+    let rest = uri
+        .path()
+        .strip_prefix("/facebook/graph")
+        .unwrap_or("")
+        .to_string();
     let mut segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let version = match segs.first() {
         Some(v) if is_version(v) => {
@@ -891,9 +899,9 @@ async fn graph(
         {
             return label(
                 GraphError::new(
-                    2635,
+                    100,
                     "OAuthException",
-                    format!("(#2635) Unknown version {v}"),
+                    format!("(#100) Unknown path components: /{v}"),
                 )
                 .into_response(),
                 &route_label(uri.path()),

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
@@ -842,7 +842,7 @@ async fn search(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Byte
 
 async fn get_item(
     State(app): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    GPath(id): GPath<String>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = auth(&app, &headers, READ) {
@@ -912,7 +912,7 @@ async fn list_albums(
 
 async fn get_album(
     State(app): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    GPath(id): GPath<String>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = auth(&app, &headers, READ) {
@@ -929,7 +929,7 @@ async fn get_album(
 /// `POST /v1/albums/{id}:batchAddMediaItems` (the action rides in the last segment).
 async fn album_action(
     State(app): State<Arc<AppState>>,
-    Path(id_action): Path<String>,
+    GPath(id_action): GPath<String>,
     method: Method,
     headers: HeaderMap,
     body: Bytes,
@@ -991,7 +991,7 @@ async fn album_action(
 /// `baseUrl=d` / `=dv` downloads (bytes as uploaded; the real service re-encodes photos).
 async fn media(
     State(app): State<Arc<AppState>>,
-    Path(key): Path<String>,
+    GPath(key): GPath<String>,
     headers: HeaderMap,
 ) -> Response {
     let (k, _params) = key.split_once('=').unwrap_or((&key, ""));
@@ -1093,5 +1093,27 @@ async fn revoke(State(app): State<Arc<AppState>>, RawQuery(q): RawQuery, body: B
             axum::Json(json!({ "error": "invalid_token", "error_description": "Token expired or revoked" })),
         )
             .into_response(),
+    }
+}
+
+/// Path parameters whose rejection (e.g. bad percent-encoding) still gets this service's
+/// error shape.
+struct GPath<T>(T);
+
+impl<T, S> FromRequestParts<S> for GPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Response> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(t)) => Ok(GPath(t)),
+            Err(_) => Err(gerr(400, "Invalid resource name.")),
+        }
     }
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use base64::Engine as _;
@@ -112,6 +112,8 @@ pub fn router(app: Arc<AppState>) -> Router {
             "/koofr/content/api/{ver}/mounts/{m}/files/listrecursive",
             get(listrecursive),
         )
+        // Uploads stream to the store; the framework's 2 MB extractor cap must not apply.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
             (app.clone(), Service::Koofr),
             crate::faults::middleware,
@@ -310,7 +312,7 @@ async fn login(State(app): State<Arc<AppState>>, body: Bytes) -> Response {
 
 async fn user(
     State(app): State<Arc<AppState>>,
-    Path(ver): Path<String>,
+    KPath(ver): KPath<String>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = check_version(&ver).and_then(|_| authenticate(&app, &headers)) {
@@ -338,7 +340,7 @@ fn mount_json(app: &AppState) -> Value {
 
 async fn mounts(
     State(app): State<Arc<AppState>>,
-    Path(ver): Path<String>,
+    KPath(ver): KPath<String>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = check_version(&ver).and_then(|_| authenticate(&app, &headers)) {
@@ -349,7 +351,7 @@ async fn mounts(
 
 async fn mount(
     State(app): State<Arc<AppState>>,
-    Path((ver, m)): Path<(String, String)>,
+    KPath((ver, m)): KPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = prelude(&app, &ver, &m, &headers) {
@@ -360,7 +362,7 @@ async fn mount(
 
 async fn info(
     State(app): State<Arc<AppState>>,
-    Path((ver, m)): Path<(String, String)>,
+    KPath((ver, m)): KPath<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -384,7 +386,7 @@ async fn info(
 
 async fn list(
     State(app): State<Arc<AppState>>,
-    Path((ver, m)): Path<(String, String)>,
+    KPath((ver, m)): KPath<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -409,7 +411,7 @@ async fn list(
 
 async fn folder(
     State(app): State<Arc<AppState>>,
-    Path((ver, m)): Path<(String, String)>,
+    KPath((ver, m)): KPath<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -453,7 +455,7 @@ async fn folder(
 
 async fn remove(
     State(app): State<Arc<AppState>>,
-    Path((ver, m)): Path<(String, String)>,
+    KPath((ver, m)): KPath<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -493,7 +495,7 @@ async fn remove(
 
 async fn download(
     State(app): State<Arc<AppState>>,
-    Path((ver, m)): Path<(String, String)>,
+    KPath((ver, m)): KPath<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -584,7 +586,7 @@ fn free_name(g: &Inner, dir: &str, name: &str) -> String {
 
 async fn put(
     State(app): State<Arc<AppState>>,
-    Path((ver, m)): Path<(String, String)>,
+    KPath((ver, m)): KPath<(String, String)>,
     RawQuery(q): RawQuery,
     req: Request,
 ) -> Response {
@@ -783,7 +785,7 @@ async fn read_multipart(req: Request, w: &mut BlobWriter) -> Result<(), BodyErro
 
 async fn listrecursive(
     State(app): State<Arc<AppState>>,
-    Path((ver, m)): Path<(String, String)>,
+    KPath((ver, m)): KPath<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -858,5 +860,31 @@ async fn token(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
             axum::Json(json!({ "error": e.code(), "error_description": e.description() })),
         )
             .into_response(),
+    }
+}
+
+/// Path parameters whose rejection (e.g. bad percent-encoding) still gets this service's
+/// error shape.
+struct KPath<T>(T);
+
+impl<T, S> FromRequestParts<S> for KPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Response> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(t)) => Ok(KPath(t)),
+            Err(_) => Err(err(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Invalid path parameter",
+            )),
+        }
     }
 }
