@@ -1,1 +1,4 @@
+//! ferry-connectors: one module per service, each the same shape (see DESIGN.md), and local
+//! folders.
 
+pub mod folder;

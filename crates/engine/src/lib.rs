@@ -1,1 +1,60 @@
+//! ferry-engine: jobs and their journal, planning, moving with bounded concurrency, retrying
+//! by error kind, and reports.
+//!
+//! A job runs in two phases. Plan lists every source into the journal, page by page (the
+//! cursor is journaled with each page, so a crash re-lists at most one page), then gives every
+//! item its place and name on the destination. Move streams items source → destination N at a
+//! time, hashing on the way; staged items are committed in batches and journaled as done only
+//! once the destination has them durably. The journal is the single source of truth: a run
+//! killed at any instant is continued by the next one, which re-sends nothing already done.
 
+mod job;
+mod mover;
+mod plan;
+mod progress;
+mod report;
+mod retry;
+pub mod store;
+
+pub use job::{Job, JobId, JobSpec, JobState, LayoutOptions};
+pub use mover::{Engine, RunOptions, Stop};
+pub use progress::{Phase, Progress};
+pub use report::{Counts, Failure, Report};
+pub use retry::RetryPolicy;
+pub use store::{SqliteStore, Store};
+
+/// Errors of the engine itself (the journal, a job that does not exist); item errors are
+/// recorded in the journal, never returned.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("journal: {0}")]
+    Store(String),
+    #[error("no job matches '{0}'")]
+    NoSuchJob(String),
+    #[error("'{0}' matches several jobs; give more of the id")]
+    AmbiguousJob(String),
+    #[error("{0}")]
+    Setup(String),
+    #[error("{0}")]
+    Source(ferry_core::Error),
+}
+
+impl From<sqlx::Error> for EngineError {
+    fn from(err: sqlx::Error) -> Self {
+        EngineError::Store(err.to_string())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for EngineError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        EngineError::Store(err.to_string())
+    }
+}
+
+impl From<serde_json::Error> for EngineError {
+    fn from(err: serde_json::Error) -> Self {
+        EngineError::Store(format!("bad record in the journal: {err}"))
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

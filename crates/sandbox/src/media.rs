@@ -120,20 +120,32 @@ fn exif_block(spec: &PhotoSpec) -> Option<Vec<u8>> {
     }
 
     // Layout: TIFF header, IFD0, Exif IFD, GPS IFD; each IFD followed by its out-of-line values.
-    let ifd0_len = ifd_len(2, &[]);
-    let exif_at = 8 + ifd0_len;
-    let gps_at = exif_at + ifd_len(exif_ifd.len(), &exif_ifd);
-    let ifd0 = vec![
-        Entry::long(0x8769, exif_at as u32),
-        Entry::long(0x8825, gps_at as u32),
-    ];
+    // IFD0 only points at the IFDs that have something in them.
+    let pointers = usize::from(!exif_ifd.is_empty()) + usize::from(!gps_ifd.is_empty());
+    let exif_at = 8 + ifd_len(pointers, &[]);
+    let gps_at = exif_at
+        + if exif_ifd.is_empty() {
+            0
+        } else {
+            ifd_len(exif_ifd.len(), &exif_ifd)
+        };
+    let mut ifd0 = Vec::new();
+    if !exif_ifd.is_empty() {
+        ifd0.push(Entry::long(0x8769, exif_at as u32));
+    }
+    if !gps_ifd.is_empty() {
+        ifd0.push(Entry::long(0x8825, gps_at as u32));
+    }
 
     let mut tiff = Vec::new();
     tiff.extend_from_slice(b"II*\0");
     tiff.extend_from_slice(&8u32.to_le_bytes());
     write_ifd(&mut tiff, &ifd0);
-    write_ifd(&mut tiff, &exif_ifd);
-    write_ifd(&mut tiff, &gps_ifd);
+    for ifd in [&exif_ifd, &gps_ifd] {
+        if !ifd.is_empty() {
+            write_ifd(&mut tiff, ifd);
+        }
+    }
 
     let mut block = b"Exif\0\0".to_vec();
     block.extend_from_slice(&tiff);

@@ -1,0 +1,19 @@
+//! Where ferry keeps its files.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+/// `--data-dir` / `$FERRY_DATA_DIR`, else `$XDG_DATA_HOME/ferry`, else `~/.local/share/ferry`.
+pub fn data_dir(explicit: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(dir) = explicit.filter(|d| !d.as_os_str().is_empty()) {
+        return Ok(dir);
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(xdg).join("ferry"));
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(".local/share/ferry")),
+        None => bail!("no data folder: set FERRY_DATA_DIR or HOME"),
+    }
+}

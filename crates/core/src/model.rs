@@ -1,0 +1,492 @@
+//! The portable data model: one form for what every source holds, versioned and documented in
+//! docs/model.md. The ferry archive stores exactly this JSON form.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+/// The version of the JSON form. Bump it on any change a reader must know about.
+pub const MODEL_VERSION: u32 = 1;
+
+/// A point in time: the instant in UTC and, when the source knows it, the offset of the
+/// place where it happened (a photo taken at 14:00 in Paris is 12:00Z with +02:00).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timestamp {
+    #[serde(with = "time::serde::rfc3339")]
+    pub utc: OffsetDateTime,
+    #[serde(default, with = "offset_text", skip_serializing_if = "Option::is_none")]
+    pub offset: Option<UtcOffset>,
+}
+
+impl Timestamp {
+    pub fn from_utc(instant: OffsetDateTime) -> Timestamp {
+        Timestamp {
+            utc: instant.to_offset(UtcOffset::UTC),
+            offset: None,
+        }
+    }
+
+    /// An instant known with its original offset.
+    pub fn with_offset(instant: OffsetDateTime) -> Timestamp {
+        Timestamp {
+            utc: instant.to_offset(UtcOffset::UTC),
+            offset: Some(instant.offset()),
+        }
+    }
+
+    /// A wall-clock time. With no offset known it is read as UTC (the convention of EXIF
+    /// readers and of Google Photos) and the offset stays unknown.
+    pub fn from_local(local: PrimitiveDateTime, offset: Option<UtcOffset>) -> Timestamp {
+        match offset {
+            Some(offset) => Timestamp::with_offset(local.assume_offset(offset)),
+            None => Timestamp::from_utc(local.assume_utc()),
+        }
+    }
+
+    pub fn from_unix(seconds: i64) -> Option<Timestamp> {
+        OffsetDateTime::from_unix_timestamp(seconds)
+            .ok()
+            .map(Timestamp::from_utc)
+    }
+
+    /// The time as it read where it happened (UTC when the offset is unknown).
+    pub fn local(&self) -> OffsetDateTime {
+        self.utc.to_offset(self.offset.unwrap_or(UtcOffset::UTC))
+    }
+}
+
+mod offset_text {
+    use super::*;
+    use time::format_description::FormatItem;
+    use time::macros::format_description;
+
+    const FORMAT: &[FormatItem<'static>] =
+        format_description!("[offset_hour sign:mandatory]:[offset_minute]");
+
+    pub fn serialize<S: Serializer>(offset: &Option<UtcOffset>, s: S) -> Result<S::Ok, S::Error> {
+        match offset {
+            Some(o) => s.serialize_str(&o.format(FORMAT).map_err(serde::ser::Error::custom)?),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<UtcOffset>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| UtcOffset::parse(&t, FORMAT).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// Where something happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub altitude: Option<f64>,
+    /// A place name when the source gives one ("Eiffel Tower").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Photo,
+    Video,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Photo => "photo",
+            MediaKind::Video => "video",
+        }
+    }
+
+    pub fn data_type(self) -> DataType {
+        match self {
+            MediaKind::Photo => DataType::Photos,
+            MediaKind::Video => DataType::Videos,
+        }
+    }
+}
+
+/// A photo or a video.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MediaItem {
+    /// The source's own id for the item (a path for folders, an object id for services).
+    pub id: String,
+    pub kind: MediaKind,
+    /// The file name the source gives, or one made from its id and type.
+    pub file_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaded: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// Ids of the albums the item belongs to, in the source's order; empty when in none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub albums: Vec<String>,
+}
+
+/// A named group of media.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Album {
+    pub id: String,
+    pub title: String,
+    /// Where the album sits in a hierarchy, outermost first, when the source has one (nested
+    /// folders); file-like destinations recreate it. Empty means a top-level album.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+impl Album {
+    /// The folder names that hold the album on a file-like destination.
+    pub fn folder_path(&self) -> Vec<String> {
+        if self.path.is_empty() {
+            vec![self.title.clone()]
+        } else {
+            self.path.clone()
+        }
+    }
+}
+
+/// Someone who wrote, sent or reacted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+}
+
+/// Media or a link attached to a text record. `media_id` names a [`MediaItem`] of the same
+/// source when the attachment is one; `uri` is where the source said it was.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub actor: Person,
+    /// The reaction as the source names it: "like", "love", or an emoji.
+    pub reaction: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Post {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<Person>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    pub id: String,
+    /// The post or media item commented on, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<Person>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Story {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<Person>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+/// A conversation; its messages are separate records that name it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Thread {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub participants: Vec<Person>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: String,
+    pub thread_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<Person>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bio: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<Attachment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
+}
+
+/// Any record a source lists, tagged by `type` in JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    Album(Album),
+    Media(MediaItem),
+    Post(Post),
+    Comment(Comment),
+    Story(Story),
+    Thread(Thread),
+    Message(Message),
+    Profile(Profile),
+}
+
+impl Record {
+    pub fn id(&self) -> &str {
+        match self {
+            Record::Album(r) => &r.id,
+            Record::Media(r) => &r.id,
+            Record::Post(r) => &r.id,
+            Record::Comment(r) => &r.id,
+            Record::Story(r) => &r.id,
+            Record::Thread(r) => &r.id,
+            Record::Message(r) => &r.id,
+            Record::Profile(r) => &r.id,
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Record::Album(_) => "album",
+            Record::Media(_) => "media",
+            Record::Post(_) => "post",
+            Record::Comment(_) => "comment",
+            Record::Story(_) => "story",
+            Record::Thread(_) => "thread",
+            Record::Message(_) => "message",
+            Record::Profile(_) => "profile",
+        }
+    }
+}
+
+/// A JSON document of the model: a record (or list) with the version it was written in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Versioned<T> {
+    pub model_version: u32,
+    #[serde(flatten)]
+    pub body: T,
+}
+
+impl<T> Versioned<T> {
+    pub fn new(body: T) -> Self {
+        Versioned {
+            model_version: MODEL_VERSION,
+            body,
+        }
+    }
+}
+
+/// The kinds of data a person can choose to move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataType {
+    Photos,
+    Videos,
+    Posts,
+    Comments,
+    Stories,
+    Messages,
+    Profile,
+}
+
+impl DataType {
+    pub const ALL: [DataType; 7] = [
+        DataType::Photos,
+        DataType::Videos,
+        DataType::Posts,
+        DataType::Comments,
+        DataType::Stories,
+        DataType::Messages,
+        DataType::Profile,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataType::Photos => "photos",
+            DataType::Videos => "videos",
+            DataType::Posts => "posts",
+            DataType::Comments => "comments",
+            DataType::Stories => "stories",
+            DataType::Messages => "messages",
+            DataType::Profile => "profile",
+        }
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DataType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase();
+        DataType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == wanted || t.as_str().trim_end_matches('s') == wanted)
+            .ok_or_else(|| {
+                let names: Vec<_> = DataType::ALL.iter().map(|t| t.as_str()).collect();
+                format!(
+                    "unknown data type '{s}' (expected one of {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// What a source is asked to list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scope {
+    pub types: BTreeSet<DataType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+}
+
+impl Scope {
+    pub fn media() -> Scope {
+        Scope {
+            types: [DataType::Photos, DataType::Videos].into(),
+            since: None,
+            until: None,
+        }
+    }
+
+    pub fn wants(&self, t: DataType) -> bool {
+        self.types.contains(&t)
+    }
+
+    /// Whether a record dated `at` falls in the scope's date range (undated records do).
+    pub fn in_range(&self, at: Option<&Timestamp>) -> bool {
+        let Some(at) = at else { return true };
+        self.since.is_none_or(|s| at.utc >= s.utc) && self.until.is_none_or(|u| at.utc < u.utc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{datetime, offset};
+
+    #[test]
+    fn media_round_trips_with_version_and_offset() {
+        let item = MediaItem {
+            id: "a/b.jpg".into(),
+            kind: MediaKind::Photo,
+            file_name: "b.jpg".into(),
+            caption: Some("Été à Paris 🗼".into()),
+            mime_type: Some("image/jpeg".into()),
+            size: Some(12),
+            taken: Some(Timestamp::from_local(
+                datetime!(2021-06-05 14:03:09),
+                Some(offset!(+02:00)),
+            )),
+            uploaded: None,
+            location: Some(Location {
+                latitude: 48.8584,
+                longitude: 2.2945,
+                altitude: None,
+                name: None,
+            }),
+            albums: vec!["a".into()],
+        };
+        let doc = Versioned::new(Record::Media(item.clone()));
+        let json = serde_json::to_value(&doc).unwrap();
+        assert_eq!(json["model_version"], 1);
+        assert_eq!(json["type"], "media");
+        assert_eq!(json["taken"]["utc"], "2021-06-05T12:03:09Z");
+        assert_eq!(json["taken"]["offset"], "+02:00");
+        let back: Versioned<Record> = serde_json::from_value(json).unwrap();
+        assert_eq!(back.body, Record::Media(item));
+    }
+
+    #[test]
+    fn data_types_parse_singular_and_plural() {
+        assert_eq!("photo".parse::<DataType>().unwrap(), DataType::Photos);
+        assert_eq!("Videos".parse::<DataType>().unwrap(), DataType::Videos);
+        assert!("films".parse::<DataType>().is_err());
+    }
+}

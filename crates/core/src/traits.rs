@@ -1,0 +1,160 @@
+//! The two traits every connector implements.
+//!
+//! A [`Source`] lists what it holds, page by page, and opens an item's bytes as a stream.
+//! A [`Destination`] receives streams in two steps, so that the engine can journal what it
+//! uploaded before it becomes visible: `upload` stages the bytes (a temporary file, an upload
+//! session, an upload token) and `commit` places a batch of staged items under their final
+//! names. `find` recognises an item that is already there, which covers the window between a
+//! commit and its journal write after a crash.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::content::Content;
+use crate::error::Result;
+use crate::model::{MediaItem, Record, Scope};
+use crate::names::NameRules;
+
+/// One page of a source's listing.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    pub records: Vec<Record>,
+    /// Entries the source saw but will not hand out, each with the reason (not a photo,
+    /// unreadable, a symbolic link), so that the report accounts for everything.
+    pub skipped: Vec<Skipped>,
+    /// The cursor of the next page; `None` on the last one.
+    pub next: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Skipped {
+    pub id: String,
+    pub reason: String,
+}
+
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// A short description for messages ("folder /home/ana/Pictures").
+    fn describe(&self) -> String;
+
+    /// Lists one page: albums before the items that name them. `cursor` is `None` for the
+    /// first page, then whatever the previous page returned as `next`; cursors survive a
+    /// restart of the process.
+    async fn list(&self, scope: &Scope, cursor: Option<&str>) -> Result<Page>;
+
+    /// Opens an item's bytes.
+    async fn open(&self, item: &MediaItem) -> Result<Content>;
+}
+
+/// How a destination organises what it receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Files in folders: `Photo Transfer/<album>/<file>` (folders, Dropbox, Koofr, WebDAV).
+    Folders,
+    /// Native albums (Google Photos).
+    Albums,
+}
+
+/// A hash a destination reports for what it stored, which the engine checks against its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DestHash {
+    Sha256([u8; 32]),
+}
+
+#[derive(Clone, Debug)]
+pub struct Capabilities {
+    pub layout: Layout,
+    pub names: NameRules,
+    pub max_file_size: Option<u64>,
+    /// The most items one `commit` call takes.
+    pub max_commit_batch: usize,
+}
+
+/// Where an item goes on a destination: a folder path (for [`Layout::Folders`]) or an album.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Container {
+    /// Safe folder names from the destination's root; empty is the root itself.
+    Folder(Vec<String>),
+    /// An album with this (safe, unique) title.
+    Album {
+        title: String,
+        description: Option<String>,
+    },
+    /// The destination's library, outside any album.
+    Library,
+}
+
+/// An item's place on the destination, decided when the job is planned and never changed.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The destination's id for the container, from [`Destination::ensure_container`].
+    pub container: String,
+    /// The item's safe name in the container.
+    pub name: String,
+    pub size: Option<u64>,
+    /// The time to give the file (the taken time, else the upload time).
+    pub modified: Option<OffsetDateTime>,
+    pub item: MediaItem,
+}
+
+/// What `upload` hands back.
+#[derive(Clone, Debug)]
+pub struct Uploaded {
+    pub token: String,
+    /// The destination's own hash of what it received, when it reports one.
+    pub hash: Option<DestHash>,
+}
+
+/// Bytes a destination holds but has not yet placed under their final name.
+#[derive(Clone, Debug)]
+pub struct Staged {
+    /// The destination's handle on the staged bytes (a temporary path, a session id, a token).
+    pub token: String,
+    pub bytes: u64,
+    pub sha256: [u8; 32],
+}
+
+/// An item in its final place.
+#[derive(Clone, Debug)]
+pub struct Landed {
+    /// The destination's id or path for the item.
+    pub id: String,
+    pub bytes: u64,
+    /// The destination's own hash of what it stored, when it reports one.
+    pub hash: Option<DestHash>,
+}
+
+#[async_trait]
+pub trait Destination: Send + Sync {
+    fn describe(&self) -> String;
+
+    fn capabilities(&self) -> Capabilities;
+
+    /// Checks that the destination can be written to at all, before a job starts.
+    async fn check(&self) -> Result<()>;
+
+    /// Creates the container when missing and returns its id. Idempotent.
+    async fn ensure_container(&self, container: &Container) -> Result<String>;
+
+    /// Streams an item's bytes into a staging area and returns the destination's handle on
+    /// them. Nothing is visible under the target's name yet; a failed upload cleans up after
+    /// itself, an interrupted one leaves at most staging that `finish` removes.
+    async fn upload(&self, target: &Target, content: Content) -> Result<Uploaded>;
+
+    /// Places staged items under their target names, one result per item in order. An item
+    /// whose name is taken by identical content is that content; one whose name is taken by
+    /// different content gets the next free name `name (N).ext`. Never overwrites.
+    async fn commit(&self, batch: Vec<(Target, Staged)>) -> Vec<Result<Landed>>;
+
+    /// Looks for an item already placed for `target` with this content (after a crash between
+    /// a commit and its journal write).
+    async fn find(&self, target: &Target, staged: &Staged) -> Result<Option<Landed>>;
+
+    /// Drops staged bytes that will not be committed. Best effort.
+    async fn discard(&self, staged: &Staged);
+
+    /// Called once a job has moved everything it can: flush, remove leftover staging.
+    async fn finish(&self) -> Result<()> {
+        Ok(())
+    }
+}

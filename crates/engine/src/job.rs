@@ -1,0 +1,94 @@
+//! What a job is: its spec (what to move where) and its state.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ferry_core::Scope;
+use serde::{Deserialize, Serialize};
+
+pub type JobId = String;
+
+/// Where media go on file-like destinations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayoutOptions {
+    pub photos_root: String,
+    pub videos_root: String,
+}
+
+impl Default for LayoutOptions {
+    fn default() -> Self {
+        LayoutOptions {
+            photos_root: "Photo Transfer".into(),
+            videos_root: "Video Transfer".into(),
+        }
+    }
+}
+
+/// What a job moves and where: enough to open its sources and destination again on resume.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// The sources as given (folders as absolute paths).
+    pub sources: Vec<String>,
+    pub destination: String,
+    pub scope: Scope,
+    #[serde(default)]
+    pub layout: LayoutOptions,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Listing sources into the journal.
+    Planning,
+    /// Moving items (or stopped while moving: a killed run leaves this state).
+    Running,
+    /// Stopped by the destination (full, credentials) or by the person; `resume` continues.
+    Paused,
+    /// Every item is done, skipped or failed.
+    Done,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Planning => "planning",
+            JobState::Running => "running",
+            JobState::Paused => "paused",
+            JobState::Done => "done",
+        }
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "planning" => Ok(JobState::Planning),
+            "running" => Ok(JobState::Running),
+            "paused" => Ok(JobState::Paused),
+            "done" => Ok(JobState::Done),
+            other => Err(format!("unknown job state '{other}'")),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub id: JobId,
+    pub spec: JobSpec,
+    pub state: JobState,
+    /// Why the job is paused.
+    pub reason: Option<String>,
+    pub plan_source: usize,
+    pub plan_cursor: Option<String>,
+    pub planned: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub finished_at: Option<String>,
+}

@@ -1,0 +1,647 @@
+//! The engine: runs a job's plan, then moves its items with bounded concurrency.
+//!
+//! Workers stream source → destination staging, hashing on the way, and hand staged items to
+//! one committer. The committer journals a batch as staged, asks the destination to commit it
+//! (one durable sync for the whole batch), and journals the outcomes. Because workers never
+//! wait for commits, batches grow by themselves while a sync is under way.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferry_core::{
+    Container, Content, DestHash, Destination, Error, ErrorKind, HashingStream, Landed, Source,
+    Staged, Target,
+};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::job::{Job, JobId, JobSpec, JobState};
+use crate::plan;
+use crate::progress::{Phase, Progress};
+use crate::report::Report;
+use crate::retry::{Gate, RetryPolicy};
+use crate::store::{Outcome, StagedRow, Store, Unit, UnitState};
+use crate::{EngineError, Result};
+
+/// How a run goes.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Items moved at once.
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// Plan only: list and name everything, move nothing (`--dry-run`).
+    pub plan_only: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            concurrency: 4,
+            retry: RetryPolicy::default(),
+            plan_only: false,
+        }
+    }
+}
+
+/// Stops a run: set by the engine when the destination is full or credentials expired, or
+/// by a front end (Ctrl-C). The job is then paused, resumable.
+#[derive(Debug, Default)]
+pub struct Stop {
+    stopped: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl Stop {
+    pub fn stop(&self, reason: impl Into<String>) {
+        if let Ok(mut r) = self.reason.lock()
+            && r.is_none()
+        {
+            *r = Some(reason.into());
+        }
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        self.reason.lock().ok().and_then(|r| r.clone())
+    }
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>) -> Engine {
+        Engine { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The unfinished job with this spec (a re-run continues it), or a new one.
+    pub async fn start(&self, spec: &JobSpec) -> Result<(Job, bool)> {
+        if let Some(job) = self.store.unfinished_job(spec).await? {
+            return Ok((job, true));
+        }
+        Ok((self.store.create_job(spec).await?, false))
+    }
+
+    /// Runs a job to its end, or until it pauses.
+    pub async fn run(
+        &self,
+        job_id: &JobId,
+        sources: Vec<Arc<dyn Source>>,
+        dest: Arc<dyn Destination>,
+        options: &RunOptions,
+        progress: Arc<Progress>,
+        stop: Arc<Stop>,
+    ) -> Result<Report> {
+        let started = Instant::now();
+        let job = self.store.job(job_id).await?;
+        if sources.len() != job.spec.sources.len() {
+            return Err(EngineError::Setup(format!(
+                "job {} has {} sources, {} given",
+                job.id,
+                job.spec.sources.len(),
+                sources.len()
+            )));
+        }
+        dest.check()
+            .await
+            .map_err(|e| EngineError::Setup(e.to_string()))?;
+        let caps = dest.capabilities();
+
+        if !job.planned {
+            progress.set_phase(Phase::Planning);
+            self.store
+                .set_state(&job.id, JobState::Planning, None)
+                .await?;
+            if let Err(err) = plan::list_sources(
+                self.store.as_ref(),
+                &job,
+                &sources,
+                &options.retry,
+                &progress,
+            )
+            .await
+            {
+                let reason = match err {
+                    EngineError::Source(e) => format!("listing the source failed: {e}"),
+                    other => return Err(other),
+                };
+                self.store
+                    .set_state(&job.id, JobState::Paused, Some(&reason))
+                    .await?;
+                return self.report(&job.id, started.elapsed()).await;
+            }
+            plan::assign_places(self.store.as_ref(), &job, &caps).await?;
+            self.store.mark_planned(&job.id).await?;
+        }
+        if options.plan_only {
+            return self.report(&job.id, started.elapsed()).await;
+        }
+
+        // A resume tries again what failed before: the person may have fixed the cause.
+        self.store.retry_failed(&job.id).await?;
+        self.store
+            .set_state(&job.id, JobState::Running, None)
+            .await?;
+        let counts = self.store.counts(&job.id).await?;
+        Progress::set(&progress.total_items, counts.total);
+        Progress::set(
+            &progress.settled_items,
+            counts.done + counts.skipped + counts.failed,
+        );
+        Progress::set(&progress.total_bytes, counts.total_bytes);
+        Progress::set(&progress.moved_bytes, counts.bytes);
+        progress.set_phase(Phase::Moving);
+
+        let mover = Mover {
+            store: self.store.clone(),
+            job: job.id.clone(),
+            sources,
+            dest: dest.clone(),
+            retry: options.retry.clone(),
+            progress: progress.clone(),
+            stop: stop.clone(),
+            gate: Arc::new(Gate::new()),
+            containers: Arc::new(tokio::sync::Mutex::new(HashMap::new())),
+            max_batch: caps.max_commit_batch.max(1),
+        };
+        // Items a commit could not place go back to pending; later passes take them again.
+        for _ in 0..options.retry.max_attempts.max(1) {
+            let moved = mover.pass(options.concurrency.max(1)).await?;
+            if moved == 0 || stop.is_stopped() {
+                break;
+            }
+            if self.store.units_to_move(&job.id, 0, 1).await?.is_empty() {
+                break;
+            }
+        }
+        if let Err(err) = dest.finish().await {
+            tracing::warn!("cleaning up the destination: {err}");
+        }
+
+        let remaining = self.store.units_to_move(&job.id, 0, 1).await?;
+        if stop.is_stopped() {
+            let reason = stop.reason().unwrap_or_else(|| "stopped".into());
+            self.store
+                .set_state(&job.id, JobState::Paused, Some(&reason))
+                .await?;
+        } else if remaining.is_empty() {
+            self.store.set_state(&job.id, JobState::Done, None).await?;
+        } else {
+            self.store
+                .set_state(
+                    &job.id,
+                    JobState::Paused,
+                    Some("some items could not be placed; resume to try again"),
+                )
+                .await?;
+        }
+        progress.set_phase(Phase::Finished);
+        self.report(&job.id, started.elapsed()).await
+    }
+
+    /// The report of a job as the journal has it now.
+    pub async fn report(&self, job_id: &JobId, duration: Duration) -> Result<Report> {
+        let job = self.store.job(job_id).await?;
+        Ok(Report {
+            counts: self.store.counts(&job.id).await?,
+            failures: self.store.failures(&job.id, 10_000).await?,
+            skipped: self.store.skip_reasons(&job.id).await?,
+            job_id: job.id,
+            state: job.state,
+            reason: job.reason,
+            duration_secs: duration.as_secs_f64(),
+        })
+    }
+}
+
+/// What workers hand the committer.
+enum Handoff {
+    Staged {
+        unit: Unit,
+        target: Target,
+        staged: Staged,
+        attempts: u32,
+    },
+    Settled(Outcome),
+}
+
+#[derive(Clone)]
+struct Mover {
+    store: Arc<dyn Store>,
+    job: JobId,
+    sources: Vec<Arc<dyn Source>>,
+    dest: Arc<dyn Destination>,
+    retry: RetryPolicy,
+    progress: Arc<Progress>,
+    stop: Arc<Stop>,
+    gate: Arc<Gate>,
+    /// Container key → destination id, created on first use.
+    containers: Arc<tokio::sync::Mutex<HashMap<String, String>>>,
+    max_batch: usize,
+}
+
+/// Units fetched from the journal at a time.
+const FETCH: u32 = 256;
+
+impl Mover {
+    /// One pass over every unit still to move. Returns how many it took up.
+    async fn pass(&self, concurrency: usize) -> Result<u64> {
+        {
+            let mut known = self.containers.lock().await;
+            for (key, _, dest_id) in self.store.containers(&self.job).await? {
+                if let Some(id) = dest_id {
+                    known.insert(key, id);
+                }
+            }
+        }
+        let (units_tx, units_rx) = mpsc::channel::<Unit>(concurrency * 4);
+        let (handoff_tx, handoff_rx) = mpsc::channel::<Handoff>(4096);
+
+        let feeder = {
+            let this = self.clone();
+            tokio::spawn(async move {
+                let mut after = 0;
+                let mut fed = 0u64;
+                while !this.stop.is_stopped() {
+                    let units = this.store.units_to_move(&this.job, after, FETCH).await?;
+                    let Some(last) = units.last() else { break };
+                    after = last.seq;
+                    for unit in units {
+                        if this.stop.is_stopped() || units_tx.send(unit).await.is_err() {
+                            return Ok(fed);
+                        }
+                        fed += 1;
+                    }
+                }
+                Ok::<u64, EngineError>(fed)
+            })
+        };
+        let committer = {
+            let this = self.clone();
+            tokio::spawn(async move { this.commit_loop(handoff_rx).await })
+        };
+
+        tokio_stream_of(units_rx)
+            .for_each_concurrent(concurrency, |unit| {
+                let handoff = handoff_tx.clone();
+                async move {
+                    if self.stop.is_stopped() {
+                        return;
+                    }
+                    if let Some(h) = self.move_unit(unit).await {
+                        let _ = handoff.send(h).await;
+                    }
+                }
+            })
+            .await;
+        drop(handoff_tx);
+        let fed = feeder
+            .await
+            .map_err(|e| EngineError::Store(e.to_string()))??;
+        committer
+            .await
+            .map_err(|e| EngineError::Store(e.to_string()))??;
+        Ok(fed)
+    }
+
+    fn settled(
+        &self,
+        unit: &Unit,
+        state: UnitState,
+        reason: impl Into<String>,
+        attempts: u32,
+    ) -> Handoff {
+        Handoff::Settled(Outcome {
+            seq: unit.seq,
+            state,
+            reason: Some(reason.into()),
+            attempts,
+            dest_id: None,
+            sha256: None,
+            bytes: None,
+        })
+    }
+
+    async fn container_id(&self, key: &str) -> ferry_core::Result<String> {
+        let mut known = self.containers.lock().await;
+        if let Some(id) = known.get(key) {
+            return Ok(id.clone());
+        }
+        let container = self
+            .store
+            .containers(&self.job)
+            .await
+            .map_err(|e| Error::permanent(e.to_string()))?
+            .into_iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, c, _)| c)
+            .unwrap_or(Container::Library);
+        let id = self.dest.ensure_container(&container).await?;
+        self.store
+            .set_container_dest(&self.job, key, &id)
+            .await
+            .map_err(|e| Error::permanent(e.to_string()))?;
+        known.insert(key.to_string(), id.clone());
+        Ok(id)
+    }
+
+    /// Moves one unit up to staging; `None` when the job was stopped under it.
+    async fn move_unit(&self, unit: Unit) -> Option<Handoff> {
+        let mut attempts = unit.attempts;
+        let mut delays = self.retry.backoff();
+        loop {
+            if self.stop.is_stopped() {
+                return None;
+            }
+            self.gate.wait().await;
+            let result = self.try_unit(&unit).await;
+            let err = match result {
+                Ok(handoff) => return Some(handoff),
+                Err(err) => err,
+            };
+            attempts += 1;
+            match err.kind() {
+                ErrorKind::NotFound => {
+                    return Some(self.settled(
+                        &unit,
+                        UnitState::Skipped,
+                        format!("no longer at the source: {err}"),
+                        attempts,
+                    ));
+                }
+                ErrorKind::Permanent => {
+                    return Some(self.settled(&unit, UnitState::Failed, err.to_string(), attempts));
+                }
+                ErrorKind::AuthExpired | ErrorKind::DestinationFull => {
+                    self.stop.stop(err.to_string());
+                    return None;
+                }
+                ErrorKind::Retryable | ErrorKind::RateLimited => {
+                    if attempts >= self.retry.max_attempts {
+                        return Some(self.settled(
+                            &unit,
+                            UnitState::Failed,
+                            format!("gave up after {attempts} attempts: {err}"),
+                            attempts,
+                        ));
+                    }
+                    let delay = match &err {
+                        Error::RateLimited {
+                            retry_after: Some(after),
+                            ..
+                        } => {
+                            self.gate.hold_for(*after).await;
+                            *after
+                        }
+                        _ => delays.next().unwrap_or(self.retry.max_delay),
+                    };
+                    tracing::info!(item = %unit.item.id, attempt = attempts, "retrying in {delay:?}: {err}");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn try_unit(&self, unit: &Unit) -> ferry_core::Result<Handoff> {
+        let container = self.container_id(&unit.container).await?;
+        let target = Target {
+            container,
+            name: unit.name.clone(),
+            size: unit.item.size,
+            modified: unit.item.taken.or(unit.item.uploaded).map(|t| t.utc),
+            item: unit.item.clone(),
+        };
+
+        // Staged before a crash: it may already be in place.
+        if unit.state == UnitState::Staged
+            && let (Some(token), Some(sha), Some(bytes)) = (&unit.token, &unit.sha256, unit.bytes)
+            && let Some(sha256) = decode_sha(sha)
+        {
+            let staged = Staged {
+                token: token.clone(),
+                bytes,
+                sha256,
+            };
+            if let Some(landed) = self.dest.find(&target, &staged).await? {
+                Progress::add(&self.progress.moved_bytes, bytes);
+                return Ok(Handoff::Settled(done_outcome(
+                    unit,
+                    &staged,
+                    &landed,
+                    unit.attempts,
+                )));
+            }
+            self.dest.discard(&staged).await;
+        }
+
+        let source = self.sources.get(unit.source_index).ok_or_else(|| {
+            Error::permanent(format!("the job has no source #{}", unit.source_index))
+        })?;
+        tracing::debug!("uploading unit {} ({})", unit.seq, unit.item.id);
+        let content = source.open(&unit.item).await?;
+        let progress = self.progress.clone();
+        let counted = content.stream.inspect(move |chunk| {
+            if let Ok(chunk) = chunk {
+                Progress::add(&progress.moved_bytes, chunk.len() as u64);
+            }
+        });
+        let (content, digest) =
+            HashingStream::wrap(Content::new(Box::pin(counted), content.length));
+        let uploaded = self.dest.upload(&target, content).await?;
+        let Some(digest) = digest.digest() else {
+            return Err(Error::retryable(
+                "the destination stopped reading before the end of the file",
+            ));
+        };
+        if let Some(DestHash::Sha256(theirs)) = &uploaded.hash
+            && *theirs != digest.sha256
+        {
+            let staged = Staged {
+                token: uploaded.token,
+                bytes: digest.bytes,
+                sha256: digest.sha256,
+            };
+            self.dest.discard(&staged).await;
+            return Err(Error::retryable(
+                "the destination's hash differs from what was sent",
+            ));
+        }
+        Ok(Handoff::Staged {
+            unit: unit.clone(),
+            target,
+            staged: Staged {
+                token: uploaded.token,
+                bytes: digest.bytes,
+                sha256: digest.sha256,
+            },
+            attempts: unit.attempts + 1,
+        })
+    }
+
+    async fn commit_loop(&self, mut rx: mpsc::Receiver<Handoff>) -> Result<()> {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(h) => batch.push(h),
+                    Err(_) => break,
+                }
+            }
+            let mut outcomes = Vec::new();
+            let mut staged = Vec::new();
+            for handoff in batch {
+                match handoff {
+                    Handoff::Settled(o) => outcomes.push(o),
+                    Handoff::Staged {
+                        unit,
+                        target,
+                        staged: s,
+                        attempts,
+                    } => staged.push((unit, target, s, attempts)),
+                }
+            }
+            if !staged.is_empty() {
+                let rows: Vec<StagedRow> = staged
+                    .iter()
+                    .map(|(u, _, s, _)| StagedRow {
+                        seq: u.seq,
+                        token: s.token.clone(),
+                        sha256: hex_sha(&s.sha256),
+                        bytes: s.bytes,
+                    })
+                    .collect();
+                self.store.mark_staged(&self.job, &rows).await?;
+                let to_commit = staged
+                    .iter()
+                    .map(|(_, t, s, _)| (t.clone(), s.clone()))
+                    .collect();
+                let results = self.dest.commit(to_commit).await;
+                for ((unit, _, s, attempts), result) in staged.into_iter().zip(results) {
+                    outcomes.push(self.commit_outcome(&unit, &s, attempts, result).await);
+                }
+            }
+            let settled = outcomes
+                .iter()
+                .filter(|o| o.state != UnitState::Pending)
+                .count() as u64;
+            let failed = outcomes
+                .iter()
+                .filter(|o| o.state == UnitState::Failed)
+                .count() as u64;
+            self.store.record_outcomes(&self.job, &outcomes).await?;
+            for done in outcomes.iter().filter(|o| o.state == UnitState::Done) {
+                tracing::debug!("journaled done unit {}", done.seq);
+            }
+            Progress::add(&self.progress.settled_items, settled);
+            Progress::add(&self.progress.failed_items, failed);
+        }
+        Ok(())
+    }
+
+    async fn commit_outcome(
+        &self,
+        unit: &Unit,
+        staged: &Staged,
+        attempts: u32,
+        result: ferry_core::Result<Landed>,
+    ) -> Outcome {
+        let retry_later = |reason: String| Outcome {
+            seq: unit.seq,
+            state: UnitState::Pending,
+            reason: Some(reason),
+            attempts,
+            dest_id: None,
+            sha256: None,
+            bytes: None,
+        };
+        match result {
+            Ok(landed) => {
+                if landed.bytes != staged.bytes
+                    || matches!(&landed.hash, Some(DestHash::Sha256(h)) if *h != staged.sha256)
+                {
+                    return Outcome {
+                        seq: unit.seq,
+                        state: UnitState::Failed,
+                        reason: Some(format!(
+                            "the destination holds {} bytes that do not match the {} sent",
+                            landed.bytes, staged.bytes
+                        )),
+                        attempts,
+                        dest_id: Some(landed.id),
+                        sha256: None,
+                        bytes: None,
+                    };
+                }
+                done_outcome(unit, staged, &landed, attempts)
+            }
+            Err(err) => {
+                self.dest.discard(staged).await;
+                match err.kind() {
+                    ErrorKind::AuthExpired | ErrorKind::DestinationFull => {
+                        self.stop.stop(err.to_string());
+                        retry_later(err.to_string())
+                    }
+                    ErrorKind::Retryable | ErrorKind::RateLimited
+                        if attempts < self.retry.max_attempts =>
+                    {
+                        retry_later(err.to_string())
+                    }
+                    _ => Outcome {
+                        seq: unit.seq,
+                        state: UnitState::Failed,
+                        reason: Some(err.to_string()),
+                        attempts,
+                        dest_id: None,
+                        sha256: None,
+                        bytes: None,
+                    },
+                }
+            }
+        }
+    }
+}
+
+fn done_outcome(unit: &Unit, staged: &Staged, landed: &Landed, attempts: u32) -> Outcome {
+    Outcome {
+        seq: unit.seq,
+        state: UnitState::Done,
+        reason: None,
+        attempts,
+        dest_id: Some(landed.id.clone()),
+        sha256: Some(hex_sha(&staged.sha256)),
+        bytes: Some(staged.bytes),
+    }
+}
+
+fn hex_sha(sha: &[u8; 32]) -> String {
+    sha.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_sha(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// A receiver as a stream, without pulling in tokio-stream for one adapter.
+fn tokio_stream_of<T: Send + 'static>(rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+}

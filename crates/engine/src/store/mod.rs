@@ -1,0 +1,140 @@
+//! The journal behind a trait, so that a PostgreSQL store can serve many workers later while
+//! SQLite serves one machine now.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use ferry_core::{Album, Container, MediaItem, MediaKind, Skipped};
+
+use crate::Result;
+use crate::job::{Job, JobId, JobSpec, JobState};
+use crate::report::{Counts, Failure};
+
+/// One item on its way to one place.
+#[derive(Clone, Debug)]
+pub struct Unit {
+    pub seq: i64,
+    pub source_index: usize,
+    pub album_id: String,
+    pub item: MediaItem,
+    pub container: String,
+    pub name: String,
+    pub state: UnitState,
+    pub attempts: u32,
+    pub token: Option<String>,
+    pub sha256: Option<String>,
+    pub bytes: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitState {
+    Pending,
+    Staged,
+    Done,
+    Skipped,
+    Failed,
+}
+
+impl UnitState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitState::Pending => "pending",
+            UnitState::Staged => "staged",
+            UnitState::Done => "done",
+            UnitState::Skipped => "skipped",
+            UnitState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<UnitState> {
+        Some(match s {
+            "pending" => UnitState::Pending,
+            "staged" => UnitState::Staged,
+            "done" => UnitState::Done,
+            "skipped" => UnitState::Skipped,
+            "failed" => UnitState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// What became of a unit in a move.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub seq: i64,
+    pub state: UnitState,
+    pub reason: Option<String>,
+    pub attempts: u32,
+    pub dest_id: Option<String>,
+    pub sha256: Option<String>,
+    pub bytes: Option<u64>,
+}
+
+/// A unit whose bytes the destination holds under a staging token.
+#[derive(Clone, Debug)]
+pub struct StagedRow {
+    pub seq: i64,
+    pub token: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// The (source, album, kind) groups whose units share a container.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Group {
+    pub source_index: usize,
+    pub album_id: String,
+    pub kind: MediaKind,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn create_job(&self, spec: &JobSpec) -> Result<Job>;
+    /// A job by its id or an unambiguous prefix of it.
+    async fn job(&self, id: &str) -> Result<Job>;
+    /// Every job, newest first.
+    async fn jobs(&self) -> Result<Vec<Job>>;
+    /// The newest unfinished job with exactly this spec, which a re-run continues.
+    async fn unfinished_job(&self, spec: &JobSpec) -> Result<Option<Job>>;
+    async fn set_state(&self, job: &JobId, state: JobState, reason: Option<&str>) -> Result<()>;
+
+    /// Journals one listed page and the cursor after it, in one transaction.
+    async fn save_page(
+        &self,
+        job: &JobId,
+        source_index: usize,
+        albums: &[Album],
+        items: &[MediaItem],
+        skipped: &[Skipped],
+        next: Option<&str>,
+    ) -> Result<()>;
+    async fn albums(&self, job: &JobId) -> Result<Vec<(usize, Album)>>;
+    async fn groups(&self, job: &JobId) -> Result<Vec<Group>>;
+    /// Puts every unit of `group` in the container `key`, recording the container.
+    async fn assign_container(
+        &self,
+        job: &JobId,
+        group: &Group,
+        key: &str,
+        container: &Container,
+    ) -> Result<()>;
+    async fn containers(&self, job: &JobId) -> Result<Vec<(String, Container, Option<String>)>>;
+    /// The units of one container with the names their sources gave, in naming order.
+    async fn wanted_names(&self, job: &JobId, container: &str) -> Result<Vec<(i64, String)>>;
+    async fn set_names(&self, job: &JobId, names: &[(i64, String)]) -> Result<()>;
+    async fn mark_planned(&self, job: &JobId) -> Result<()>;
+    async fn set_container_dest(&self, job: &JobId, key: &str, dest_id: &str) -> Result<()>;
+
+    /// Units still to move (pending or staged) after `after_seq`, in order.
+    async fn units_to_move(&self, job: &JobId, after_seq: i64, limit: u32) -> Result<Vec<Unit>>;
+    async fn mark_staged(&self, job: &JobId, rows: &[StagedRow]) -> Result<()>;
+    async fn record_outcomes(&self, job: &JobId, outcomes: &[Outcome]) -> Result<()>;
+    /// Turns failed units back into pending ones (a resume tries them again).
+    async fn retry_failed(&self, job: &JobId) -> Result<u64>;
+
+    async fn counts(&self, job: &JobId) -> Result<Counts>;
+    async fn failures(&self, job: &JobId, limit: u32) -> Result<Vec<Failure>>;
+    async fn skip_reasons(&self, job: &JobId) -> Result<Vec<(String, u64)>>;
+}

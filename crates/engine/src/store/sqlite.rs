@@ -1,0 +1,572 @@
+//! The SQLite journal: one file in the data dir, WAL mode, migrations embedded.
+//!
+//! `synchronous=NORMAL` with WAL keeps every committed transaction across a killed process
+//! (the OS still has it); after a power cut the last transactions may be lost but the file
+//! stays consistent, and `find` on the destination recognises what those transactions had
+//! recorded. Writes are batched into few transactions: the journal must not be the bottleneck.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferry_core::{Album, Container, MediaItem, MediaKind, Skipped};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{Group, Outcome, StagedRow, Store, Unit, UnitState};
+use crate::job::{Job, JobId, JobSpec, JobState};
+use crate::report::{Counts, Failure};
+use crate::{EngineError, Result};
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the journal at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        MIGRATIONS.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// A journal that lives in memory only (for `--dry-run`).
+    pub async fn in_memory() -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // One connection: each in-memory connection would be a database of its own.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        MIGRATIONS.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+fn now() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+fn kind_str(kind: MediaKind) -> &'static str {
+    kind.as_str()
+}
+
+fn parse_kind(s: &str) -> Result<MediaKind> {
+    match s {
+        "photo" => Ok(MediaKind::Photo),
+        "video" => Ok(MediaKind::Video),
+        other => Err(EngineError::Store(format!("unknown media kind '{other}'"))),
+    }
+}
+
+fn job_from_row(row: &SqliteRow) -> Result<Job> {
+    let spec: String = row.try_get("spec")?;
+    let state: String = row.try_get("state")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        spec: serde_json::from_str(&spec)?,
+        state: JobState::from_str(&state).map_err(EngineError::Store)?,
+        reason: row.try_get("reason")?,
+        plan_source: row.try_get::<i64, _>("plan_source")? as usize,
+        plan_cursor: row.try_get("plan_cursor")?,
+        planned: row.try_get::<i64, _>("planned")? != 0,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+fn unit_from_row(row: &SqliteRow) -> Result<Unit> {
+    let record: String = row.try_get("record")?;
+    let item: MediaItem = serde_json::from_str(&record)?;
+    let state: String = row.try_get("state")?;
+    Ok(Unit {
+        seq: row.try_get("seq")?,
+        source_index: row.try_get::<i64, _>("source_index")? as usize,
+        album_id: row.try_get("album_id")?,
+        item,
+        container: row
+            .try_get::<Option<String>, _>("container")?
+            .unwrap_or_default(),
+        name: row
+            .try_get::<Option<String>, _>("name")?
+            .unwrap_or_default(),
+        state: UnitState::parse(&state)
+            .ok_or_else(|| EngineError::Store(format!("unknown unit state '{state}'")))?,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        token: row.try_get("token")?,
+        sha256: row.try_get("sha256")?,
+        bytes: row.try_get::<Option<i64>, _>("bytes")?.map(|b| b as u64),
+    })
+}
+
+const JOB_COLUMNS: &str = "id, spec, state, reason, plan_source, plan_cursor, planned, created_at, updated_at, finished_at";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_job(&self, spec: &JobSpec) -> Result<Job> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let at = now();
+        sqlx::query(
+            "INSERT INTO jobs (id, spec, state, created_at, updated_at) VALUES (?, ?, 'planning', ?, ?)",
+        )
+        .bind(&id)
+        .bind(serde_json::to_string(spec)?)
+        .bind(&at)
+        .bind(&at)
+        .execute(&self.pool)
+        .await?;
+        self.job(&id).await
+    }
+
+    async fn job(&self, id: &str) -> Result<Job> {
+        // Ids are UUIDs: anything else cannot match, and must not reach LIKE as a pattern.
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(EngineError::NoSuchJob(id.to_string()));
+        }
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id LIKE ? || '%' ORDER BY id LIMIT 2"
+        )))
+        .bind(id.to_ascii_lowercase())
+        .fetch_all(&self.pool)
+        .await?;
+        match rows.as_slice() {
+            [] => Err(EngineError::NoSuchJob(id.to_string())),
+            [one] => job_from_row(one),
+            [exact, ..] if exact.try_get::<String, _>("id")? == id => job_from_row(exact),
+            _ => Err(EngineError::AmbiguousJob(id.to_string())),
+        }
+    }
+
+    async fn jobs(&self) -> Result<Vec<Job>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs ORDER BY id DESC"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn unfinished_job(&self, spec: &JobSpec) -> Result<Option<Job>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE spec = ? AND state != 'done' ORDER BY id DESC LIMIT 1"
+        )))
+        .bind(serde_json::to_string(spec)?)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn set_state(&self, job: &JobId, state: JobState, reason: Option<&str>) -> Result<()> {
+        let at = now();
+        let finished = (state == JobState::Done).then(|| at.clone());
+        sqlx::query(
+            "UPDATE jobs SET state = ?, reason = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+        )
+        .bind(state.as_str())
+        .bind(reason)
+        .bind(&at)
+        .bind(finished)
+        .bind(job)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn save_page(
+        &self,
+        job: &JobId,
+        source_index: usize,
+        albums: &[Album],
+        items: &[MediaItem],
+        skipped: &[Skipped],
+        next: Option<&str>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for album in albums {
+            sqlx::query(
+                "INSERT INTO albums (job_id, source_index, album_id, record) VALUES (?, ?, ?, ?)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(job)
+            .bind(source_index as i64)
+            .bind(&album.id)
+            .bind(serde_json::to_string(album)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut seq: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM units WHERE job_id = ?")
+                .bind(job)
+                .fetch_one(&mut *tx)
+                .await?;
+        for item in items {
+            let record = serde_json::to_string(item)?;
+            // An item goes to each of its albums (or to none).
+            let albums: Vec<&str> = if item.albums.is_empty() {
+                vec![""]
+            } else {
+                item.albums.iter().map(String::as_str).collect()
+            };
+            for album in albums {
+                seq += 1;
+                sqlx::query(
+                    "INSERT INTO units (job_id, seq, source_index, source_id, album_id, kind, file_name, record, size, state)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT DO NOTHING",
+                )
+                .bind(job)
+                .bind(seq)
+                .bind(source_index as i64)
+                .bind(&item.id)
+                .bind(album)
+                .bind(kind_str(item.kind))
+                .bind(&item.file_name)
+                .bind(&record)
+                .bind(item.size.map(|s| s as i64))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        for entry in skipped {
+            seq += 1;
+            sqlx::query(
+                "INSERT INTO units (job_id, seq, source_index, source_id, state, reason)
+                 VALUES (?, ?, ?, ?, 'skipped', ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(job)
+            .bind(seq)
+            .bind(source_index as i64)
+            .bind(&entry.id)
+            .bind(&entry.reason)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let (plan_source, cursor) = match next {
+            Some(cursor) => (source_index, Some(cursor)),
+            None => (source_index + 1, None),
+        };
+        sqlx::query(
+            "UPDATE jobs SET plan_source = ?, plan_cursor = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(plan_source as i64)
+        .bind(cursor)
+        .bind(now())
+        .bind(job)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn albums(&self, job: &JobId) -> Result<Vec<(usize, Album)>> {
+        let rows = sqlx::query("SELECT source_index, record FROM albums WHERE job_id = ? ORDER BY source_index, album_id")
+            .bind(job)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let record: String = row.try_get("record")?;
+                Ok((
+                    row.try_get::<i64, _>("source_index")? as usize,
+                    serde_json::from_str(&record)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn groups(&self, job: &JobId) -> Result<Vec<Group>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT source_index, album_id, kind FROM units
+             WHERE job_id = ? AND kind IS NOT NULL ORDER BY source_index, album_id, kind",
+        )
+        .bind(job)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Group {
+                    source_index: row.try_get::<i64, _>("source_index")? as usize,
+                    album_id: row.try_get("album_id")?,
+                    kind: parse_kind(&row.try_get::<String, _>("kind")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn assign_container(
+        &self,
+        job: &JobId,
+        group: &Group,
+        key: &str,
+        container: &Container,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO containers (job_id, key, spec) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(job)
+        .bind(key)
+        .bind(serde_json::to_string(&ContainerJson::from(container))?)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE units SET container = ? WHERE job_id = ? AND source_index = ? AND album_id = ? AND kind = ?",
+        )
+        .bind(key)
+        .bind(job)
+        .bind(group.source_index as i64)
+        .bind(&group.album_id)
+        .bind(kind_str(group.kind))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn containers(&self, job: &JobId) -> Result<Vec<(String, Container, Option<String>)>> {
+        let rows =
+            sqlx::query("SELECT key, spec, dest_id FROM containers WHERE job_id = ? ORDER BY key")
+                .bind(job)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                let spec: String = row.try_get("spec")?;
+                let spec: ContainerJson = serde_json::from_str(&spec)?;
+                Ok((row.try_get("key")?, spec.into(), row.try_get("dest_id")?))
+            })
+            .collect()
+    }
+
+    async fn wanted_names(&self, job: &JobId, container: &str) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT seq, file_name FROM units WHERE job_id = ? AND container = ?
+             ORDER BY source_index, source_id, album_id",
+        )
+        .bind(job)
+        .bind(container)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("seq")?, row.try_get("file_name")?)))
+            .collect()
+    }
+
+    async fn set_names(&self, job: &JobId, names: &[(i64, String)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (seq, name) in names {
+            sqlx::query("UPDATE units SET name = ? WHERE job_id = ? AND seq = ?")
+                .bind(name)
+                .bind(job)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn mark_planned(&self, job: &JobId) -> Result<()> {
+        sqlx::query("UPDATE jobs SET planned = 1, state = 'running', updated_at = ? WHERE id = ?")
+            .bind(now())
+            .bind(job)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_container_dest(&self, job: &JobId, key: &str, dest_id: &str) -> Result<()> {
+        sqlx::query("UPDATE containers SET dest_id = ? WHERE job_id = ? AND key = ?")
+            .bind(dest_id)
+            .bind(job)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn units_to_move(&self, job: &JobId, after_seq: i64, limit: u32) -> Result<Vec<Unit>> {
+        let rows = sqlx::query(
+            "SELECT seq, source_index, album_id, record, container, name, state, attempts, token, sha256, bytes
+             FROM units WHERE job_id = ? AND state IN ('pending', 'staged') AND seq > ?
+             ORDER BY seq LIMIT ?",
+        )
+        .bind(job)
+        .bind(after_seq)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(unit_from_row).collect()
+    }
+
+    async fn mark_staged(&self, job: &JobId, rows: &[StagedRow]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for row in rows {
+            sqlx::query(
+                "UPDATE units SET state = 'staged', token = ?, sha256 = ?, bytes = ? WHERE job_id = ? AND seq = ?",
+            )
+            .bind(&row.token)
+            .bind(&row.sha256)
+            .bind(row.bytes as i64)
+            .bind(job)
+            .bind(row.seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_outcomes(&self, job: &JobId, outcomes: &[Outcome]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for o in outcomes {
+            sqlx::query(
+                "UPDATE units SET state = ?, reason = ?, attempts = ?, dest_id = COALESCE(?, dest_id),
+                 sha256 = COALESCE(?, sha256), bytes = COALESCE(?, bytes),
+                 token = CASE WHEN ? = 'staged' THEN token ELSE NULL END
+                 WHERE job_id = ? AND seq = ?",
+            )
+            .bind(o.state.as_str())
+            .bind(&o.reason)
+            .bind(o.attempts as i64)
+            .bind(&o.dest_id)
+            .bind(&o.sha256)
+            .bind(o.bytes.map(|b| b as i64))
+            .bind(o.state.as_str())
+            .bind(job)
+            .bind(o.seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn retry_failed(&self, job: &JobId) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE units SET state = 'pending', reason = NULL, attempts = 0 WHERE job_id = ? AND state = 'failed'",
+        )
+        .bind(job)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn counts(&self, job: &JobId) -> Result<Counts> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n, COALESCE(SUM(COALESCE(bytes, size, 0)), 0) AS b
+             FROM units WHERE job_id = ? GROUP BY state",
+        )
+        .bind(job)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = Counts::default();
+        for row in rows {
+            let state: String = row.try_get("state")?;
+            let n = row.try_get::<i64, _>("n")? as u64;
+            let bytes = row.try_get::<i64, _>("b")? as u64;
+            counts.total += n;
+            counts.total_bytes += bytes;
+            match UnitState::parse(&state) {
+                Some(UnitState::Done) => {
+                    counts.done += n;
+                    counts.bytes += bytes;
+                }
+                Some(UnitState::Skipped) => counts.skipped += n,
+                Some(UnitState::Failed) => counts.failed += n,
+                _ => counts.pending += n,
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn failures(&self, job: &JobId, limit: u32) -> Result<Vec<Failure>> {
+        let rows = sqlx::query(
+            "SELECT source_id, reason FROM units WHERE job_id = ? AND state = 'failed' ORDER BY seq LIMIT ?",
+        )
+        .bind(job)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Failure {
+                    item: row.try_get("source_id")?,
+                    reason: row
+                        .try_get::<Option<String>, _>("reason")?
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    async fn skip_reasons(&self, job: &JobId) -> Result<Vec<(String, u64)>> {
+        let rows = sqlx::query(
+            "SELECT COALESCE(reason, '') AS reason, COUNT(*) AS n FROM units
+             WHERE job_id = ? AND state = 'skipped' GROUP BY reason ORDER BY n DESC, reason",
+        )
+        .bind(job)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("reason")?, row.try_get::<i64, _>("n")? as u64)))
+            .collect()
+    }
+}
+
+/// The journal's JSON form of a [`Container`] (core keeps its types free of storage concerns).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ContainerJson {
+    Folder {
+        path: Vec<String>,
+    },
+    Album {
+        title: String,
+        description: Option<String>,
+    },
+    Library,
+}
+
+impl From<&Container> for ContainerJson {
+    fn from(c: &Container) -> Self {
+        match c {
+            Container::Folder(path) => ContainerJson::Folder { path: path.clone() },
+            Container::Album { title, description } => ContainerJson::Album {
+                title: title.clone(),
+                description: description.clone(),
+            },
+            Container::Library => ContainerJson::Library,
+        }
+    }
+}
+
+impl From<ContainerJson> for Container {
+    fn from(c: ContainerJson) -> Self {
+        match c {
+            ContainerJson::Folder { path } => Container::Folder(path),
+            ContainerJson::Album { title, description } => Container::Album { title, description },
+            ContainerJson::Library => Container::Library,
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! The engine against a real folder source and a folder destination wrapped in a scripted
+//! fault injector: retries by kind, Retry-After honoured, backoff, permanent errors, pauses
+//! and resume.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use ferry_connectors::folder::{FolderDestination, FolderSource};
+use ferry_core::{
+    Capabilities, Container, Content, Destination, Error, Landed, Result, Scope, Source, Staged,
+    Target, Uploaded,
+};
+use ferry_engine::{
+    Engine, JobSpec, JobState, LayoutOptions, Progress, RetryPolicy, RunOptions, SqliteStore, Stop,
+};
+use ferry_sandbox::media::{PhotoSpec, jpeg};
+
+/// A folder destination that fails uploads as scripted, per file name, and records when each
+/// upload was attempted.
+struct Flaky {
+    inner: FolderDestination,
+    script: Mutex<HashMap<String, VecDeque<Error>>>,
+    attempts: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl Flaky {
+    fn new(root: &Path, script: Vec<(&str, Vec<Error>)>) -> Flaky {
+        Flaky {
+            inner: FolderDestination::new(root),
+            script: Mutex::new(
+                script
+                    .into_iter()
+                    .map(|(n, e)| (n.to_string(), e.into()))
+                    .collect(),
+            ),
+            attempts: Mutex::default(),
+        }
+    }
+
+    fn attempts(&self, name: &str) -> Vec<Instant> {
+        self.attempts
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Destination for Flaky {
+    fn describe(&self) -> String {
+        "flaky folder".into()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn check(&self) -> Result<()> {
+        self.inner.check().await
+    }
+    async fn ensure_container(&self, c: &Container) -> Result<String> {
+        self.inner.ensure_container(c).await
+    }
+    async fn upload(&self, target: &Target, content: Content) -> Result<Uploaded> {
+        self.attempts
+            .lock()
+            .unwrap()
+            .entry(target.name.clone())
+            .or_default()
+            .push(Instant::now());
+        let scripted = self
+            .script
+            .lock()
+            .unwrap()
+            .get_mut(&target.name)
+            .and_then(|q| q.pop_front());
+        if let Some(err) = scripted {
+            return Err(err);
+        }
+        self.inner.upload(target, content).await
+    }
+    async fn commit(&self, batch: Vec<(Target, Staged)>) -> Vec<Result<Landed>> {
+        self.inner.commit(batch).await
+    }
+    async fn find(&self, target: &Target, staged: &Staged) -> Result<Option<Landed>> {
+        self.inner.find(target, staged).await
+    }
+    async fn discard(&self, staged: &Staged) {
+        self.inner.discard(staged).await
+    }
+    async fn finish(&self) -> Result<()> {
+        self.inner.finish().await
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    src: PathBuf,
+    dst: PathBuf,
+    engine: Engine,
+}
+
+async fn fixture(names: &[&str]) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let dst = dir.path().join("dst");
+    std::fs::create_dir_all(src.join("Album")).unwrap();
+    for (i, name) in names.iter().enumerate() {
+        std::fs::write(
+            src.join("Album").join(name),
+            jpeg(&PhotoSpec::new(i as u64)),
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&dir.path().join("journal.db"))
+        .await
+        .unwrap();
+    Fixture {
+        src,
+        dst,
+        engine: Engine::new(Arc::new(store)),
+        _dir: dir,
+    }
+}
+
+fn spec(f: &Fixture) -> JobSpec {
+    JobSpec {
+        sources: vec![f.src.display().to_string()],
+        destination: f.dst.display().to_string(),
+        scope: Scope::media(),
+        layout: LayoutOptions::default(),
+    }
+}
+
+fn options() -> RunOptions {
+    RunOptions {
+        concurrency: 3,
+        retry: RetryPolicy {
+            max_attempts: 4,
+            min_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(400),
+        },
+        plan_only: false,
+    }
+}
+
+async fn run(f: &Fixture, dest: Arc<dyn Destination>) -> ferry_engine::Report {
+    let (job, _) = f.engine.start(&spec(f)).await.unwrap();
+    let source: Arc<dyn Source> = Arc::new(FolderSource::open(&f.src).unwrap());
+    f.engine
+        .run(
+            &job.id,
+            vec![source],
+            dest,
+            &options(),
+            Arc::new(Progress::default()),
+            Arc::new(Stop::default()),
+        )
+        .await
+        .unwrap()
+}
+
+fn album_files(f: &Fixture) -> Vec<String> {
+    let dir = f.dst.join("Photo Transfer/Album");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn gaps(times: &[Instant]) -> Vec<Duration> {
+    times.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+#[tokio::test]
+async fn retries_by_kind_and_reports_permanent_failures() {
+    let f = fixture(&["a.jpg", "b.jpg", "c.jpg", "d.jpg"]).await;
+    let limited = || Error::RateLimited {
+        retry_after: Some(Duration::from_millis(300)),
+        message: "slow down".into(),
+    };
+    let flaky = Arc::new(Flaky::new(
+        &f.dst,
+        vec![
+            ("a.jpg", vec![limited(), limited()]),
+            (
+                "b.jpg",
+                vec![Error::retryable("reset"), Error::retryable("reset")],
+            ),
+            ("c.jpg", vec![Error::permanent("refused: bad file")]),
+        ],
+    ));
+    let report = run(&f, flaky.clone()).await;
+
+    assert_eq!(report.state, JobState::Done);
+    assert_eq!((report.counts.done, report.counts.failed), (3, 1));
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(report.failures[0].item, "Album/c.jpg");
+    assert!(report.failures[0].reason.contains("refused: bad file"));
+
+    // Retry-After is honoured: no attempt comes sooner than the service asked.
+    let a = flaky.attempts("a.jpg");
+    assert_eq!(a.len(), 3);
+    for gap in gaps(&a) {
+        assert!(gap >= Duration::from_millis(300), "retried after {gap:?}");
+    }
+    // Passing faults back off at least the minimum delay.
+    let b = flaky.attempts("b.jpg");
+    assert_eq!(b.len(), 3);
+    for gap in gaps(&b) {
+        assert!(gap >= Duration::from_millis(50), "backed off only {gap:?}");
+    }
+    // A permanent error is tried once.
+    assert_eq!(flaky.attempts("c.jpg").len(), 1);
+    assert_eq!(album_files(&f), vec!["a.jpg", "b.jpg", "d.jpg"]);
+}
+
+#[tokio::test]
+async fn gives_up_on_a_fault_that_never_passes() {
+    let f = fixture(&["a.jpg"]).await;
+    let flaky = Arc::new(Flaky::new(
+        &f.dst,
+        vec![("a.jpg", (0..10).map(|_| Error::retryable("503")).collect())],
+    ));
+    let report = run(&f, flaky.clone()).await;
+    assert_eq!(report.counts.failed, 1);
+    assert!(
+        report.failures[0]
+            .reason
+            .contains("gave up after 4 attempts"),
+        "{}",
+        report.failures[0].reason
+    );
+    assert_eq!(flaky.attempts("a.jpg").len(), 4);
+}
+
+#[tokio::test]
+async fn a_full_destination_pauses_the_job_and_resume_finishes_it() {
+    let names: Vec<String> = (0..12).map(|i| format!("p{i:02}.jpg")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let f = fixture(&refs).await;
+    let flaky = Arc::new(Flaky::new(
+        &f.dst,
+        vec![(
+            "p05.jpg",
+            vec![Error::DestinationFull("no space left".into())],
+        )],
+    ));
+    let report = run(&f, flaky).await;
+    assert_eq!(report.state, JobState::Paused);
+    assert!(report.reason.as_deref().unwrap().contains("no space left"));
+    assert!(report.counts.pending >= 1);
+    assert_eq!(report.counts.failed, 0, "a full destination fails nothing");
+
+    // Space is back: the same job, resumed, moves the rest exactly once.
+    let report = run(&f, Arc::new(FolderDestination::new(&f.dst))).await;
+    assert_eq!(report.state, JobState::Done);
+    assert_eq!(report.counts.done, 12);
+    assert_eq!(album_files(&f), names);
+}
+
+#[tokio::test]
+async fn expired_credentials_pause_the_job() {
+    let f = fixture(&["a.jpg", "b.jpg"]).await;
+    let flaky = Arc::new(Flaky::new(
+        &f.dst,
+        vec![("a.jpg", vec![Error::AuthExpired("token expired".into())])],
+    ));
+    let report = run(&f, flaky).await;
+    assert_eq!(report.state, JobState::Paused);
+    assert_eq!(report.reason.as_deref(), Some("token expired"));
+    let report = run(&f, Arc::new(FolderDestination::new(&f.dst))).await;
+    assert!(report.complete());
+    assert_eq!(album_files(&f), vec!["a.jpg", "b.jpg"]);
+}
+
+#[tokio::test]
+async fn an_item_gone_from_the_source_is_skipped_with_its_reason() {
+    let f = fixture(&["a.jpg", "b.jpg"]).await;
+    let (job, _) = f.engine.start(&spec(&f)).await.unwrap();
+    let source: Arc<dyn Source> = Arc::new(FolderSource::open(&f.src).unwrap());
+    let plan_only = RunOptions {
+        plan_only: true,
+        ..options()
+    };
+    let dest: Arc<dyn Destination> = Arc::new(FolderDestination::new(&f.dst));
+    f.engine
+        .run(
+            &job.id,
+            vec![source.clone()],
+            dest.clone(),
+            &plan_only,
+            Arc::default(),
+            Arc::default(),
+        )
+        .await
+        .unwrap();
+    std::fs::remove_file(f.src.join("Album/a.jpg")).unwrap();
+    let report = f
+        .engine
+        .run(
+            &job.id,
+            vec![source],
+            dest,
+            &options(),
+            Arc::default(),
+            Arc::default(),
+        )
+        .await
+        .unwrap();
+    assert!(report.complete());
+    assert_eq!((report.counts.done, report.counts.skipped), (1, 1));
+    assert!(report.skipped[0].0.starts_with("no longer at the source"));
+}
+
+#[tokio::test]
+async fn a_rerun_as_a_new_job_duplicates_nothing_and_a_different_file_gets_a_new_name() {
+    let f = fixture(&["a.jpg", "b.jpg"]).await;
+    let report = run(&f, Arc::new(FolderDestination::new(&f.dst))).await;
+    assert!(report.complete());
+    // Someone puts a different file where b.jpg would go; then a fresh job runs.
+    std::fs::write(
+        f.dst.join("Photo Transfer/Album/b.jpg"),
+        b"someone else's file",
+    )
+    .unwrap();
+    let report = run(&f, Arc::new(FolderDestination::new(&f.dst))).await;
+    assert!(report.complete());
+    assert_eq!(album_files(&f), vec!["a.jpg", "b (2).jpg", "b.jpg"]);
+    assert_eq!(
+        std::fs::read(f.dst.join("Photo Transfer/Album/b.jpg")).unwrap(),
+        b"someone else's file"
+    );
+    assert_eq!(
+        std::fs::read(f.dst.join("Photo Transfer/Album/b (2).jpg")).unwrap(),
+        std::fs::read(f.src.join("Album/b.jpg")).unwrap()
+    );
+}
