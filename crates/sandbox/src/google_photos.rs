@@ -1117,3 +1117,62 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    /// Albums hold at most 20,000 items: the 20,001st fails alone, with a per-item status.
+    #[tokio::test]
+    async fn album_item_cap() {
+        let sb = crate::start(crate::SandboxOptions::default())
+            .await
+            .unwrap();
+        let c = reqwest::Client::new();
+        let api = sb.urls().google_photos.api_url;
+        let tok = sb.credentials().google_photos.access_token;
+        let album: Value = c
+            .post(format!("{api}/v1/albums"))
+            .bearer_auth(&tok)
+            .json(&json!({"album": {"title": "full"}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = album["id"].as_str().unwrap().to_string();
+        {
+            // Filling 20,000 items through HTTP would take minutes; fill the state directly.
+            let mut g = sb.app.google.inner.lock().unwrap();
+            let a = g.albums.iter_mut().find(|a| a.id == id).unwrap();
+            a.items = (0..super::MAX_ALBUM_ITEMS)
+                .map(|i| format!("filler{i}"))
+                .collect();
+        }
+        let token = c
+            .post(format!("{api}/v1/uploads"))
+            .bearer_auth(&tok)
+            .header("X-Goog-Upload-Protocol", "raw")
+            .body("x")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let v: Value = c
+            .post(format!("{api}/v1/mediaItems:batchCreate"))
+            .bearer_auth(&tok)
+            .json(&json!({"albumId": id, "newMediaItems": [{"simpleMediaItem": {"uploadToken": token}}]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let st = &v["newMediaItemResults"][0]["status"];
+        assert_eq!(st["code"], 3, "{v}");
+        sb.shutdown().await;
+    }
+}
