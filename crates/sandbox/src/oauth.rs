@@ -342,6 +342,8 @@ fn check_authorize(app: &AppState, s: Service, q: &[(String, String)]) -> Result
     }
     match get(q, "redirect_uri") {
         Some(u) if valid_redirect(u) => {}
+        // Dropbox's "no redirect" flow: the code is shown on the page for copy-paste.
+        None if s == Service::Dropbox => {}
         _ => {
             return Err(error_page(
                 StatusCode::BAD_REQUEST,
@@ -350,7 +352,12 @@ fn check_authorize(app: &AppState, s: Service, q: &[(String, String)]) -> Result
             ));
         }
     }
-    if get(q, "response_type") != Some("code") {
+    // Facebook's dialog defaults response_type to code; the others require it.
+    let response_type = match (s, get(q, "response_type")) {
+        (Service::Facebook, None) => Some("code"),
+        (_, rt) => rt,
+    };
+    if response_type != Some("code") {
         return Err(error_page(
             StatusCode::BAD_REQUEST,
             s,
@@ -450,6 +457,9 @@ pub fn authorize_decide(app: &AppState, s: Service, form: &[(String, String)]) -
     let redirect_uri = get(form, "redirect_uri").unwrap_or_default().to_string();
     let state = get(form, "state").unwrap_or_default().to_string();
     let mut params: Vec<(&str, &str)> = Vec::new();
+    if redirect_uri.is_empty() && get(form, "decision") != Some("approve") {
+        return error_page(StatusCode::OK, s, "Access was denied.");
+    }
     if get(form, "decision") != Some("approve") {
         params.push(("error", "access_denied"));
         if s == Service::Facebook {
@@ -490,6 +500,14 @@ pub fn authorize_decide(app: &AppState, s: Service, form: &[(String, String)]) -
         .unwrap()
         .codes
         .insert(code.clone(), grant);
+    if redirect_uri.is_empty() {
+        return Html(format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Code</title></head>\
+             <body><p>Enter this code into the application:</p><code id=\"code\">{}</code></body></html>",
+            esc(&code)
+        ))
+        .into_response();
+    }
     params.push(("code", &code));
     if !state.is_empty() {
         params.push(("state", &state));
@@ -573,7 +591,7 @@ pub fn token(
                     "code was issued to another client".into(),
                 ));
             }
-            if get(form, "redirect_uri") != Some(grant.redirect_uri.as_str()) {
+            if get(form, "redirect_uri").unwrap_or("") != grant.redirect_uri {
                 return Err(TokenError::InvalidGrant("redirect_uri mismatch".into()));
             }
             let public_client = match &grant.challenge {

@@ -895,3 +895,48 @@ async fn concurrent_sessions_and_session_expiry() {
     assert_eq!(e["error"][".tag"], "not_found");
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn oauth_no_redirect_flow_shows_the_code() {
+    let sb = sandbox().await;
+    let c = client();
+    let u = sb.urls().dropbox;
+    let cred = sb.credentials().dropbox;
+    let page = c
+        .get(format!(
+            "{}/oauth2/authorize?client_id={}&response_type=code&token_access_type=offline",
+            u.auth_url, cred.client_id
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (action, mut fields) = consent_form(&page);
+    fields.push(("decision".into(), "approve".into()));
+    let r = c.post(&action).form(&fields).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    let code = html
+        .split("<code id=\"code\">")
+        .nth(1)
+        .and_then(|s| s.split("</code>").next())
+        .unwrap()
+        .to_string();
+    let r = c
+        .post(format!("{}/oauth2/token", u.api_url))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &cred.client_id),
+            ("client_secret", &cred.client_secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["refresh_token"].is_string());
+    sb.shutdown().await;
+}
