@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::faults::FaultKind;
 use crate::oauth::{self, Check, TokenError};
-use crate::store::Blob;
+use crate::store::{Blob, Hashes};
 use crate::util::{self, BodyError};
 use crate::{AppState, Service};
 
@@ -771,7 +771,7 @@ async fn body_to_blob(
     {
         return Err(too_large());
     }
-    let mut w = app.blobs.writer().map_err(|e| {
+    let mut w = app.blobs.writer_with(Hashes::DROPBOX).map_err(|e| {
         DbxError::BadRequest(format!("Error in call to API function \"{route}\": {e}"))
     })?;
     let r = util::pump_body(body, MAX_REQUEST_BYTES, |c| w.write(c)).await;
@@ -1176,7 +1176,7 @@ async fn finish(
         .map_err(|e| DbxError::Route(json!({ ".tag": "lookup_failed", "lookup_failed": e })))?;
     let blob = app
         .blobs
-        .concat(&parts)
+        .concat(&parts, Hashes::DROPBOX)
         .await
         .map_err(|e| DbxError::BadRequest(e.to_string()))?;
     match commit_file(app, &c, blob) {
@@ -1566,7 +1566,7 @@ async fn finish_batch(app: &AppState, a: Args<'_>, v2: bool) -> Result<Response,
             Err(e) => {
                 json!({ ".tag": "failure", "failure": { ".tag": "lookup_failed", "lookup_failed": e } })
             }
-            Ok(parts) => match app.blobs.concat(&parts).await {
+            Ok(parts) => match app.blobs.concat(&parts, Hashes::DROPBOX).await {
                 Err(_) => json!({ ".tag": "failure", "failure": { ".tag": "other" } }),
                 Ok(blob) => match commit_file(app, &c, blob) {
                     Ok(mut v) => {

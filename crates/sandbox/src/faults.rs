@@ -207,6 +207,7 @@ pub async fn middleware(
         tokio::time::sleep(Duration::from_millis(cfg.latency_ms)).await;
     }
     let (fault, n) = app.faults.decide(svc);
+    tracing::debug!(service = svc.as_str(), %method, route = %route, fault = ?fault, "sandbox request");
     let label = |resp: &Response| {
         resp.extensions()
             .get::<RouteLabel>()

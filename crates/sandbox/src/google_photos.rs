@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 use crate::faults::FaultKind;
 use crate::oauth::{self, Check, TokenInfo};
-use crate::store::Blob;
+use crate::store::{Blob, Hashes};
 use crate::util::{self, get as qget};
 use crate::{AppState, Service};
 
@@ -290,7 +290,10 @@ fn sha1_matches(h: &HeaderMap, blob: &Blob) -> Result<(), Response> {
 }
 
 async fn body_blob(app: &AppState, body: Body) -> Result<Blob, Response> {
-    let mut w = app.blobs.writer().map_err(|e| gerr(500, e.to_string()))?;
+    let mut w = app
+        .blobs
+        .writer_with(Hashes::GOOGLE)
+        .map_err(|e| gerr(500, e.to_string()))?;
     match util::pump_body(body, u64::MAX, |c| w.write(c)).await {
         Ok(_) => app.blobs.commit(w).map_err(|e| gerr(500, e.to_string())),
         Err(e) => {
@@ -503,7 +506,7 @@ async fn resumable_step(app: &AppState, id: String, headers: &HeaderMap, body: B
             format!("Upload size {received} does not match X-Goog-Upload-Raw-Size {t}"),
         );
     }
-    let blob = match app.blobs.concat(&parts).await {
+    let blob = match app.blobs.concat(&parts, Hashes::GOOGLE).await {
         Ok(b) => b,
         Err(e) => return gerr(500, e.to_string()),
     };

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::faults::FaultKind;
 use crate::oauth::{self, Check};
-use crate::store::{Blob, BlobWriter};
+use crate::store::{Blob, BlobWriter, Hashes};
 use crate::util::{self, BodyError, get as qget};
 use crate::{AppState, Service};
 
@@ -645,7 +645,7 @@ async fn put(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let mut w = match app.blobs.writer() {
+    let mut w = match app.blobs.writer_with(Hashes::KOOFR) {
         Ok(w) => w,
         Err(e) => {
             return err(
