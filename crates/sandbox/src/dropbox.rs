@@ -1431,8 +1431,8 @@ fn list_folder(app: &AppState, a: Args) -> Result<Response, DbxError> {
         return Err(a.bad("request body: limit: value must be between 1 and 2000"));
     }
     if p == "/" {
-        return Err(DbxError::Route(
-            json!({ ".tag": "path", "path": { ".tag": "malformed_path" } }),
+        return Err(a.bad(
+            "request body: path: Specify the root folder as an empty string rather than as \"/\".",
         ));
     }
     let path_err = |e: Value| DbxError::Route(json!({ ".tag": "path", "path": e }));

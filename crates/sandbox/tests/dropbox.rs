@@ -446,6 +446,8 @@ async fn folders_and_listing_with_continue() {
     assert_eq!(s, 409);
     let (s, _) = d.rpc("files/list_folder", json!({"path": 5})).await;
     assert_eq!(s, 400);
+    let (s, v) = d.rpc("files/list_folder", json!({"path": "/"})).await;
+    assert_eq!(s, 400, "the root is \"\", not \"/\": {v}");
 
     // delete_v2 removes a folder with its contents.
     let (s, v) = d.rpc("files/delete_v2", json!({"path": "/PHOTOS"})).await;
