@@ -10,6 +10,10 @@
 //! milliseconds; folder 409 when it exists; put with autorename / overwrite /
 //! modified / info, multipart (field `file`) and raw bodies; get with Range; NDJSON
 //! listrecursive; mount sizes in MiB; 413 over quota.
+//!
+//! The same storage is served over WebDAV at `/koofr/dav/Koofr/...` (Koofr's
+//! `https://app.koofr.net/dav/Koofr`): OPTIONS, PROPFIND (Depth 0/1), GET/HEAD with
+//! Range, PUT, MKCOL, DELETE, MOVE, COPY, with Basic auth (e-mail + app password).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -112,6 +116,9 @@ pub fn router(app: Arc<AppState>) -> Router {
             "/koofr/content/api/{ver}/mounts/{m}/files/listrecursive",
             get(listrecursive),
         )
+        .route("/koofr/dav", axum::routing::any(dav))
+        .route("/koofr/dav/", axum::routing::any(dav))
+        .route("/koofr/dav/{*rest}", axum::routing::any(dav))
         // Uploads stream to the store; the framework's 2 MB extractor cap must not apply.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
@@ -886,5 +893,468 @@ where
                 "Invalid path parameter",
             )),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// WebDAV (RFC 4918) over the same storage
+
+const DAV_PREFIX: &str = "/koofr/dav";
+/// The primary place's name in WebDAV paths.
+const DAV_PLACE: &str = "Koofr";
+
+fn dav_status(status: StatusCode) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        status.canonical_reason().unwrap_or(""),
+    )
+        .into_response()
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Percent-encodes each path segment for an href.
+fn href_of(segments: &[&str], dir: bool) -> String {
+    let mut out = String::from(DAV_PREFIX);
+    for s in segments {
+        out.push('/');
+        out.push_str(&util::pct_encode(s));
+    }
+    if dir {
+        out.push('/');
+    }
+    out
+}
+
+fn http_date(ms: i64) -> String {
+    let t = util::unix_to_dt(ms.div_euclid(1000));
+    t.format(time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    ))
+    .unwrap_or_default()
+}
+
+/// What a WebDAV path names: the DAV root, the place root, or a path inside the place.
+enum DavTarget {
+    Root,
+    Place(String),
+}
+
+/// Splits `/koofr/dav/Koofr/a/b` into a storage path (`/a/b`).
+fn dav_target(raw_path: &str) -> Result<DavTarget, Response> {
+    let rest = raw_path.strip_prefix(DAV_PREFIX).unwrap_or("");
+    let segs: Vec<String> = rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(util::pct_decode)
+        .collect();
+    if segs
+        .iter()
+        .any(|s| s == "." || s == ".." || s.contains('/'))
+    {
+        return Err(dav_status(StatusCode::BAD_REQUEST));
+    }
+    match segs.split_first() {
+        None => Ok(DavTarget::Root),
+        Some((place, _)) if place != DAV_PLACE => Err(dav_status(StatusCode::NOT_FOUND)),
+        Some((_, inner)) => Ok(DavTarget::Place(format!("/{}", inner.join("/")))),
+    }
+}
+
+fn dav_response(href: &str, name: &str, dir: bool, node: Option<&Node>) -> String {
+    let mut props = format!("<d:displayname>{}</d:displayname>", xml_escape(name));
+    if dir {
+        props.push_str("<d:resourcetype><d:collection/></d:resourcetype>");
+    } else {
+        props.push_str("<d:resourcetype/>");
+    }
+    match node {
+        Some(Node::File {
+            modified,
+            content_type,
+            blob,
+            ..
+        }) => {
+            props.push_str(&format!(
+                "<d:getcontentlength>{}</d:getcontentlength><d:getcontenttype>{}</d:getcontenttype>\
+                 <d:getlastmodified>{}</d:getlastmodified><d:getetag>\"{}\"</d:getetag>",
+                blob.size,
+                xml_escape(content_type),
+                http_date(*modified),
+                blob.md5
+            ));
+        }
+        Some(Node::Dir { modified, .. }) => {
+            props.push_str(&format!(
+                "<d:getlastmodified>{}</d:getlastmodified>",
+                http_date(*modified)
+            ));
+        }
+        None => {}
+    }
+    format!(
+        "<d:response><d:href>{}</d:href><d:propstat><d:prop>{props}</d:prop>\
+         <d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>",
+        xml_escape(href)
+    )
+}
+
+fn segments(path: &str) -> Vec<&str> {
+    path.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+fn propfind(app: &AppState, target: &DavTarget, depth: &str) -> Response {
+    if depth.eq_ignore_ascii_case("infinity") {
+        // As many servers do: infinite depth is refused (RFC 4918 §9.1 allows it).
+        return dav_status(StatusCode::FORBIDDEN);
+    }
+    let one = depth == "1";
+    let mut body =
+        String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><d:multistatus xmlns:d=\"DAV:\">");
+    match target {
+        DavTarget::Root => {
+            body.push_str(&dav_response(&format!("{DAV_PREFIX}/"), "", true, None));
+            if one {
+                body.push_str(&dav_response(
+                    &href_of(&[DAV_PLACE], true),
+                    DAV_PLACE,
+                    true,
+                    None,
+                ));
+            }
+        }
+        DavTarget::Place(p) => {
+            let g = app.koofr.inner.lock().unwrap();
+            let mut segs = vec![DAV_PLACE];
+            segs.extend(segments(p));
+            if p == "/" {
+                body.push_str(&dav_response(&href_of(&segs, true), DAV_PLACE, true, None));
+            } else {
+                match g.nodes.get(p) {
+                    Some(n @ Node::Dir { name, .. }) => {
+                        body.push_str(&dav_response(&href_of(&segs, true), name, true, Some(n)))
+                    }
+                    Some(n @ Node::File { name, .. }) => {
+                        body.push_str(&dav_response(&href_of(&segs, false), name, false, Some(n)));
+                    }
+                    None => return dav_status(StatusCode::NOT_FOUND),
+                }
+            }
+            if one && is_dir(&g, p) {
+                for (k, n) in children(&g, p) {
+                    let mut cs = vec![DAV_PLACE];
+                    cs.extend(segments(k));
+                    let (name, dir) = match n {
+                        Node::Dir { name, .. } => (name, true),
+                        Node::File { name, .. } => (name, false),
+                    };
+                    body.push_str(&dav_response(&href_of(&cs, dir), name, dir, Some(n)));
+                }
+            }
+        }
+    }
+    body.push_str("</d:multistatus>");
+    (
+        StatusCode::MULTI_STATUS,
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn parent_and_name(p: &str) -> (String, String) {
+    match p.rfind('/') {
+        Some(0) => ("/".to_string(), p[1..].to_string()),
+        Some(i) => (p[..i].to_string(), p[i + 1..].to_string()),
+        None => ("/".to_string(), p.to_string()),
+    }
+}
+
+async fn dav(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    let method = req.method().as_str().to_string();
+    if method == "OPTIONS" {
+        let mut r = StatusCode::OK.into_response();
+        r.headers_mut()
+            .insert("dav", HeaderValue::from_static("1, 2"));
+        r.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_static(
+                "OPTIONS, PROPFIND, GET, HEAD, PUT, MKCOL, DELETE, MOVE, COPY",
+            ),
+        );
+        return r;
+    }
+    if let Err(mut r) = authenticate(&app, req.headers()) {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"Koofr\""),
+        );
+        return r;
+    }
+    let target = match dav_target(req.uri().path()) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let path = match (&target, method.as_str()) {
+        (_, "PROPFIND") => {
+            let depth = header_str(req.headers(), "depth")
+                .unwrap_or("1")
+                .to_string();
+            return propfind(&app, &target, &depth);
+        }
+        (DavTarget::Root, _) => return dav_status(StatusCode::METHOD_NOT_ALLOWED),
+        (DavTarget::Place(p), _) => p.clone(),
+    };
+    match method.as_str() {
+        "GET" | "HEAD" => {
+            let node = app.koofr.inner.lock().unwrap().nodes.get(&path).cloned();
+            match node {
+                Some(Node::File { .. }) => {
+                    let mut r = download_node(&app, node.expect("matched"), req.headers()).await;
+                    if method == "HEAD" {
+                        *r.body_mut() = Body::empty();
+                    }
+                    r
+                }
+                Some(Node::Dir { .. }) => dav_status(StatusCode::METHOD_NOT_ALLOWED),
+                None if path == "/" => dav_status(StatusCode::METHOD_NOT_ALLOWED),
+                None => dav_status(StatusCode::NOT_FOUND),
+            }
+        }
+        "PUT" => dav_put(&app, path, req).await,
+        "MKCOL" => {
+            if path == "/" {
+                return dav_status(StatusCode::METHOD_NOT_ALLOWED);
+            }
+            let (parent, name) = parent_and_name(&path);
+            let mut g = app.koofr.inner.lock().unwrap();
+            if g.nodes.contains_key(&path) {
+                return dav_status(StatusCode::METHOD_NOT_ALLOWED);
+            }
+            if !is_dir(&g, &parent) {
+                return dav_status(StatusCode::CONFLICT);
+            }
+            let modified = app.clock.unix_ms();
+            g.nodes.insert(path, Node::Dir { name, modified });
+            dav_status(StatusCode::CREATED)
+        }
+        "DELETE" => {
+            if path == "/" {
+                return dav_status(StatusCode::FORBIDDEN);
+            }
+            let mut g = app.koofr.inner.lock().unwrap();
+            if !g.nodes.contains_key(&path) {
+                return dav_status(StatusCode::NOT_FOUND);
+            }
+            let prefix = format!("{path}/");
+            let doomed: Vec<String> = g
+                .nodes
+                .keys()
+                .filter(|k| **k == path || k.starts_with(&prefix))
+                .cloned()
+                .collect();
+            for k in doomed {
+                if let Some(Node::File { blob, .. }) = g.nodes.remove(&k) {
+                    app.blobs.remove(blob.id);
+                }
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        "MOVE" | "COPY" => dav_move_copy(&app, &path, method == "MOVE", req.headers()),
+        _ => dav_status(StatusCode::METHOD_NOT_ALLOWED),
+    }
+}
+
+fn header_str<'a>(h: &'a HeaderMap, k: &str) -> Option<&'a str> {
+    h.get(k).and_then(|v| v.to_str().ok())
+}
+
+async fn download_node(app: &AppState, node: Node, headers: &HeaderMap) -> Response {
+    let Node::File {
+        content_type,
+        blob,
+        modified,
+        ..
+    } = node
+    else {
+        return dav_status(StatusCode::METHOD_NOT_ALLOWED);
+    };
+    let len = blob.size;
+    let range = util::parse_range(header_str(headers, "range"), len);
+    let (status, start, end) = match range {
+        None => (StatusCode::OK, 0, len.saturating_sub(1)),
+        Some(Ok((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b),
+        Some(Err(())) => return dav_status(StatusCode::RANGE_NOT_SATISFIABLE),
+    };
+    let body = if len == 0 {
+        Body::empty()
+    } else {
+        match app.blobs.read(&blob, start, end).await {
+            Ok(b) => b,
+            Err(_) => return dav_status(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(if len == 0 { 0 } else { end + 1 - start }),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", blob.md5)) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&http_date(modified)) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}"))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    r
+}
+
+async fn dav_put(app: &AppState, path: String, req: Request) -> Response {
+    if path == "/" {
+        return dav_status(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let (parent, name) = parent_and_name(&path);
+    {
+        let g = app.koofr.inner.lock().unwrap();
+        if !is_dir(&g, &parent) {
+            return dav_status(StatusCode::CONFLICT);
+        }
+        if matches!(g.nodes.get(&path), Some(Node::Dir { .. })) {
+            return dav_status(StatusCode::METHOD_NOT_ALLOWED);
+        }
+    }
+    let ct = header_str(req.headers(), "content-type")
+        .map(|c| c.split(';').next().unwrap_or("").trim().to_string())
+        .filter(|c| !c.is_empty() && c != "application/octet-stream")
+        .unwrap_or_else(|| guess_type(&name).to_string());
+    let mut w = match app.blobs.writer_with(Hashes::KOOFR) {
+        Ok(w) => w,
+        Err(_) => return dav_status(StatusCode::INTERNAL_SERVER_ERROR),
+    };
+    if let Err(_e) = util::pump_body(req.into_body(), u64::MAX, |c| w.write(c)).await {
+        app.blobs.discard(w);
+        return dav_status(StatusCode::BAD_REQUEST);
+    }
+    let blob = match app.blobs.commit(w) {
+        Ok(b) => b,
+        Err(_) => return dav_status(StatusCode::INTERNAL_SERVER_ERROR),
+    };
+    let quota = app.faults.get(Service::Koofr).quota_bytes;
+    let mut g = app.koofr.inner.lock().unwrap();
+    let replaced = match g.nodes.get(&path) {
+        Some(Node::File { blob, .. }) => blob.size,
+        _ => 0,
+    };
+    if quota.is_some_and(|q| KoofrState::used(&g) - replaced + blob.size > q) {
+        app.blobs.remove(blob.id);
+        return dav_status(StatusCode::INSUFFICIENT_STORAGE);
+    }
+    let node = Node::File {
+        name,
+        modified: app.clock.unix_ms(),
+        content_type: ct,
+        blob,
+    };
+    match g.nodes.insert(path, node) {
+        Some(Node::File { blob: old, .. }) => {
+            app.blobs.remove(old.id);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => StatusCode::CREATED.into_response(),
+    }
+}
+
+fn dav_move_copy(app: &AppState, from: &str, is_move: bool, headers: &HeaderMap) -> Response {
+    let Some(dest) = header_str(headers, "destination") else {
+        return dav_status(StatusCode::BAD_REQUEST);
+    };
+    // Destination is an absolute URL or an absolute path.
+    let dest_path = match dest.find("://") {
+        Some(i) => dest[i + 3..]
+            .find('/')
+            .map(|j| &dest[i + 3 + j..])
+            .unwrap_or("/"),
+        None => dest,
+    };
+    let to = match dav_target(dest_path) {
+        Ok(DavTarget::Place(p)) if p != "/" => p,
+        Ok(_) => return dav_status(StatusCode::FORBIDDEN),
+        Err(r) => return r,
+    };
+    if from == "/" || to == from || to.starts_with(&format!("{from}/")) {
+        return dav_status(StatusCode::FORBIDDEN);
+    }
+    let overwrite = header_str(headers, "overwrite").is_none_or(|v| !v.eq_ignore_ascii_case("F"));
+    let mut g = app.koofr.inner.lock().unwrap();
+    if !g.nodes.contains_key(from) {
+        return dav_status(StatusCode::NOT_FOUND);
+    }
+    let (to_parent, to_name) = parent_and_name(&to);
+    if !is_dir(&g, &to_parent) {
+        return dav_status(StatusCode::CONFLICT);
+    }
+    let existed = g.nodes.contains_key(&to);
+    if existed && !overwrite {
+        return dav_status(StatusCode::PRECONDITION_FAILED);
+    }
+    if existed {
+        let prefix = format!("{to}/");
+        let doomed: Vec<String> = g
+            .nodes
+            .keys()
+            .filter(|k| **k == to || k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for k in doomed {
+            if let Some(Node::File { blob, .. }) = g.nodes.remove(&k) {
+                app.blobs.remove(blob.id);
+            }
+        }
+    }
+    let prefix = format!("{from}/");
+    let moving: Vec<(String, Node)> = g
+        .nodes
+        .iter()
+        .filter(|(k, _)| *k == from || k.starts_with(&prefix))
+        .map(|(k, n)| (k.clone(), n.clone()))
+        .collect();
+    for (k, mut n) in moving {
+        let new_key = format!("{to}{}", &k[from.len()..]);
+        if k == from {
+            match &mut n {
+                Node::File { name, .. } | Node::Dir { name, .. } => *name = to_name.clone(),
+            }
+        }
+        if is_move {
+            g.nodes.remove(&k);
+        } else if let Node::File { blob, .. } = &mut n {
+            // A copy shares nothing with the original: duplicate the bytes' record.
+            *blob = match app.blobs.duplicate(blob) {
+                Ok(b) => b,
+                Err(_) => return dav_status(StatusCode::INTERNAL_SERVER_ERROR),
+            };
+        }
+        g.nodes.insert(new_key, n);
+    }
+    if existed {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        StatusCode::CREATED.into_response()
     }
 }

@@ -181,6 +181,28 @@ impl BlobStore {
         Ok(blob)
     }
 
+    /// A new blob with the same bytes and hashes (for copies that must not share storage
+    /// with their original, since blobs are removed when their last owner goes).
+    pub fn duplicate(&self, b: &Blob) -> io::Result<Blob> {
+        let id = self.next.fetch_add(1, Ordering::SeqCst);
+        match (self.path(b.id), self.path(id)) {
+            (Some(from), Some(to)) => {
+                std::fs::copy(from, to)?;
+            }
+            _ => {
+                let bytes = self
+                    .mem
+                    .lock()
+                    .unwrap()
+                    .get(&b.id)
+                    .cloned()
+                    .unwrap_or_default();
+                self.mem.lock().unwrap().insert(id, bytes);
+            }
+        }
+        Ok(Blob { id, ..b.clone() })
+    }
+
     /// Forgets a blob that is no longer referenced.
     pub fn remove(&self, id: u64) {
         self.mem.lock().unwrap().remove(&id);

@@ -325,3 +325,153 @@ async fn oauth_code_flow() {
     assert_eq!(r.status(), 200);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn webdav_shares_the_storage() {
+    let sb = sandbox().await;
+    let k = K::new(&sb);
+    let dav = format!("{}/dav/Koofr", k.base);
+    let m = |s: &str| reqwest::Method::from_bytes(s.as_bytes()).unwrap();
+    let req = |method: &str, url: String| {
+        k.c.request(m(method), url)
+            .basic_auth(&k.email, Some(&k.pass))
+    };
+
+    let r =
+        k.c.request(m("PROPFIND"), format!("{dav}/"))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+
+    let r = req("OPTIONS", format!("{dav}/")).send().await.unwrap();
+    assert!(r.headers()["dav"].to_str().unwrap().contains('1'));
+
+    assert_eq!(
+        req("MKCOL", format!("{dav}/Photo%20Transfer"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(
+        req("MKCOL", format!("{dav}/Photo%20Transfer"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        405
+    );
+    assert_eq!(
+        req("MKCOL", format!("{dav}/missing/child"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        409
+    );
+
+    let url = format!("{dav}/Photo%20Transfer/%C3%89t%C3%A9.jpg");
+    let r = req("PUT", url.clone())
+        .body("hello webdav")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = req("PUT", url.clone())
+        .body("hello again!")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        req("PUT", format!("{dav}/nowhere/x.jpg"))
+            .body("x")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        409
+    );
+
+    let r = req("PROPFIND", format!("{dav}/Photo%20Transfer/"))
+        .header("Depth", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 207);
+    let xml = r.text().await.unwrap();
+    assert!(xml.contains("<d:collection/>"), "{xml}");
+    assert!(
+        xml.contains("/koofr/dav/Koofr/Photo%20Transfer/%C3%89t%C3%A9.jpg"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<d:getcontentlength>12</d:getcontentlength>"),
+        "{xml}"
+    );
+
+    let r = req("GET", url.clone())
+        .header("Range", "bytes=6-10")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.text().await.unwrap(), "again");
+
+    // The REST API sees the same file, with its MD5.
+    let v: Value = k
+        .get("/api/v2/mounts/primary/files/info?path=/Photo%20Transfer/%C3%89t%C3%A9.jpg")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["hash"], md5_hex(b"hello again!"));
+
+    let r = req("COPY", url.clone())
+        .header("Destination", format!("{dav}/Photo%20Transfer/copy.jpg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = req("MOVE", url.clone())
+        .header("Destination", format!("{dav}/Photo%20Transfer/moved.jpg"))
+        .header("Overwrite", "F")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(req("GET", url.clone()).send().await.unwrap().status(), 404);
+    let r = req("GET", format!("{dav}/Photo%20Transfer/copy.jpg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "hello again!");
+    assert_eq!(
+        req("DELETE", format!("{dav}/Photo%20Transfer"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        req("PROPFIND", format!("{dav}/Photo%20Transfer"))
+            .header("Depth", "0")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    sb.shutdown().await;
+}
