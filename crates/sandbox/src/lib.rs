@@ -237,6 +237,8 @@ pub struct GooglePhotosUrls {
 pub struct KoofrUrls {
     /// `base_url + "/api/v2/mounts"`, `base_url + "/oauth2/auth"`.
     pub base_url: String,
+    /// The WebDAV root of the primary place (Basic auth: e-mail + app password).
+    pub webdav_url: String,
 }
 
 /// Client registrations and ready-made tokens for the seeded accounts.
@@ -431,6 +433,7 @@ pub(crate) fn service_urls(base: &str) -> ServiceUrls {
         },
         koofr: KoofrUrls {
             base_url: format!("{base}/koofr"),
+            webdav_url: format!("{base}/koofr/dav/Koofr"),
         },
         inspect_url: format!("{base}/_sandbox"),
     }
