@@ -102,6 +102,9 @@ pub struct Blob {
 pub struct BlobStore {
     dir: Option<PathBuf>,
     mem: Mutex<HashMap<u64, Bytes>>,
+    /// Blobs made of other blobs (finished upload sessions), read as their parts in order,
+    /// so that committing a multi-GiB session never copies its bytes.
+    composites: Mutex<HashMap<u64, Vec<Blob>>>,
     next: AtomicU64,
 }
 
@@ -113,6 +116,7 @@ impl BlobStore {
         Ok(BlobStore {
             dir,
             mem: Mutex::new(HashMap::new()),
+            composites: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
         })
     }
@@ -130,8 +134,13 @@ impl BlobStore {
     }
 
     pub fn writer_with(&self, hashes: Hashes) -> io::Result<BlobWriter> {
+        self.writer_with_storage(hashes, true)
+    }
+
+    /// `keep = false`: only hash (for composites, whose bytes live in their parts).
+    fn writer_with_storage(&self, hashes: Hashes, keep: bool) -> io::Result<BlobWriter> {
         let id = self.next.fetch_add(1, Ordering::SeqCst);
-        let file = match self.path(id) {
+        let file = match self.path(id).filter(|_| keep) {
             Some(p) => Some(io::BufWriter::with_capacity(
                 256 * 1024,
                 std::fs::File::create(p)?,
@@ -148,6 +157,7 @@ impl BlobStore {
             sha1: Sha1::new(),
             dropbox: DropboxHasher::default(),
             hashes,
+            keep: true,
         })
     }
 
@@ -174,9 +184,10 @@ impl BlobStore {
         };
         match w.file {
             Some(mut f) => f.flush()?,
-            None => {
+            None if w.keep => {
                 self.mem.lock().unwrap().insert(w.id, Bytes::from(w.buf));
             }
+            None => {}
         }
         Ok(blob)
     }
@@ -185,6 +196,15 @@ impl BlobStore {
     /// with their original, since blobs are removed when their last owner goes).
     pub fn duplicate(&self, b: &Blob) -> io::Result<Blob> {
         let id = self.next.fetch_add(1, Ordering::SeqCst);
+        let parts = self.composites.lock().unwrap().get(&b.id).cloned();
+        if let Some(parts) = parts {
+            let copies = parts
+                .iter()
+                .map(|p| self.duplicate(p))
+                .collect::<io::Result<Vec<_>>>()?;
+            self.composites.lock().unwrap().insert(id, copies);
+            return Ok(Blob { id, ..b.clone() });
+        }
         match (self.path(b.id), self.path(id)) {
             (Some(from), Some(to)) => {
                 std::fs::copy(from, to)?;
@@ -205,6 +225,10 @@ impl BlobStore {
 
     /// Forgets a blob that is no longer referenced.
     pub fn remove(&self, id: u64) {
+        let parts = self.composites.lock().unwrap().remove(&id);
+        for p in parts.unwrap_or_default() {
+            self.remove(p.id);
+        }
         self.mem.lock().unwrap().remove(&id);
         if let Some(p) = self.path(id) {
             let _ = std::fs::remove_file(p);
@@ -218,14 +242,14 @@ impl BlobStore {
         self.remove(id);
     }
 
-    /// Concatenates parts into one new blob (copying, so that every part could be written
-    /// and checked on its own first) and forgets the parts.
+    /// One blob made of `parts` in order (each written and checked on its own first). The
+    /// bytes are not copied, only hashed once more as a whole; the parts now belong to it.
     pub async fn concat(&self, parts: &[Blob], hashes: Hashes) -> io::Result<Blob> {
         use futures::StreamExt;
         if parts.len() == 1 {
             return Ok(parts[0].clone());
         }
-        let mut w = self.writer_with(hashes)?;
+        let mut w = self.writer_with_storage(hashes, false)?;
         for p in parts {
             if p.size == 0 {
                 continue;
@@ -236,9 +260,7 @@ impl BlobStore {
             }
         }
         let b = self.commit(w)?;
-        for p in parts {
-            self.remove(p.id);
-        }
+        self.composites.lock().unwrap().insert(b.id, parts.to_vec());
         Ok(b)
     }
 
@@ -246,6 +268,25 @@ impl BlobStore {
     pub async fn read(&self, blob: &Blob, start: u64, end_incl: u64) -> io::Result<Body> {
         if blob.size == 0 {
             return Ok(Body::empty());
+        }
+        let parts = self.composites.lock().unwrap().get(&blob.id).cloned();
+        if let Some(parts) = parts {
+            // The parts overlapping [start, end], each cut to the range.
+            let mut bodies = Vec::new();
+            let mut pos = 0u64;
+            for p in parts {
+                let (ps, pe) = (pos, pos + p.size);
+                pos = pe;
+                if p.size == 0 || pe <= start || ps > end_incl {
+                    continue;
+                }
+                let a = start.saturating_sub(ps);
+                let b = end_incl.min(pe - 1) - ps;
+                bodies.push(Box::pin(self.read(&p, a, b)).await?.into_data_stream());
+            }
+            return Ok(Body::from_stream(futures::StreamExt::flatten(
+                futures::stream::iter(bodies),
+            )));
         }
         match self.path(blob.id) {
             Some(p) => {
@@ -281,13 +322,16 @@ pub struct BlobWriter {
     sha1: Sha1,
     dropbox: DropboxHasher,
     hashes: Hashes,
+    /// Whether the bytes are stored (false for hash-only writers).
+    keep: bool,
 }
 
 impl BlobWriter {
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
         match &mut self.file {
             Some(f) => f.write_all(data)?,
-            None => self.buf.extend_from_slice(data),
+            None if self.keep => self.buf.extend_from_slice(data),
+            None => {}
         }
         self.size += data.len() as u64;
         self.sha256.update(data);
@@ -350,6 +394,41 @@ mod tests {
                 h.update(c);
             }
             assert_eq!(h.finish(), want, "chunked n={n}");
+        }
+    }
+
+    #[tokio::test]
+    async fn composites_read_across_parts_without_copying() {
+        for dir in [None, Some(tempfile::tempdir().unwrap())] {
+            let s = BlobStore::new(dir.as_ref().map(|d| d.path().to_path_buf()))
+                .await
+                .unwrap();
+            let mut parts = Vec::new();
+            for chunk in [&b"hello "[..], b"", b"composite ", b"world"] {
+                let mut w = s.writer().unwrap();
+                w.write(chunk).unwrap();
+                parts.push(s.commit(w).unwrap());
+            }
+            let b = s.concat(&parts, Hashes::ALL).await.unwrap();
+            assert_eq!(b.size, 21);
+            assert_eq!(b.md5, hex::encode(Md5::digest(b"hello composite world")));
+            let read = |b: Blob, a, e| {
+                let s = &s;
+                async move {
+                    axum::body::to_bytes(s.read(&b, a, e).await.unwrap(), 100)
+                        .await
+                        .unwrap()
+                }
+            };
+            assert_eq!(&read(b.clone(), 0, 20).await[..], b"hello composite world");
+            assert_eq!(&read(b.clone(), 4, 17).await[..], b"o composite wo");
+            let copy = s.duplicate(&b).unwrap();
+            s.remove(b.id);
+            assert_eq!(&read(copy, 6, 14).await[..], b"composite");
+            assert!(
+                s.read(&parts[0], 0, 1).await.is_err(),
+                "parts went with their composite"
+            );
         }
     }
 

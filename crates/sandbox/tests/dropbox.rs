@@ -516,6 +516,17 @@ async fn upload_sessions_offsets_and_finish_batch() {
     whole.extend_from_slice(&part2);
     assert_eq!(m["size"], 1500);
     assert_eq!(m["content_hash"], content_hash(&whole));
+    // The committed file reads back across the session's chunks.
+    let r =
+        d.c.post(format!("{}/2/files/download", d.content))
+            .bearer_auth(&d.tok)
+            .header("Dropbox-API-Arg", r#"{"path":"/big/video.mp4"}"#)
+            .header("Range", "bytes=990-1009")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(&r.bytes().await.unwrap()[..], &whole[990..1010]);
     // The session is gone.
     let (s, e) = d
         .upload(
