@@ -1036,8 +1036,16 @@ async fn append(
     headers: &HeaderMap,
     v2: bool,
 ) -> Result<Response, DbxError> {
-    let (sid, offset) = cursor(&a)?;
-    let close = a.bool_or("close", false)?;
+    // v1 (`upload_session/append`) takes the cursor itself as its argument and cannot close.
+    let (sid, offset, close) = if v2 {
+        let (sid, offset) = cursor(&a)?;
+        (sid, offset, a.bool_or("close", false)?)
+    } else {
+        let offset = a
+            .u64_opt("offset")?
+            .ok_or_else(|| a.bad("request body: missing required field 'offset'"))?;
+        (a.str_req("session_id")?, offset, false)
+    };
     let clen = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -1074,7 +1082,6 @@ async fn append(
     if close {
         s.closed = true;
     }
-    let _ = v2;
     Ok(json_resp(StatusCode::OK, &Value::Null))
 }
 

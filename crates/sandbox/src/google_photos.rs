@@ -21,7 +21,7 @@ use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 
 use crate::faults::FaultKind;
@@ -933,11 +933,9 @@ async fn get_album(
 async fn album_action(
     State(app): State<Arc<AppState>>,
     GPath(id_action): GPath<String>,
-    method: Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let _ = method;
     let Some((id, action)) = id_action.split_once(':') else {
         return gerr(404, "Requested entity was not found.");
     };
