@@ -258,7 +258,18 @@ pub async fn middleware(
     };
     match cfg.bandwidth_bytes_per_sec {
         Some(bps) if bps > 0 => {
-            let (parts, body) = resp.into_parts();
+            use axum::body::HttpBody as _;
+            let (mut parts, body) = resp.into_parts();
+            // Keep the length a stream would lose, so clients still see Content-Length.
+            let bodyless = parts.status == http::StatusCode::NO_CONTENT
+                || parts.status == http::StatusCode::NOT_MODIFIED
+                || method == http::Method::HEAD;
+            if let (Some(n), false) = (body.size_hint().exact(), bodyless) {
+                parts
+                    .headers
+                    .entry(http::header::CONTENT_LENGTH)
+                    .or_insert(HeaderValue::from(n));
+            }
             Response::from_parts(
                 parts,
                 Body::from_stream(throttle(body.into_data_stream(), bps)),

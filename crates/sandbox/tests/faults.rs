@@ -236,5 +236,20 @@ async fn latency_and_bandwidth_do_not_change_results() {
     let src = v["data"][0]["source"].as_str().unwrap();
     let b = c.get(src).send().await.unwrap().bytes().await.unwrap();
     assert_eq!(b.len(), 200_000);
+    let r = c
+        .get(format!("{g}/v21.0/me?access_token={tok}"))
+        .send()
+        .await
+        .unwrap();
+    let declared: usize = r.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        r.bytes().await.unwrap().len(),
+        declared,
+        "throttled bodies keep their length"
+    );
     sb.shutdown().await;
 }
