@@ -227,9 +227,10 @@ impl Engine {
 
 /// What workers hand the committer.
 enum Handoff {
+    // Boxed: a unit carries its whole record.
     Staged {
-        unit: Unit,
-        target: Target,
+        unit: Box<Unit>,
+        target: Box<Target>,
         staged: Staged,
         attempts: u32,
     },
@@ -253,6 +254,8 @@ struct Mover {
 
 /// Units fetched from the journal at a time.
 const FETCH: u32 = 256;
+/// How long the committer gathers staged items before committing them together.
+const COMMIT_WINDOW: Duration = Duration::from_millis(100);
 
 impl Mover {
     /// One pass over every unit still to move. Returns how many it took up.
@@ -478,8 +481,8 @@ impl Mover {
             ));
         }
         Ok(Handoff::Staged {
-            unit: unit.clone(),
-            target,
+            unit: Box::new(unit.clone()),
+            target: Box::new(target),
             staged: Staged {
                 token: uploaded.token,
                 bytes: digest.bytes,
@@ -491,11 +494,13 @@ impl Mover {
 
     async fn commit_loop(&self, mut rx: mpsc::Receiver<Handoff>) -> Result<()> {
         while let Some(first) = rx.recv().await {
+            // Gather for a moment: one durable sync then serves many items.
             let mut batch = vec![first];
+            let deadline = tokio::time::Instant::now() + COMMIT_WINDOW;
             while batch.len() < self.max_batch {
-                match rx.try_recv() {
-                    Ok(h) => batch.push(h),
-                    Err(_) => break,
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(h)) => batch.push(h),
+                    Ok(None) | Err(_) => break,
                 }
             }
             let mut outcomes = Vec::new();
@@ -524,7 +529,7 @@ impl Mover {
                 self.store.mark_staged(&self.job, &rows).await?;
                 let to_commit = staged
                     .iter()
-                    .map(|(_, t, s, _)| (t.clone(), s.clone()))
+                    .map(|(_, t, s, _)| ((**t).clone(), s.clone()))
                     .collect();
                 let results = self.dest.commit(to_commit).await;
                 for ((unit, _, s, attempts), result) in staged.into_iter().zip(results) {

@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +19,6 @@ use ferry_core::{
 };
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use super::join_inside;
 
@@ -56,6 +55,20 @@ impl FolderDestination {
 
 fn io_err(what: &Path, err: io::Error) -> Error {
     Error::io(what.display(), &err)
+}
+
+/// Creates a staging file; a folder that vanished under a running job is made again rather
+/// than blamed on the item.
+fn create_staging(path: &Path) -> Result<File> {
+    match File::create(path) {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+            }
+            File::create(path).map_err(|e| io_err(path, e))
+        }
+        other => other.map_err(|e| io_err(path, e)),
+    }
 }
 
 #[async_trait]
@@ -126,26 +139,24 @@ impl Destination for FolderDestination {
         {
             dirs.insert(dir.to_path_buf());
         }
-        let result: Result<()> = async {
-            let mut file = tokio::fs::File::create(&staging)
-                .await
-                .map_err(|e| io_err(&staging, e))?;
-            while let Some(chunk) = content.stream.next().await {
-                let chunk = chunk?;
-                file.write_all(&chunk)
-                    .await
-                    .map_err(|e| io_err(&staging, e))?;
+        // The whole write runs in one blocking task that pulls chunks from the stream: one
+        // trip to the blocking pool per file rather than one per system call.
+        let path = staging.clone();
+        let modified = target.modified;
+        let runtime = tokio::runtime::Handle::current();
+        let result = blocking(move || {
+            let mut file = create_staging(&path)?;
+            while let Some(chunk) = runtime.block_on(content.stream.next()) {
+                file.write_all(&chunk?).map_err(|e| io_err(&path, e))?;
             }
-            file.flush().await.map_err(|e| io_err(&staging, e))?;
-            let file = file.into_std().await;
-            if let Some(when) = target.modified {
+            if let Some(when) = modified {
                 let mtime =
                     filetime::FileTime::from_unix_time(when.unix_timestamp(), when.nanosecond());
                 filetime::set_file_handle_times(&file, None, Some(mtime))
-                    .map_err(|e| io_err(&staging, e))?;
+                    .map_err(|e| io_err(&path, e))?;
             }
             Ok(())
-        }
+        })
         .await;
         match result {
             Ok(()) => Ok(Uploaded {

@@ -9,21 +9,42 @@ use ferry_core::{Location, MediaKind, Timestamp};
 use nom_exif::{ExifTag, MediaParser, MediaSource, TrackInfoTag};
 use time::{OffsetDateTime, UtcOffset};
 
-/// How many bytes content sniffing looks at (`infer` needs at most this many).
-const SNIFF_BYTES: usize = 8192;
+/// How much of a file's start is read once, for both content sniffing (`infer` needs 8 KiB)
+/// and EXIF, which in JPEGs sits at the start; when EXIF runs past it (a large thumbnail), the
+/// file is read again by the EXIF parser.
+const HEAD_BYTES: u64 = 16 * 1024;
+
+/// What a file is, when and where it was taken.
+pub struct Probe {
+    pub kind: MediaKind,
+    pub mime_type: Option<String>,
+    pub taken: Option<Timestamp>,
+    pub location: Option<Location>,
+}
 
 /// Recognises a photo or video by its magic bytes, falling back to the extension when the
-/// content is unknown (a truncated JPEG is still a photo someone wants to keep). `Ok(None)`:
-/// not a photo or video.
-pub fn kind_of(path: &Path) -> std::io::Result<Option<(MediaKind, Option<String>)>> {
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
-    File::open(path)?
-        .take(SNIFF_BYTES as u64)
-        .read_to_end(&mut head)?;
-    if let Some(found) = infer::get(&head) {
-        return Ok(media_kind(found.mime_type()).map(|k| (k, Some(found.mime_type().to_string()))));
-    }
-    Ok(kind_from_extension(path))
+/// content is unknown (a truncated JPEG is still a photo someone wants to keep), and reads its
+/// dates. `Ok(None)`: not a photo or video.
+pub fn probe(path: &Path) -> std::io::Result<Option<Probe>> {
+    let mut head = Vec::with_capacity(HEAD_BYTES as usize);
+    File::open(path)?.take(HEAD_BYTES).read_to_end(&mut head)?;
+    let found = match infer::get(&head) {
+        Some(t) => media_kind(t.mime_type()).map(|k| (k, Some(t.mime_type().to_string()))),
+        None => kind_from_extension(path),
+    };
+    let Some((kind, mime_type)) = found else {
+        return Ok(None);
+    };
+    let (taken, location) = match kind {
+        MediaKind::Photo => exif_from_memory(head).unwrap_or_else(|| read_dates(path)),
+        MediaKind::Video => read_dates(path),
+    };
+    Ok(Some(Probe {
+        kind,
+        mime_type,
+        taken,
+        location,
+    }))
 }
 
 pub fn kind_from_extension(path: &Path) -> Option<(MediaKind, Option<String>)> {
@@ -42,31 +63,32 @@ fn media_kind(mime: &str) -> Option<MediaKind> {
     }
 }
 
+type Dates = (Option<Timestamp>, Option<Location>);
+
+/// EXIF from the head already read; `None` when it does not parse there (EXIF further in, or
+/// not an EXIF-carrying format), so that the caller reads the file.
+fn exif_from_memory(head: Vec<u8>) -> Option<Dates> {
+    let source = MediaSource::from_memory(head).ok()?;
+    if !matches!(source.kind(), nom_exif::MediaKind::Image) {
+        return None;
+    }
+    let iter = MediaParser::new().parse_exif(source).ok()?;
+    Some(exif_dates(iter.into()))
+}
+
 /// Reads the taken time and place from EXIF (photos) or the container (videos). Damaged or
 /// missing metadata is not an error: the item simply has none.
-pub fn read_dates(path: &Path, kind: MediaKind) -> (Option<Timestamp>, Option<Location>) {
+fn read_dates(path: &Path) -> Dates {
     let Ok(source) = MediaSource::open(path) else {
         return (None, None);
     };
     let mut parser = MediaParser::new();
-    match (kind, source.kind()) {
-        (_, nom_exif::MediaKind::Image) => {
-            let Ok(iter) = parser.parse_exif(source) else {
-                return (None, None);
-            };
-            let exif: nom_exif::Exif = iter.into();
-            let taken = [
-                ExifTag::DateTimeOriginal,
-                ExifTag::CreateDate,
-                ExifTag::ModifyDate,
-            ]
-            .into_iter()
-            .find_map(|tag| exif.get(tag).and_then(|v| v.as_datetime()))
-            .and_then(exif_time);
-            let location = exif.gps_info().and_then(gps_location);
-            (taken, location)
-        }
-        (_, nom_exif::MediaKind::Track) => {
+    match source.kind() {
+        nom_exif::MediaKind::Image => match parser.parse_exif(source) {
+            Ok(iter) => exif_dates(iter.into()),
+            Err(_) => (None, None),
+        },
+        nom_exif::MediaKind::Track => {
             let Ok(track) = parser.parse_track(source) else {
                 return (None, None);
             };
@@ -82,6 +104,19 @@ pub fn read_dates(path: &Path, kind: MediaKind) -> (Option<Timestamp>, Option<Lo
             (taken, location)
         }
     }
+}
+
+fn exif_dates(exif: nom_exif::Exif) -> Dates {
+    let taken = [
+        ExifTag::DateTimeOriginal,
+        ExifTag::CreateDate,
+        ExifTag::ModifyDate,
+    ]
+    .into_iter()
+    .find_map(|tag| exif.get(tag).and_then(|v| v.as_datetime()))
+    .and_then(exif_time);
+    let location = exif.gps_info().and_then(gps_location);
+    (taken, location)
 }
 
 fn exif_time(value: nom_exif::ExifDateTime) -> Option<Timestamp> {

@@ -5,16 +5,19 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use ferry_core::{Album, Content, Error, MediaItem, Page, Record, Result, Scope, Skipped, Source};
+use std::io::Read;
+
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use tokio_util::io::ReaderStream;
 use walkdir::WalkDir;
 
 use super::{join_inside, metadata};
 
 /// Entries per listed page: small enough to journal in one quick transaction.
 const PAGE_ENTRIES: usize = 256;
-/// Read size when streaming a file.
-const READ_CHUNK: usize = 256 * 1024;
+/// Read size when streaming a file: large enough that a photo is one read, and that a video
+/// costs few trips to the blocking pool.
+const READ_CHUNK: usize = 1024 * 1024;
 
 pub struct FolderSource {
     root: PathBuf,
@@ -81,19 +84,71 @@ impl Source for FolderSource {
 
     async fn open(&self, item: &MediaItem) -> Result<Content> {
         let path = join_inside(&self.root, &item.id)?;
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| Error::io(path.display(), &e))?;
-        let length = file
-            .metadata()
-            .await
-            .map_err(|e| Error::io(path.display(), &e))?
-            .len();
         let shown = path.display().to_string();
-        let stream = ReaderStream::with_capacity(file, READ_CHUNK)
-            .map(move |chunk| chunk.map_err(|e| Error::io(&shown, &e)));
+        // One blocking call opens the file and, when it is small, reads all of it: most photos
+        // then cost a single trip to the blocking pool.
+        let (file, length, head) = blocking(move || {
+            let mut file = std::fs::File::open(&path).map_err(|e| Error::io(path.display(), &e))?;
+            let length = file
+                .metadata()
+                .map_err(|e| Error::io(path.display(), &e))?
+                .len();
+            let head = read_chunk(&mut file, &path, length)?;
+            Ok((file, length, head))
+        })
+        .await?;
+        // The stream ends after `length` bytes: the file as it was when opened. A file that
+        // shrinks meanwhile ends short, which the engine's length check turns into a retry.
+        let remaining = length - head.len() as u64;
+        let rest = futures::stream::try_unfold((file, remaining), move |(mut file, remaining)| {
+            let shown = shown.clone();
+            async move {
+                if remaining == 0 {
+                    return Ok(None);
+                }
+                let (file, chunk) = blocking(move || {
+                    let chunk = read_chunk(&mut file, Path::new(&shown), remaining)?;
+                    Ok((file, chunk))
+                })
+                .await?;
+                let left = remaining - chunk.len() as u64;
+                Ok(if chunk.is_empty() {
+                    None
+                } else {
+                    Some((chunk, (file, left)))
+                })
+            }
+        });
+        let stream = futures::stream::once(async move { Ok(head) })
+            .filter(|chunk: &Result<Bytes>| {
+                futures::future::ready(chunk.as_ref().map_or(true, |c| !c.is_empty()))
+            })
+            .chain(rest);
         Ok(Content::new(Box::pin(stream), Some(length)))
     }
+}
+
+/// Reads one chunk of at most `remaining` bytes (less only at the end of the file).
+fn read_chunk(file: &mut std::fs::File, path: &Path, remaining: u64) -> Result<Bytes> {
+    let want = remaining.min(READ_CHUNK as u64) as usize;
+    let mut buf = BytesMut::zeroed(want);
+    let mut filled = 0;
+    while filled < want {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(path.display(), &e)),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf.freeze())
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::permanent(format!("file read stopped: {e}")))?
 }
 
 fn list_page(
@@ -203,7 +258,7 @@ fn describe_entry(root: &Path, entry: &walkdir::DirEntry, scope: &Scope, page: &
         return; // ferry's own staging file from a transfer into this folder
     }
 
-    let (kind, mime_type) = match metadata::kind_of(path) {
+    let probe = match metadata::probe(path) {
         Ok(Some(found)) => found,
         Ok(None) => {
             page.skipped.push(Skipped {
@@ -215,7 +270,12 @@ fn describe_entry(root: &Path, entry: &walkdir::DirEntry, scope: &Scope, page: &
         // Unreadable now (permissions): list it by its extension so that the move reports
         // the failure and a later resume can pick it up once it is readable.
         Err(err) => match metadata::kind_from_extension(path) {
-            Some(found) => found,
+            Some((kind, mime_type)) => metadata::Probe {
+                kind,
+                mime_type,
+                taken: None,
+                location: None,
+            },
             None => {
                 page.skipped.push(Skipped {
                     id,
@@ -225,13 +285,13 @@ fn describe_entry(root: &Path, entry: &walkdir::DirEntry, scope: &Scope, page: &
             }
         },
     };
+    let kind = probe.kind;
     if !scope.wants(kind.data_type()) {
         return;
     }
     let meta = entry.metadata().ok();
-    let (taken, location) = metadata::read_dates(path, kind);
     let modified = meta.as_ref().and_then(|m| metadata::mtime(m.modified()));
-    let taken = taken.or(modified);
+    let taken = probe.taken.or(modified);
     if !scope.in_range(taken.as_ref()) {
         return;
     }
@@ -244,11 +304,11 @@ fn describe_entry(root: &Path, entry: &walkdir::DirEntry, scope: &Scope, page: &
         kind,
         file_name,
         caption: None,
-        mime_type,
+        mime_type: probe.mime_type,
         size: meta.map(|m| m.len()),
         taken,
         uploaded: None,
-        location,
+        location: probe.location,
         albums,
     }));
 }
