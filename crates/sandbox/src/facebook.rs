@@ -1303,14 +1303,15 @@ async fn cdn(
             else {
                 return not_found();
             };
-            let Some(p) = w.photo(id) else {
+            let Some(p) = w.photo(id).cloned() else {
                 return not_found();
             };
-            ranged(
-                Bytes::from(photo_jpeg(&app, p, pw, ph)),
-                "image/jpeg",
-                &headers,
-            )
+            // Encoding is CPU work: keep it off the threads that serve other requests.
+            let a = app.clone();
+            match tokio::task::spawn_blocking(move || photo_jpeg(&a, &p, pw, ph)).await {
+                Ok(jpeg) => ranged(Bytes::from(jpeg), "image/jpeg", &headers),
+                Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "").into_response(),
+            }
         }
         "t" => {
             let Some(v) = file.strip_suffix(".jpg").and_then(|id| w.video(id)) else {
@@ -1429,6 +1430,18 @@ pub(crate) fn slice_chunks(
 // ---------------------------------------------------------------------------------------
 // Inspection
 
+/// Size and SHA-256 of a photo's original, computed once per photo.
+fn photo_digest(app: &AppState, p: &Photo) -> (usize, String) {
+    use sha2::Digest;
+    if let Some(d) = app.fb_digests.lock().unwrap().get(&p.index) {
+        return d.clone();
+    }
+    let bytes = photo_jpeg(app, p, p.width, p.height);
+    let d = (bytes.len(), hex::encode(sha2::Sha256::digest(&bytes)));
+    app.fb_digests.lock().unwrap().insert(p.index, d.clone());
+    d
+}
+
 /// The seeded account as the inspection API shows it, with the SHA-256 of every original.
 pub fn inspect(app: &AppState) -> Value {
     use sha2::Digest;
@@ -1446,12 +1459,12 @@ pub fn inspect(app: &AppState) -> Value {
         .photos
         .iter()
         .map(|p| {
-            let bytes = photo_jpeg(app, p, p.width, p.height);
+            let (size, sha) = photo_digest(app, p);
             json!({ "id": p.id, "album_id": w.albums.get(p.album).map(|a| a.id.clone()),
                     "name": p.caption, "created_time": fb_time(p.created), "taken_time": fb_time(p.taken),
                     "width": p.width, "height": p.height,
                     "place": p.place.as_ref().map(place_json),
-                    "size": bytes.len(), "sha256": hex::encode(sha2::Sha256::digest(&bytes)) })
+                    "size": size, "sha256": sha })
         })
         .collect();
     let videos: Vec<Value> = w

@@ -103,8 +103,12 @@ async fn state(State(app): State<Arc<AppState>>) -> Json<Value> {
     }))
 }
 
-async fn source(State(app): State<Arc<AppState>>) -> Json<Value> {
-    Json(crate::facebook::inspect(&app))
+async fn source(State(app): State<Arc<AppState>>) -> Response {
+    // Hashing every original is CPU work: off the threads that serve requests.
+    match tokio::task::spawn_blocking(move || crate::facebook::inspect(&app)).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 async fn stats(State(app): State<Arc<AppState>>) -> Json<Value> {

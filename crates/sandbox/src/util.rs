@@ -42,6 +42,8 @@ pub struct AppState {
     pub url_key: [u8; 32],
     /// Facebook objects deleted through the inspection API (answered as Graph 100/33).
     pub fb_deleted: Mutex<std::collections::HashSet<String>>,
+    /// (size, SHA-256) of seeded photo originals, filled on first inspection.
+    pub fb_digests: Mutex<std::collections::HashMap<usize, (usize, String)>>,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
             koofr: Default::default(),
             url_key,
             fb_deleted: Mutex::default(),
+            fb_digests: Mutex::default(),
             world,
             clock,
             base_url,
