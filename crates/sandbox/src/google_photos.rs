@@ -36,6 +36,8 @@ pub const UPLOAD_TOKEN_TTL: i64 = 86_400;
 pub const BASE_URL_TTL: i64 = 3600;
 pub const MAX_ALBUM_ITEMS: usize = 20_000;
 pub const MAX_BATCH: usize = 50;
+pub const MAX_PHOTO_BYTES: u64 = 200 * 1000 * 1000;
+pub const MAX_VIDEO_BYTES: u64 = 20 * 1000 * 1000 * 1000;
 const GRANULARITY: u64 = 256 * 1024;
 const SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/";
 
@@ -705,6 +707,17 @@ async fn batch_create(
             .mime
             .filter(|m| m.starts_with("image/") || m.starts_with("video/"))
             .unwrap_or_else(|| mime_from_name(&filename));
+        // Upload guide limits: photos up to 200 MB, videos up to 20 GB.
+        let limit = if mime.starts_with("video/") {
+            MAX_VIDEO_BYTES
+        } else {
+            MAX_PHOTO_BYTES
+        };
+        if up.blob.size > limit {
+            app.blobs.remove(up.blob.id);
+            results.push(fail(3, "Failed: The media item is too large."));
+            continue;
+        }
         let item = Item {
             id: format!("AF1Qip{}", app.token(60)),
             filename,
