@@ -95,12 +95,16 @@ pub fn router(app: Arc<AppState>) -> Router {
         .with_state(app)
 }
 
-async fn state(State(app): State<Arc<AppState>>) -> Json<Value> {
-    Json(json!({
+pub(crate) fn state_json(app: &AppState) -> Value {
+    json!({
         "dropbox": app.dropbox.inspect(),
         "koofr": app.koofr.inspect(),
         "google_photos": app.google.inspect(),
-    }))
+    })
+}
+
+async fn state(State(app): State<Arc<AppState>>) -> Json<Value> {
+    Json(state_json(&app))
 }
 
 async fn source(State(app): State<Arc<AppState>>) -> Response {

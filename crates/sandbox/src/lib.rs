@@ -355,6 +355,16 @@ impl Sandbox {
         self.app.faults.set(service, cfg);
     }
 
+    /// What `GET /_sandbox/state` returns: every stored file, album and media item.
+    pub fn state(&self) -> serde_json::Value {
+        inspect::state_json(&self.app)
+    }
+
+    /// What `GET /_sandbox/stats` returns: request counts by service, route and status.
+    pub fn stats(&self) -> serde_json::Value {
+        serde_json::json!({ "requests": self.app.stats.snapshot() })
+    }
+
     /// Moves the sandbox clock forward (token, code, URL and upload-token expiry).
     pub fn advance_clock(&self, secs: i64) {
         self.app.clock.advance(secs);

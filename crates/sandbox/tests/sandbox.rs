@@ -123,5 +123,11 @@ async fn uploaded_bytes_live_in_the_state_folder() {
         .await
         .unwrap();
     assert_eq!(&r.bytes().await.unwrap()[..], &data[..]);
+    // The same views from Rust.
+    assert_eq!(
+        sb.state()["dropbox"]["entries"][0]["path_lower"],
+        "/disk.bin"
+    );
+    assert!(!sb.stats()["requests"].as_array().unwrap().is_empty());
     sb.shutdown().await;
 }
