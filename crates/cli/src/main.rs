@@ -62,6 +62,9 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Run emulators of Facebook, Dropbox, Google Photos and Koofr (seeded accounts, fault
+    /// injection, an inspection API) until stopped.
+    Sandbox(ferry_sandbox::SandboxOptions),
 }
 
 #[derive(Args)]
@@ -197,6 +200,10 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(exit_code(&report))
         }
+        Command::Sandbox(options) => {
+            run_sandbox(options).await?;
+            Ok(EXIT_OK)
+        }
         Command::Demo { run } => {
             let engine = open_engine(cli.data_dir.clone()).await?;
             let dir = paths::data_dir(cli.data_dir)?.join("demo");
@@ -209,6 +216,33 @@ async fn run(cli: Cli) -> Result<u8> {
             Ok(code)
         }
     }
+}
+
+/// Starts the emulators, says where they are and how to point ferry at them, and waits for
+/// Ctrl-C.
+async fn run_sandbox(options: ferry_sandbox::SandboxOptions) -> Result<()> {
+    let sandbox = ferry_sandbox::start(options)
+        .await
+        .context("cannot start the sandbox")?;
+    let urls = sandbox.urls();
+    println!("ferry sandbox is running at {}", sandbox.base_url());
+    println!("  Facebook Graph  {}", urls.facebook.graph_url);
+    println!("  Dropbox API     {}", urls.dropbox.api_url);
+    println!("  Google Photos   {}", urls.google_photos.api_url);
+    println!("  Koofr           {}", urls.koofr.base_url);
+    println!("  Inspection API  {}", urls.inspect_url);
+    println!();
+    println!("# ferry.toml: point ferry at the sandbox (sandbox credentials, not real ones)");
+    println!("{}", sandbox.ferry_toml());
+    println!("# Ready-made accounts and tokens:");
+    println!("{}", serde_json::to_string_pretty(&sandbox.credentials())?);
+    println!();
+    println!("Stop with Ctrl-C.");
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    sandbox.shutdown().await;
+    Ok(())
 }
 
 async fn transfer(data_dir: Option<std::path::PathBuf>, args: TransferArgs) -> Result<u8> {
