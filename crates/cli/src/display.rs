@@ -66,14 +66,22 @@ impl ProgressDisplay {
 
 fn new_bar() -> ProgressBar {
     let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    bar.set_style(planning_style());
     bar
+}
+
+/// While planning there is nothing to measure against yet: a spinner and a count.
+fn planning_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+fn moving_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ")
 }
 
 fn draw(bar: &ProgressBar, p: &Progress) {
@@ -82,6 +90,9 @@ fn draw(bar: &ProgressBar, p: &Progress) {
             bar.set_message(format!("planning: {} listed", Progress::get(&p.listed)))
         }
         _ => {
+            if bar.length() == Some(0) {
+                bar.set_style(moving_style());
+            }
             let total = Progress::get(&p.total_bytes);
             bar.set_length(total);
             bar.set_position(Progress::get(&p.moved_bytes).min(total));

@@ -387,7 +387,7 @@ impl Mover {
                     return Some(self.settled(&unit, UnitState::Failed, err.to_string(), attempts));
                 }
                 ErrorKind::AuthExpired | ErrorKind::DestinationFull => {
-                    self.stop.stop(err.to_string());
+                    self.stop.stop(pause_reason(&err));
                     return None;
                 }
                 ErrorKind::Retryable | ErrorKind::RateLimited => {
@@ -594,7 +594,7 @@ impl Mover {
                 self.dest.discard(staged).await;
                 match err.kind() {
                     ErrorKind::AuthExpired | ErrorKind::DestinationFull => {
-                        self.stop.stop(err.to_string());
+                        self.stop.stop(pause_reason(&err));
                         retry_later(err.to_string())
                     }
                     ErrorKind::Retryable | ErrorKind::RateLimited
@@ -614,6 +614,15 @@ impl Mover {
                 }
             }
         }
+    }
+}
+
+/// What a person reads when the job pauses.
+fn pause_reason(err: &Error) -> String {
+    match err.kind() {
+        ErrorKind::DestinationFull => format!("the destination is full ({err}); free some space"),
+        ErrorKind::AuthExpired => format!("the authorization expired ({err}); connect again"),
+        _ => err.to_string(),
     }
 }
 

@@ -256,7 +256,11 @@ async fn a_full_destination_pauses_the_job_and_resume_finishes_it() {
     ));
     let report = run(&f, flaky).await;
     assert_eq!(report.state, JobState::Paused);
-    assert!(report.reason.as_deref().unwrap().contains("no space left"));
+    let reason = report.reason.as_deref().unwrap();
+    assert!(
+        reason.contains("destination is full") && reason.contains("no space left"),
+        "{reason}"
+    );
     assert!(report.counts.pending >= 1);
     assert_eq!(report.counts.failed, 0, "a full destination fails nothing");
 
@@ -276,7 +280,11 @@ async fn expired_credentials_pause_the_job() {
     ));
     let report = run(&f, flaky).await;
     assert_eq!(report.state, JobState::Paused);
-    assert_eq!(report.reason.as_deref(), Some("token expired"));
+    let reason = report.reason.as_deref().unwrap();
+    assert!(
+        reason.contains("authorization expired") && reason.contains("token expired"),
+        "{reason}"
+    );
     let report = run(&f, Arc::new(FolderDestination::new(&f.dst))).await;
     assert!(report.complete());
     assert_eq!(album_files(&f), vec!["a.jpg", "b.jpg"]);

@@ -142,12 +142,14 @@ impl Destination for FolderDestination {
         // The whole write runs in one blocking task that pulls chunks from the stream: one
         // trip to the blocking pool per file rather than one per system call.
         let path = staging.clone();
+        // Messages name the file as the person will know it, not its staging name.
+        let shown = self.container_dir(&target.container)?.join(&target.name);
         let modified = target.modified;
         let runtime = tokio::runtime::Handle::current();
         let result = blocking(move || {
             let mut file = create_staging(&path)?;
             while let Some(chunk) = runtime.block_on(content.stream.next()) {
-                file.write_all(&chunk?).map_err(|e| io_err(&path, e))?;
+                file.write_all(&chunk?).map_err(|e| io_err(&shown, e))?;
             }
             if let Some(when) = modified {
                 let mtime =
