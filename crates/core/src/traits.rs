@@ -68,6 +68,9 @@ pub struct Capabilities {
     pub max_file_size: Option<u64>,
     /// The most items one `commit` call takes.
     pub max_commit_batch: usize,
+    /// The most items an album holds (Google Photos: 20,000); a larger source album is split
+    /// into "Title", "Title (2)", … when the job is planned.
+    pub max_album_items: Option<usize>,
 }
 
 /// Where an item goes on a destination: a folder path (for [`Layout::Folders`]) or an album.
@@ -156,5 +159,13 @@ pub trait Destination: Send + Sync {
     /// Called once a job has moved everything it can: flush, remove leftover staging.
     async fn finish(&self) -> Result<()> {
         Ok(())
+    }
+
+    /// Creates (or finds) a view-only link to a folder, given by its safe names from the
+    /// destination's root, so that a person can share a transfer with someone who has no
+    /// account. `None` when the destination has no such links. Never called unless asked.
+    async fn share_link(&self, folder: &[String]) -> Result<Option<String>> {
+        let _ = folder;
+        Ok(None)
     }
 }

@@ -83,6 +83,7 @@ impl Destination for FolderDestination {
             names: NameRules::default(),
             max_file_size: None,
             max_commit_batch: 512,
+            max_album_items: None,
         }
     }
 

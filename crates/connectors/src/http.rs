@@ -1,0 +1,241 @@
+//! What every service client shares: one reqwest client, sending with credentials (refreshing
+//! an expired access token once and sending again), mapping HTTP failures onto the error
+//! taxonomy, and reading bodies with a size limit.
+//!
+//! Retrying transient failures is the engine's job (it knows the item and the backoff); a
+//! client only turns each failure into the right kind, with `retry_after` when the service
+//! gives one.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use ferry_core::{Content, Error, Result};
+
+use crate::auth::Auth;
+
+/// The most of an error or JSON body a client reads: enough for any API answer, bounded
+/// against a hostile or broken server.
+pub const MAX_JSON_BODY: usize = 16 << 20;
+
+/// Builds the HTTP client every connector uses: rustls, HTTP/2 when offered, keep-alive,
+/// connect and read timeouts (never a total timeout: a 300 MiB upload takes what it takes),
+/// and no redirects followed automatically for API calls.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(20))
+        .read_timeout(Duration::from_secs(120))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(32)
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the TLS backend is compiled in")
+}
+
+/// An HTTP answer that was not a success, as the service sent it.
+#[derive(Debug)]
+pub struct Failure {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// The body (at most [`MAX_JSON_BODY`] bytes), lossily decoded.
+    pub body: String,
+}
+
+impl Failure {
+    pub async fn read(response: Response) -> Failure {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = match read_limited(response, MAX_JSON_BODY).await {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(_) => String::new(),
+        };
+        Failure {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `Retry-After` in seconds (the HTTP-date form is rare on APIs and read as absent).
+    pub fn retry_after(&self) -> Option<Duration> {
+        retry_after(&self.headers)
+    }
+
+    /// The body shortened for a message.
+    pub fn snippet(&self) -> String {
+        snippet(&self.body)
+    }
+
+    /// The generic mapping by status code, for what a service's own mapping does not know.
+    pub fn by_status(&self, what: &str) -> Error {
+        let detail = self.snippet();
+        let status = self.status;
+        match status.as_u16() {
+            401 => Error::AuthExpired(format!("{what}: the service refused the credentials")),
+            404 | 410 => Error::NotFound(format!("{what}: not found ({status})")),
+            413 | 507 => Error::DestinationFull(format!("{what}: no space left ({status})")),
+            408 | 500..=599 => Error::Retryable(format!("{what}: {status} {detail}")),
+            429 => Error::RateLimited {
+                retry_after: self.retry_after(),
+                message: format!("{what}: rate limited ({status})"),
+            },
+            _ => Error::Permanent(format!("{what}: {status} {detail}")),
+        }
+    }
+}
+
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    value
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+        .or_else(|| value.parse::<f64>().ok().map(Duration::from_secs_f64))
+}
+
+/// Shortens a body for a one-line message.
+pub fn snippet(body: &str) -> String {
+    let line: String = body
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect();
+    line.trim().to_string()
+}
+
+/// Maps a transport failure (connect, reset, timeout, a body cut short): always worth
+/// another try. The URL is left out: signed CDN URLs and some APIs carry tokens in it.
+pub fn transport(what: &str, err: reqwest::Error) -> Error {
+    let err = err.without_url();
+    // reqwest's Display hides the cause ("error sending request"); the sources say which.
+    let mut message = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    Error::Retryable(format!("{what}: {message}"))
+}
+
+/// Sends a request that can be rebuilt, with credentials; when the service answers 401 the
+/// access token is refreshed once and the request sent again. Any other non-success answer is
+/// handed to `map`, the service's own error mapping.
+pub async fn send(
+    auth: &Auth,
+    what: &str,
+    build: impl Fn() -> RequestBuilder,
+    map: impl Fn(Failure) -> Error,
+) -> Result<Response> {
+    let mut refreshed = false;
+    loop {
+        let (request, used) = auth.apply(build()).await?;
+        let response = request.send().await.map_err(|e| transport(what, e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let failure = Failure::read(response).await;
+        if failure.status == StatusCode::UNAUTHORIZED && !refreshed && auth.can_refresh() {
+            auth.refresh(&used).await?;
+            refreshed = true;
+            continue;
+        }
+        if failure.status == StatusCode::UNAUTHORIZED {
+            return Err(auth.expired(what));
+        }
+        return Err(map(failure));
+    }
+}
+
+/// Sends a request that cannot be rebuilt (a streaming upload). On 401 the token is refreshed
+/// for next time and the failure is retryable: the engine opens the source again.
+pub async fn send_once(
+    auth: &Auth,
+    what: &str,
+    request: RequestBuilder,
+    map: impl Fn(Failure) -> Error,
+) -> Result<Response> {
+    let (request, used) = auth.apply(request).await?;
+    let response = request.send().await.map_err(|e| transport(what, e))?;
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let failure = Failure::read(response).await;
+    if failure.status == StatusCode::UNAUTHORIZED {
+        if auth.can_refresh() {
+            auth.refresh(&used).await?;
+            return Err(Error::Retryable(format!(
+                "{what}: the access token had expired; refreshed, sending again"
+            )));
+        }
+        return Err(auth.expired(what));
+    }
+    Err(map(failure))
+}
+
+/// Reads a whole body, refusing more than `limit` bytes.
+pub async fn read_limited(response: Response, limit: usize) -> Result<Bytes> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(Error::permanent(format!(
+            "the answer is larger than {limit} bytes"
+        )));
+    }
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| transport("reading the answer", e))?;
+        if body.len() + chunk.len() > limit {
+            return Err(Error::permanent(format!(
+                "the answer is larger than {limit} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
+}
+
+/// Reads a JSON answer; an unreadable one is a passing fault (a truncated body), not a bug.
+pub async fn json<T: DeserializeOwned>(what: &str, response: Response) -> Result<T> {
+    let body = read_limited(response, MAX_JSON_BODY).await?;
+    serde_json::from_slice(&body).map_err(|e| {
+        Error::Retryable(format!(
+            "{what}: unreadable answer ({e}): {}",
+            snippet(&String::from_utf8_lossy(&body))
+        ))
+    })
+}
+
+/// A response body as an item's content, streamed; its length from `Content-Length`.
+pub fn content(response: Response) -> Content {
+    let length = response.content_length();
+    let stream = response
+        .bytes_stream()
+        .map(|chunk| chunk.map_err(|e| transport("downloading", e)))
+        .boxed();
+    Content::new(stream, length)
+}
+
+/// An item's content as a streaming request body (no buffering of the whole file).
+pub fn body(content: Content) -> reqwest::Body {
+    reqwest::Body::wrap_stream(content.stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+}

@@ -1,0 +1,46 @@
+//! Shared by the connector tests: sessions against a running sandbox.
+#![allow(dead_code)]
+
+use ferry_connectors::auth::Secret;
+use ferry_connectors::config::Config;
+use ferry_connectors::service::{ServiceKind, Session, Settings};
+use ferry_sandbox::Sandbox;
+
+/// The sandbox's `ferry.toml`, as ferry reads it.
+pub fn config(sb: &Sandbox) -> Config {
+    Config::parse(&sb.ferry_toml(), None).expect("the sandbox writes a valid ferry.toml")
+}
+
+/// A session for the seeded account of a service, with the sandbox's ready-made tokens
+/// (Koofr: the app password; WebDAV: Koofr's WebDAV with the app password).
+pub fn session(sb: &Sandbox, kind: ServiceKind) -> Session {
+    let creds = sb.credentials();
+    let (settings, secret) = match kind {
+        ServiceKind::Facebook => oauth(&creds.facebook),
+        ServiceKind::Dropbox => oauth(&creds.dropbox),
+        ServiceKind::GooglePhotos => oauth(&creds.google_photos),
+        ServiceKind::Koofr => (
+            Settings {
+                user: Some(creds.koofr.email.clone()),
+                ..Settings::default()
+            },
+            Secret::password(creds.koofr.app_password.clone()),
+        ),
+        ServiceKind::Webdav => (
+            Settings {
+                url: Some(sb.urls().koofr.webdav_url.clone()),
+                user: Some(creds.koofr.email.clone()),
+            },
+            Secret::password(creds.koofr.app_password.clone()),
+        ),
+    };
+    Session::new(kind, kind.name(), &config(sb), settings, &secret, None)
+        .expect("a session from the sandbox's credentials")
+}
+
+fn oauth(creds: &ferry_sandbox::ServiceCredentials) -> (Settings, Secret) {
+    (
+        Settings::default(),
+        Secret::tokens(creds.access_token.clone(), creds.refresh_token.clone(), None),
+    )
+}
