@@ -1,80 +1,124 @@
-//! `ferry demo`: a sample photo library made on the spot, transferred with the real engine.
+//! `ferry demo`: the headline transfer, Facebook → Dropbox, end to end on embedded defaults.
+//!
+//! The sandbox runs in-process (emulated Facebook with a seeded account, emulated Dropbox);
+//! the demo connects both accounts exactly as `ferry connect --token` does (sealed in the
+//! vault), then runs the same transfer a person would, with the real HTTP clients.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use ferry_connectors::config::Config;
+use ferry_connectors::service::ServiceKind;
 use ferry_core::Scope;
 use ferry_engine::{JobSpec, LayoutOptions};
-use ferry_sandbox::media::{Mp4, PhotoSpec, VideoSpec, jpeg};
-use time::macros::{datetime, offset};
+use ferry_sandbox::SandboxOptions;
 
-/// Writes the sample library under `dir/library` (again each time: it is deterministic) and
-/// returns the job that transfers it to `dir/transferred`.
-pub fn prepare(dir: &Path, quiet: bool) -> Result<JobSpec> {
-    let library = dir.join("library");
-    let write = |relative: &str, bytes: &[u8]| -> Result<()> {
-        let path = library.join(relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))
-    };
-    let photo = |seed: u64, taken, gps| {
-        let mut spec = PhotoSpec::new(seed);
-        spec.width = 640;
-        spec.height = 480;
-        spec.taken = Some(taken);
-        spec.offset = Some(offset!(+02:00));
-        spec.gps = gps;
-        jpeg(&spec)
-    };
-    write(
-        "Family/2019 Summer/IMG_0001.jpg",
-        &photo(1, datetime!(2019-07-14 10:00:00), Some((43.2965, 5.3698))),
-    )?;
-    write(
-        "Family/2019 Summer/IMG_0002.jpg",
-        &photo(2, datetime!(2019-07-14 10:05:00), None),
-    )?;
-    write(
-        "Family/2019 Summer/img_0001.JPG",
-        &photo(3, datetime!(2019-07-15 18:30:00), None),
-    )?;
-    write(
-        "Family/Birthday.jpg",
-        &photo(4, datetime!(2020-03-01 16:00:00), None),
-    )?;
-    write(
-        "Trip: \"Paris\"?/Tour Eiffel 🗼.jpg",
-        &photo(5, datetime!(2021-06-05 14:03:09), Some((48.8584, 2.2945))),
-    )?;
-    write("Trip: \"Paris\"?/notes.txt", b"Bring the good camera.\n")?;
-    write(
-        "Unsorted.jpg",
-        &photo(6, datetime!(2018-12-24 20:00:00), None),
-    )?;
-    let mut video = VideoSpec::new(7, 3 * 1024 * 1024);
-    video.created = Some(datetime!(2021-06-05 12:10:00 UTC));
-    write("Trip: \"Paris\"?/Seine.mp4", &Mp4::new(&video).to_vec())?;
-    if !quiet {
-        eprintln!("demo: sample library written to {}", library.display());
+use crate::connections::ConnectArgs;
+use crate::{Mode, RunArgs};
+
+const FACEBOOK: &str = "demo-facebook";
+const DROPBOX: &str = "demo-dropbox";
+
+pub async fn run(dir: &Path, keep: bool, run: &RunArgs) -> Result<u8> {
+    let sandbox = ferry_sandbox::start(SandboxOptions {
+        albums: 5,
+        photos: 60,
+        videos: 3,
+        video_size: 8 << 20,
+        ..SandboxOptions::default()
+    })
+    .await
+    .context("cannot start the sandbox")?;
+    if !run.json {
+        eprintln!(
+            "demo: sandbox Facebook and Dropbox running at {}",
+            sandbox.base_url()
+        );
     }
-    Ok(JobSpec {
-        sources: vec![library.to_string_lossy().into_owned()],
-        destination: dir.join("transferred").to_string_lossy().into_owned(),
+    // Each sandbox starts empty on a new port: so does the demo's journal.
+    for name in ["ferry.db", "ferry.db-wal", "ferry.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    let config = Config::parse(&sandbox.ferry_toml(), None)?;
+    let ferry = crate::open_ferry(dir, config).await?;
+    let creds = sandbox.credentials();
+    for (kind, name, access, refresh) in [
+        (
+            ServiceKind::Facebook,
+            FACEBOOK,
+            &creds.facebook.access_token,
+            &creds.facebook.refresh_token,
+        ),
+        (
+            ServiceKind::Dropbox,
+            DROPBOX,
+            &creds.dropbox.access_token,
+            &creds.dropbox.refresh_token,
+        ),
+    ] {
+        ferry
+            .connections
+            .connect(ConnectArgs {
+                service: kind,
+                name: Some(name.into()),
+                token: Some(access.clone()),
+                refresh_token: refresh.clone(),
+                user: None,
+                app_password: None,
+                url: None,
+                password: None,
+                no_browser: true,
+            })
+            .await?;
+    }
+    let spec = JobSpec {
+        sources: vec![format!("{FACEBOOK}:")],
+        destination: format!("{DROPBOX}:"),
         scope: Scope::media(),
         layout: LayoutOptions::default(),
-    })
+    };
+    let (job, _) = ferry.engine.start(&spec).await?;
+    let code = crate::execute(&ferry, &job.id, &spec, run, Mode::Transfer, false).await?;
+    if !run.json {
+        explain(&sandbox);
+    }
+    if keep {
+        println!();
+        println!(
+            "The sandbox keeps running at {}; stop it with Ctrl-C.",
+            sandbox.base_url()
+        );
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    }
+    sandbox.shutdown().await;
+    Ok(code)
 }
 
-pub fn explain(spec: &JobSpec) {
+/// Where everything landed, read back from the emulated Dropbox.
+fn explain(sandbox: &ferry_sandbox::Sandbox) {
+    let state = sandbox.state();
+    let mut folders: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let entries = state["dropbox"]["entries"].as_array().cloned().unwrap_or_default();
+    for entry in entries.iter().filter(|e| e["type"] == "file") {
+        let path = entry["path_display"].as_str().unwrap_or_default();
+        let folder = path.rsplit_once('/').map(|(f, _)| f).unwrap_or("/");
+        let slot = folders.entry(folder.to_string()).or_default();
+        slot.0 += 1;
+        slot.1 += entry["size"].as_u64().unwrap_or(0);
+    }
     println!();
-    println!("What happened: the sample library was planned into ferry's journal, then every");
-    println!("photo and video was streamed, hashed (SHA-256) and made durable at the destination,");
-    println!("grouped by album under 'Photo Transfer' and 'Video Transfer', dated from EXIF.");
-    println!("Names illegal on Windows were made safe; two photos whose names differ only in case");
-    println!("were kept apart; the text file was skipped with its reason.");
-    println!("Look: ls -R '{}'", spec.destination);
-    println!("Run it again: nothing is duplicated.");
+    println!("Where it landed in the (emulated) Dropbox, private, grouped by album:");
+    for (folder, (files, bytes)) in &folders {
+        println!("  {folder:<48} {files:>4} files  {:>7.1} MiB", *bytes as f64 / 1048576.0);
+    }
+    println!();
+    println!("Every byte was hashed on the way and checked against Dropbox's content_hash;");
+    println!("dates went to client_modified; run it again and nothing is duplicated.");
+    println!(
+        "Browse it: `ferry demo --keep`, then open {}/_sandbox/state",
+        sandbox.base_url()
+    );
+    println!("With your own accounts: `ferry connect facebook`, `ferry connect dropbox`,");
+    println!("then `ferry transfer facebook: dropbox:`.");
 }

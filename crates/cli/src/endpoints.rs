@@ -1,7 +1,5 @@
-//! Turning the command line's FROM and TO into sources and destinations.
-//!
-//! For now every endpoint is a local folder; `NAME:` connections (rclone style) come with the
-//! online services, and a `NAME:` that is not an existing path is refused clearly.
+//! Turning the command line's FROM and TO into sources and destinations: a local folder, or a
+//! connection as `NAME:` or `NAME:/some/path` (rclone style).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,15 +8,23 @@ use anyhow::{Result, bail};
 use ferry_connectors::folder::{FolderDestination, FolderSource};
 use ferry_core::{Destination, Source};
 
-fn looks_like_connection(arg: &str) -> bool {
-    match arg.split_once(':') {
-        Some((name, _)) => {
-            !name.is_empty()
-                && name.len() > 1 // a drive letter is a path
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                && !Path::new(arg).exists()
-        }
-        None => false,
+use crate::connections::Connections;
+
+/// `NAME:path` when the text has that shape and is not an existing local path.
+fn as_connection(arg: &str) -> Option<(&str, &str)> {
+    let (name, path) = arg.split_once(':')?;
+    let shaped = name.len() > 1 // a drive letter is a path
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    (shaped && !Path::new(arg).exists()).then_some((name, path))
+}
+
+/// The journal's form of a connection endpoint: `name:` or `name:/a/b`.
+fn connection_spec(name: &str, path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() {
+        format!("{name}:")
+    } else {
+        format!("{name}:/{}", parts.join("/"))
     }
 }
 
@@ -34,12 +40,19 @@ fn absolute(arg: &str) -> Result<PathBuf> {
     })
 }
 
-pub fn normalize_source(arg: &str) -> Result<String> {
-    if looks_like_connection(arg) {
+async fn known_connection(connections: &Connections, arg: &str, name: &str) -> Result<()> {
+    if !connections.exists(name).await? {
         bail!(
-            "'{arg}': no connection named '{}' (only local folders are supported so far)",
-            arg.split(':').next().unwrap_or(arg)
+            "'{arg}': no connection named '{name}' (see `ferry connections`; add one with `ferry connect <service> --name {name}`)"
         );
+    }
+    Ok(())
+}
+
+pub async fn normalize_source(connections: &Connections, arg: &str) -> Result<String> {
+    if let Some((name, path)) = as_connection(arg) {
+        known_connection(connections, arg, name).await?;
+        return Ok(connection_spec(name, path));
     }
     let path = absolute(arg)?;
     match std::fs::metadata(&path) {
@@ -62,12 +75,10 @@ pub fn normalize_source(arg: &str) -> Result<String> {
     }
 }
 
-pub fn normalize_destination(arg: &str) -> Result<String> {
-    if looks_like_connection(arg) {
-        bail!(
-            "'{arg}': no connection named '{}' (only local folders are supported so far)",
-            arg.split(':').next().unwrap_or(arg)
-        );
+pub async fn normalize_destination(connections: &Connections, arg: &str) -> Result<String> {
+    if let Some((name, path)) = as_connection(arg) {
+        known_connection(connections, arg, name).await?;
+        return Ok(connection_spec(name, path));
     }
     let path = absolute(arg)?;
     if path.is_file() {
@@ -76,10 +87,37 @@ pub fn normalize_destination(arg: &str) -> Result<String> {
     Ok(path.to_string_lossy().into_owned())
 }
 
-pub fn open_source(spec: &str) -> Result<Arc<dyn Source>> {
+pub async fn open_source(connections: &Connections, spec: &str) -> Result<Arc<dyn Source>> {
+    if let Some((name, path)) = as_connection(spec) {
+        let session = connections.session(name).await?;
+        return Ok(Arc::from(session.source(path)?));
+    }
     Ok(Arc::new(FolderSource::open(spec)?))
 }
 
-pub fn open_destination(spec: &str) -> Result<Arc<dyn Destination>> {
+pub async fn open_destination(
+    connections: &Connections,
+    spec: &str,
+) -> Result<Arc<dyn Destination>> {
+    if let Some((name, path)) = as_connection(spec) {
+        let session = connections.session(name).await?;
+        return Ok(Arc::from(session.destination(path)?));
+    }
     Ok(Arc::new(FolderDestination::new(spec)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_endpoints_are_recognised_and_normalised() {
+        assert_eq!(as_connection("dbx:"), Some(("dbx", "")));
+        assert_eq!(as_connection("dbx:/a//b/"), Some(("dbx", "/a//b/")));
+        assert_eq!(connection_spec("dbx", "/a//b/"), "dbx:/a/b");
+        assert_eq!(connection_spec("dbx", ""), "dbx:");
+        assert_eq!(as_connection("C:\\photos"), None);
+        assert_eq!(as_connection("/tmp/x"), None);
+        assert_eq!(as_connection("my photos:x"), None);
+    }
 }

@@ -1,5 +1,6 @@
 //! The `ferry` command.
 
+mod connections;
 mod demo;
 mod display;
 mod endpoints;
@@ -8,7 +9,7 @@ mod paths;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use ferry_core::{DataType, Scope};
 use ferry_engine::{
@@ -31,6 +32,10 @@ struct Cli {
     /// Where ferry keeps its journal (default: $XDG_DATA_HOME/ferry, ~/.local/share/ferry).
     #[arg(long, global = true, env = "FERRY_DATA_DIR", value_name = "DIR")]
     data_dir: Option<std::path::PathBuf>,
+    /// Service settings: OAuth apps and endpoints (default: $XDG_CONFIG_HOME/ferry/ferry.toml,
+    /// ~/.config/ferry/ferry.toml).
+    #[arg(long, global = true, env = "FERRY_CONFIG", value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -57,8 +62,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Try ferry on embedded defaults: makes a sample photo library and transfers it.
+    /// Connect an account (OAuth in a browser, or --token / --app-password / --url).
+    Connect(connections::ConnectArgs),
+    /// List connections (never their secrets).
+    Connections {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a connection where the service allows, and forget it.
+    Disconnect { name: String },
+    /// Try ferry on embedded defaults: transfers a sample Facebook account's photos and videos
+    /// to Dropbox, both emulated in-process by the sandbox.
     Demo {
+        /// Keep the sandbox running afterwards, to browse what landed.
+        #[arg(long)]
+        keep: bool,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -84,12 +102,16 @@ struct TransferArgs {
     /// The folder videos go to on file-like destinations.
     #[arg(long, default_value = "Video Transfer")]
     videos_root: String,
+    /// When done, create a view-only link to the transfer folders and print it (Dropbox,
+    /// Koofr). Off by default: transfers are private.
+    #[arg(long)]
+    share_link: bool,
     #[command(flatten)]
     run: RunArgs,
 }
 
 #[derive(Args, Clone)]
-struct RunArgs {
+pub(crate) struct RunArgs {
     /// Items moved at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
@@ -164,31 +186,70 @@ fn one_line(err: &anyhow::Error) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
-async fn open_engine(data_dir: Option<std::path::PathBuf>) -> Result<Engine> {
-    let dir = paths::data_dir(data_dir)?;
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
-    let store = SqliteStore::open(&dir.join("ferry.db"))
+/// The journal, and the connections with the configuration to open them.
+struct Ferry {
+    engine: Engine,
+    connections: Arc<connections::Connections>,
+}
+
+async fn open_ferry(data_dir: &std::path::Path, config: ferry_connectors::config::Config) -> Result<Ferry> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    let store = SqliteStore::open(&data_dir.join("ferry.db"))
         .await
-        .with_context(|| format!("cannot open the journal in {}", dir.display()))?;
-    Ok(Engine::new(Arc::new(store)))
+        .with_context(|| format!("cannot open the journal in {}", data_dir.display()))?;
+    let store: Arc<dyn ferry_engine::Store> = Arc::new(store);
+    Ok(Ferry {
+        engine: Engine::new(store.clone()),
+        connections: Arc::new(connections::Connections::new(
+            store,
+            data_dir.to_path_buf(),
+            config,
+        )),
+    })
+}
+
+async fn open_default(cli: &Cli) -> Result<Ferry> {
+    let dir = paths::data_dir(cli.data_dir.clone())?;
+    let config_path = paths::config_file(cli.config.clone())?;
+    let config = ferry_connectors::config::Config::load(Some(&config_path))?;
+    open_ferry(&dir, config).await
 }
 
 async fn run(cli: Cli) -> Result<u8> {
+    if let Command::Sandbox(options) = cli.command {
+        run_sandbox(options).await?;
+        return Ok(EXIT_OK);
+    }
+    if let Command::Demo { keep, run } = &cli.command {
+        let dir = paths::data_dir(cli.data_dir.clone())?.join("demo");
+        return demo::run(&dir, *keep, run).await;
+    }
+    let ferry = open_default(&cli).await?;
     match cli.command {
-        Command::Transfer(args) => transfer(cli.data_dir, args).await,
+        Command::Transfer(args) => transfer(&ferry, args).await,
         Command::Resume { job, run } => {
-            let engine = open_engine(cli.data_dir).await?;
-            let job = engine.store().job(&job).await?;
-            execute(&engine, &job.id, &job.spec, &run, false, false).await
+            let job = ferry.engine.store().job(&job).await?;
+            execute(&ferry, &job.id, &job.spec, &run, Mode::Resume, false).await
+        }
+        Command::Connect(args) => {
+            ferry.connections.connect(args).await?;
+            Ok(EXIT_OK)
+        }
+        Command::Connections { json } => {
+            ferry.connections.list(json).await?;
+            Ok(EXIT_OK)
+        }
+        Command::Disconnect { name } => {
+            ferry.connections.disconnect(&name).await?;
+            Ok(EXIT_OK)
         }
         Command::Jobs { json } => {
-            let engine = open_engine(cli.data_dir).await?;
-            display::print_jobs(&engine, json).await?;
+            display::print_jobs(&ferry.engine, json).await?;
             Ok(EXIT_OK)
         }
         Command::Job { job, json } => {
-            let engine = open_engine(cli.data_dir).await?;
+            let engine = &ferry.engine;
             let job = engine.store().job(&job).await?;
             let report = engine.report(&job.id, std::time::Duration::ZERO).await?;
             if json {
@@ -200,21 +261,7 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(exit_code(&report))
         }
-        Command::Sandbox(options) => {
-            run_sandbox(options).await?;
-            Ok(EXIT_OK)
-        }
-        Command::Demo { run } => {
-            let engine = open_engine(cli.data_dir.clone()).await?;
-            let dir = paths::data_dir(cli.data_dir)?.join("demo");
-            let spec = demo::prepare(&dir, run.json)?;
-            let (job, _) = engine.start(&spec).await?;
-            let code = execute(&engine, &job.id, &spec, &run, false, false).await?;
-            if !run.json {
-                demo::explain(&spec);
-            }
-            Ok(code)
-        }
+        Command::Sandbox(_) | Command::Demo { .. } => unreachable!("handled above"),
     }
 }
 
@@ -245,13 +292,13 @@ async fn run_sandbox(options: ferry_sandbox::SandboxOptions) -> Result<()> {
     Ok(())
 }
 
-async fn transfer(data_dir: Option<std::path::PathBuf>, args: TransferArgs) -> Result<u8> {
+async fn transfer(ferry: &Ferry, args: TransferArgs) -> Result<u8> {
     let (from, to) = args.paths.split_at(args.paths.len() - 1);
-    let sources = from
-        .iter()
-        .map(|s| endpoints::normalize_source(s))
-        .collect::<Result<Vec<_>>>()?;
-    let destination = endpoints::normalize_destination(&to[0])?;
+    let mut sources = Vec::new();
+    for arg in from {
+        sources.push(endpoints::normalize_source(&ferry.connections, arg).await?);
+    }
+    let destination = endpoints::normalize_destination(&ferry.connections, &to[0]).await?;
     let spec = JobSpec {
         sources,
         destination,
@@ -267,29 +314,47 @@ async fn transfer(data_dir: Option<std::path::PathBuf>, args: TransferArgs) -> R
     };
     if args.dry_run {
         // A dry run plans into a journal of its own that vanishes with it.
-        let engine = Engine::new(Arc::new(SqliteStore::in_memory().await?));
-        let job = engine.store().create_job(&spec).await?;
-        return execute(&engine, &job.id, &spec, &args.run, true, false).await;
+        let dry = Ferry {
+            engine: Engine::new(Arc::new(SqliteStore::in_memory().await?)),
+            connections: ferry.connections.clone(),
+        };
+        let job = dry.engine.store().create_job(&spec).await?;
+        return execute(&dry, &job.id, &spec, &args.run, Mode::DryRun, false).await;
     }
-    let engine = open_engine(data_dir).await?;
-    let (job, resumed) = engine.start(&spec).await?;
-    execute(&engine, &job.id, &spec, &args.run, false, resumed).await
+    let (job, resumed) = ferry.engine.start(&spec).await?;
+    let mode = if args.share_link {
+        Mode::ShareLink
+    } else {
+        Mode::Transfer
+    };
+    execute(ferry, &job.id, &spec, &args.run, mode, resumed).await
+}
+
+/// What `execute` is asked to do beyond moving.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Transfer,
+    Resume,
+    DryRun,
+    /// Transfer, then print a view-only link to the transfer folders.
+    ShareLink,
 }
 
 async fn execute(
-    engine: &Engine,
+    ferry: &Ferry,
     job_id: &str,
     spec: &JobSpec,
     args: &RunArgs,
-    dry_run: bool,
+    mode: Mode,
     resumed: bool,
 ) -> Result<u8> {
-    let sources = spec
-        .sources
-        .iter()
-        .map(|s| endpoints::open_source(s))
-        .collect::<Result<Vec<_>>>()?;
-    let dest = endpoints::open_destination(&spec.destination)?;
+    let engine = &ferry.engine;
+    let dry_run = mode == Mode::DryRun;
+    let mut sources = Vec::new();
+    for s in &spec.sources {
+        sources.push(endpoints::open_source(&ferry.connections, s).await?);
+    }
+    let dest = endpoints::open_destination(&ferry.connections, &spec.destination).await?;
     if !args.json {
         let verb = if resumed { "resuming" } else { "job" };
         eprintln!(
@@ -316,18 +381,56 @@ async fn execute(
     }
     let job_id = job_id.to_string();
     let result = engine
-        .run(&job_id, sources, dest, &options, progress, stop)
+        .run(&job_id, sources, dest.clone(), &options, progress, stop)
         .await;
     display.finish().await;
     let report = result.map_err(|e| anyhow!(e))?;
+    let links = if mode == Mode::ShareLink && report.complete() {
+        share_links(dest.as_ref(), spec).await?
+    } else {
+        Vec::new()
+    };
     if args.json {
-        println!("{}", report.to_json());
+        let mut value = report.to_json();
+        if mode == Mode::ShareLink {
+            value["share_links"] = serde_json::json!(links);
+        }
+        println!("{value}");
     } else if dry_run {
         display::print_plan(engine, &report, spec).await?;
     } else {
         display::print_report(&report, spec);
+        for link in &links {
+            println!("view-only link: {link}");
+        }
     }
     Ok(if dry_run { EXIT_OK } else { exit_code(&report) })
+}
+
+/// View-only links to the transfer folders (photos and videos), where the destination makes
+/// them.
+async fn share_links(dest: &dyn ferry_core::Destination, spec: &JobSpec) -> Result<Vec<String>> {
+    if dest.capabilities().layout != ferry_core::Layout::Folders {
+        bail!("--share-link: {} has no shareable folders", dest.describe());
+    }
+    let mut links = Vec::new();
+    let mut roots = Vec::new();
+    if spec.scope.wants(DataType::Photos) {
+        roots.push(spec.layout.photos_root.clone());
+    }
+    if spec.scope.wants(DataType::Videos) && !roots.contains(&spec.layout.videos_root) {
+        roots.push(spec.layout.videos_root.clone());
+    }
+    for root in roots {
+        match dest.share_link(std::slice::from_ref(&root)).await {
+            Ok(Some(link)) => links.push(link),
+            Ok(None) => bail!("--share-link: {} makes no links", dest.describe()),
+            // A folder that received nothing has nothing to share.
+            Err(ferry_core::Error::NotFound(_)) => {}
+            Err(err) => return Err(anyhow!("creating the link to {root}: {err}")),
+        }
+    }
+    Ok(links)
 }
 
 fn exit_code(report: &Report) -> u8 {

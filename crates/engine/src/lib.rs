@@ -15,13 +15,15 @@ mod progress;
 mod report;
 mod retry;
 pub mod store;
+pub mod vault;
 
 pub use job::{Job, JobId, JobSpec, JobState, LayoutOptions};
 pub use mover::{Engine, RunOptions, Stop};
 pub use progress::{Phase, Progress};
 pub use report::{Counts, Failure, Report};
 pub use retry::RetryPolicy;
-pub use store::{SqliteStore, Store};
+pub use store::{ConnectionRow, SqliteStore, Store};
+pub use vault::Vault;
 
 /// Errors of the engine itself (the journal, a job that does not exist); item errors are
 /// recorded in the journal, never returned.

@@ -25,3 +25,13 @@ pub async fn account(_session: &Session) -> Result<String> {
 pub async fn revoke(_session: &Session) -> Result<()> {
     Ok(())
 }
+
+/// Exchanges an authorization code for a long-lived token.
+pub async fn exchange(
+    _http: &reqwest::Client,
+    _config: &ServiceConfig,
+    _redirect_uri: &str,
+    _code: &str,
+) -> Result<crate::auth::Secret> {
+    Err(Error::permanent("not built yet"))
+}

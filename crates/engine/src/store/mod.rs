@@ -81,6 +81,32 @@ pub struct StagedRow {
     pub bytes: u64,
 }
 
+/// A connection to a service as the journal keeps it: the secret stays sealed here; only the
+/// vault opens it.
+#[derive(Clone)]
+pub struct ConnectionRow {
+    pub id: String,
+    pub name: String,
+    pub service: String,
+    /// Who the account is (an e-mail address, a name), shown in listings.
+    pub account: String,
+    /// Non-secret settings as JSON (a WebDAV URL, a user name).
+    pub settings: String,
+    pub sealed_secret: Vec<u8>,
+    pub created_at: String,
+}
+
+impl std::fmt::Debug for ConnectionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionRow")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("service", &self.service)
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The (source, album, kind) groups whose units share a container.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Group {
@@ -137,4 +163,13 @@ pub trait Store: Send + Sync {
     async fn counts(&self, job: &JobId) -> Result<Counts>;
     async fn failures(&self, job: &JobId, limit: u32) -> Result<Vec<Failure>>;
     async fn skip_reasons(&self, job: &JobId) -> Result<Vec<(String, u64)>>;
+
+    /// Adds a connection; a name already taken is an error.
+    async fn add_connection(&self, row: &ConnectionRow) -> Result<()>;
+    async fn connections(&self) -> Result<Vec<ConnectionRow>>;
+    async fn connection(&self, name: &str) -> Result<Option<ConnectionRow>>;
+    /// Replaces a connection's sealed secret (a refreshed token).
+    async fn update_connection_secret(&self, id: &str, sealed: &[u8]) -> Result<()>;
+    /// Deletes a connection; whether it existed.
+    async fn delete_connection(&self, name: &str) -> Result<bool>;
 }

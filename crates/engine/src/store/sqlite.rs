@@ -18,7 +18,7 @@ use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Group, Outcome, StagedRow, Store, Unit, UnitState};
+use super::{ConnectionRow, Group, Outcome, StagedRow, Store, Unit, UnitState};
 use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::report::{Counts, Failure};
 use crate::{EngineError, Result};
@@ -532,6 +532,68 @@ impl Store for SqliteStore {
             .map(|row| Ok((row.try_get("reason")?, row.try_get::<i64, _>("n")? as u64)))
             .collect()
     }
+
+    async fn add_connection(&self, row: &ConnectionRow) -> Result<()> {
+        let at = now();
+        let done = sqlx::query(
+            "INSERT INTO connections (id, name, service, account, settings, secret, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.service)
+        .bind(&row.account)
+        .bind(&row.settings)
+        .bind(&row.sealed_secret)
+        .bind(&at)
+        .bind(&at)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(EngineError::Setup(format!(
+                "a connection named '{}' exists already; choose another --name or `ferry disconnect {}` first",
+                row.name, row.name
+            )));
+        }
+        Ok(())
+    }
+
+    async fn connections(&self) -> Result<Vec<ConnectionRow>> {
+        let rows = sqlx::query(
+            "SELECT id, name, service, account, settings, secret, created_at FROM connections ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(connection_from_row).collect()
+    }
+
+    async fn connection(&self, name: &str) -> Result<Option<ConnectionRow>> {
+        let row = sqlx::query(
+            "SELECT id, name, service, account, settings, secret, created_at FROM connections WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(connection_from_row).transpose()
+    }
+
+    async fn update_connection_secret(&self, id: &str, sealed: &[u8]) -> Result<()> {
+        sqlx::query("UPDATE connections SET secret = ?, updated_at = ? WHERE id = ?")
+            .bind(sealed)
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_connection(&self, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM connections WHERE name = ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
 }
 
 /// The journal's JSON form of a [`Container`] (core keeps its types free of storage concerns).
@@ -569,4 +631,16 @@ impl From<ContainerJson> for Container {
             ContainerJson::Library => Container::Library,
         }
     }
+}
+
+fn connection_from_row(row: &SqliteRow) -> Result<ConnectionRow> {
+    Ok(ConnectionRow {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        service: row.try_get("service")?,
+        account: row.try_get("account")?,
+        settings: row.try_get("settings")?,
+        sealed_secret: row.try_get("secret")?,
+        created_at: row.try_get("created_at")?,
+    })
 }
