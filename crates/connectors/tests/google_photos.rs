@@ -677,3 +677,102 @@ fn the_oauth_app_asks_for_offline_access_with_pkce() {
             .all(|s| s.starts_with("https://www.googleapis.com/auth/photoslibrary."))
     );
 }
+
+/// A minimal HTTP/1.1 server for the one case the sandbox cannot aim at: the answer to the
+/// finalizing chunk of a resumable upload is lost, and only that one. It records the upload
+/// commands it saw.
+async fn lossy_upload_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let session_url = format!("{base}/v1/uploads?upload_id=s1");
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let log = log.clone();
+            let session_url = session_url.clone();
+            tokio::spawn(async move {
+                let mut conn = BufReader::new(socket);
+                loop {
+                    let mut head = Vec::new();
+                    loop {
+                        let mut line = String::new();
+                        if conn.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        head.push(line.trim_end().to_ascii_lowercase());
+                    }
+                    let header = |name: &str| {
+                        head.iter()
+                            .find_map(|h| h.strip_prefix(&format!("{name}: ")).map(str::to_string))
+                    };
+                    let length: usize = header("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    conn.read_exact(&mut body).await.unwrap();
+                    let command = header("x-goog-upload-command").unwrap_or_default();
+                    log.lock().unwrap().push(command.clone());
+                    let socket = conn.get_mut();
+                    let answer = match command.as_str() {
+                        "start" => format!(
+                            "HTTP/1.1 200 OK\r\nx-goog-upload-url: {session_url}\r\n\
+                             x-goog-upload-chunk-granularity: 262144\r\ncontent-length: 0\r\n\r\n"
+                        ),
+                        "upload" => "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_string(),
+                        "upload, finalize" => {
+                            // Half the token, then the connection drops.
+                            let _ = socket
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\nTOKEN")
+                                .await;
+                            return;
+                        }
+                        "query" => "HTTP/1.1 200 OK\r\nx-goog-upload-status: final\r\n\
+                                    content-length: 12\r\n\r\nTOKEN-OF-ALL"
+                            .to_string(),
+                        _ => "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n".to_string(),
+                    };
+                    if socket.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (base, seen)
+}
+
+#[tokio::test]
+async fn a_lost_finalize_answer_is_recovered_by_a_query() {
+    let (base, seen) = lossy_upload_server().await;
+    let config = ferry_connectors::config::Config::parse(
+        &format!("[services.google-photos]\napi_url = \"{base}\"\n"),
+        None,
+    )
+    .unwrap();
+    let secret = ferry_connectors::auth::Secret::tokens("t".into(), None, None);
+    let session = ferry_connectors::service::Session::new(
+        ServiceKind::GooglePhotos,
+        "fake",
+        &config,
+        Default::default(),
+        &secret,
+        None,
+    )
+    .unwrap();
+    let dest = GooglePhotosDestination::with_tuning(session, tuning()).unwrap();
+    let big = item("", "big.jpg", data("big", (1 << 20) + 10), None);
+    let uploaded = dest.upload(&big.target, content(&big.bytes)).await.unwrap();
+    assert_eq!(uploaded.token, "TOKEN-OF-ALL");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["start", "upload", "upload", "upload, finalize", "query"]
+    );
+}

@@ -3,7 +3,7 @@
 //!
 //! Items go into albums the app created (`Layout::Albums`: one album per source album, split
 //! by the engine past 20,000 items) or into the library outside any album. Bytes are streamed
-//! to `/v1/uploads` for an upload token ([`upload`]); `commit` turns tokens into media items
+//! to `/v1/uploads` for an upload token (`upload.rs`); `commit` turns tokens into media items
 //! with `mediaItems:batchCreate`, 50 at a time, one call at a time, as Google asks.
 //!
 //! # Recognising what is already there
@@ -18,12 +18,14 @@
 //! on the existing item without using its upload token, and `find` answers from the same
 //! listing, so a re-run, a second job or a crash between `batchCreate` and the journal
 //! creates nothing twice. A `batchCreate` whose answer was lost marks its container for
-//! listing again before anything is resent.
+//! listing again before anything is resent. (The library's listing reads every app album
+//! first, once per process.)
 //!
-//! The limit: a *different* file given the same name in the same container by an earlier run
-//! (the source changed in between) is taken for the item, where file-like destinations would
-//! give it the next free name. Items the person moves out of an app album, or into one, are
-//! seen in their new place.
+//! The limits: a *different* file given the same name in the same container by an earlier
+//! run (the source changed in between) is taken for the item, where file-like destinations
+//! would give it the next free name; and an item the person removed from an app album, or
+//! deleted, is no longer seen and is uploaded again by a new job. Album descriptions are not
+//! carried over: the Library API's albums have none.
 
 pub mod auth;
 mod client;
