@@ -776,3 +776,61 @@ async fn a_lost_finalize_answer_is_recovered_by_a_query() {
         vec!["start", "upload", "upload", "upload, finalize", "query"]
     );
 }
+
+/// The whole connection: consent with the scopes `oauth_app` asks for (and nothing more),
+/// PKCE and offline access, then a transfer with the tokens it gave.
+#[tokio::test]
+async fn a_connection_with_the_requested_scopes_can_transfer() {
+    let sb = sandbox().await;
+    let config = common::config(&sb);
+    let service = config.service(ServiceKind::GooglePhotos);
+    let app = ferry_connectors::google_photos::auth::oauth_app(service);
+    let pending = app.begin(service).await.unwrap();
+    let url = url::Url::parse(&pending.url).unwrap();
+    let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    assert!(
+        form.iter()
+            .any(|(k, v)| k == "code_challenge_method" && v == "S256")
+    );
+    form.push(("decision".into(), "approve".into()));
+    let consent = format!("{}{}", url.origin().ascii_serialization(), url.path());
+    let browser = tokio::spawn(async move {
+        // Following the redirect is the browser coming back to ferry's loopback listener.
+        reqwest::Client::new()
+            .post(consent)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+    });
+    let (code, verifier, redirect_uri) = pending.wait(Duration::from_secs(10)).await.unwrap();
+    browser.await.unwrap();
+    let http = reqwest::Client::new();
+    let secret = app
+        .exchange_standard(&http, service, &redirect_uri, code, verifier)
+        .await
+        .unwrap();
+    assert!(secret.refresh_token.is_some(), "offline access");
+    let session = ferry_connectors::service::Session::new(
+        ServiceKind::GooglePhotos,
+        "gp",
+        &config,
+        Default::default(),
+        &secret,
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        ferry_connectors::google_photos::auth::account(&session)
+            .await
+            .unwrap(),
+        "Google Photos (0 albums created by this app)"
+    );
+    let dest = GooglePhotosDestination::with_tuning(session, tuning()).unwrap();
+    dest.check().await.unwrap();
+    let trip = dest.ensure_container(&album("Trip")).await.unwrap();
+    let items = vec![item(&trip, "a.jpg", data("a", 1000), None)];
+    let landed = transfer(&dest, &items).await;
+    assert_placed(&sb, &items, &landed);
+    sb.shutdown().await;
+}

@@ -90,29 +90,29 @@ mod tests {
 
     #[tokio::test]
     async fn the_delay_doubles_on_429_and_decays_on_success() {
-        let pacer = Pacer::new(10 * MS, 80 * MS);
+        let pacer = Pacer::new(50 * MS, 200 * MS);
         let start = Instant::now();
         pacer.wait().await;
         pacer.wait().await;
-        assert!(start.elapsed() < 10 * MS, "no spacing before any 429");
+        assert!(start.elapsed() < 50 * MS, "no spacing before any 429");
 
-        assert_eq!(pacer.throttled(None), 10 * MS);
-        assert_eq!(pacer.throttled(None), 20 * MS);
+        assert_eq!(pacer.throttled(None), 50 * MS);
+        assert_eq!(pacer.throttled(None), 100 * MS);
         assert_eq!(
-            pacer.throttled(Some(70 * MS)),
-            70 * MS,
+            pacer.throttled(Some(300 * MS)),
+            300 * MS,
             "Retry-After when longer"
         );
         for _ in 0..10 {
             pacer.throttled(None);
         }
-        assert_eq!(pacer.delay(), 80 * MS, "capped");
+        assert_eq!(pacer.delay(), 200 * MS, "capped");
 
         // Writes wait out the hold, then go one delay apart.
         let start = Instant::now();
         pacer.wait().await;
         pacer.wait().await;
-        assert!(start.elapsed() >= 150 * MS, "{:?}", start.elapsed());
+        assert!(start.elapsed() >= 390 * MS, "{:?}", start.elapsed());
 
         for _ in 0..20 {
             pacer.succeeded();
