@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response};
 use serde::{Deserialize, Serialize};
 
@@ -315,7 +315,7 @@ impl Client {
 
     fn upload_headers(&self, file: &FileInfo<'_>, protocol: &'static str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert("X-Goog-Upload-Protocol", protocol.parse().expect("ASCII"));
+        headers.insert("X-Goog-Upload-Protocol", HeaderValue::from_static(protocol));
         if let Some(mime) = file.mime.and_then(|m| m.parse().ok()) {
             headers.insert("X-Goog-Upload-Content-Type", mime);
         }
