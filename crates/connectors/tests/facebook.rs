@@ -760,3 +760,74 @@ async fn items_without_a_download_link_are_skipped_with_the_reason() {
     assert!(skipped["11"].contains("no image"), "{skipped:?}");
     assert!(skipped["21"].contains("no download link"), "{skipped:?}");
 }
+
+#[tokio::test]
+async fn passing_faults_are_retryable_and_no_message_quotes_a_secret() {
+    let sb = sandbox().await;
+    let seeded = seeded(&sb).await;
+    let token = sb.credentials().facebook.access_token;
+    let faults = sb.faults(Service::Facebook);
+    sb.set_faults(
+        Service::Facebook,
+        FaultConfig {
+            rate_500: 0.1,
+            rate_503: 0.1,
+            rate_reset: 0.1,
+            rate_truncate: 0.2,
+            ..faults
+        },
+    );
+    let check = |err: &Error| {
+        let message = err.to_string();
+        assert!(
+            matches!(err.kind(), ErrorKind::Retryable | ErrorKind::RateLimited),
+            "{message}"
+        );
+        assert!(!message.contains(&token), "{message}");
+        assert!(!message.contains("oh="), "a signed link in {message}");
+    };
+    let source = source(&sb, 5);
+    let mut cursor: Option<String> = None;
+    let mut media = Vec::new();
+    let mut faults_seen = 0;
+    for _ in 0..1000 {
+        match source.list(&Scope::media(), cursor.as_deref()).await {
+            Ok(page) => {
+                media.extend(page.records.into_iter().filter_map(|r| match r {
+                    Record::Media(m) => Some(m),
+                    _ => None,
+                }));
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            Err(err) => {
+                check(&err);
+                faults_seen += 1;
+            }
+        }
+    }
+    assert_eq!(media.len(), PHOTOS + VIDEOS);
+    let sha: HashMap<&str, &str> = seeded["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(seeded["videos"].as_array().unwrap())
+        .map(|o| (o["id"].as_str().unwrap(), o["sha256"].as_str().unwrap()))
+        .collect();
+    for item in media.iter().take(8) {
+        let bytes = loop {
+            match read_all(&source, item).await {
+                Ok((_, bytes)) => break bytes,
+                Err(err) => {
+                    check(&err);
+                    faults_seen += 1;
+                }
+            }
+        };
+        assert_eq!(sha256_hex(&bytes), sha[item.id.as_str()]);
+    }
+    assert!(faults_seen > 0);
+    sb.shutdown().await;
+}

@@ -221,9 +221,16 @@ impl Client {
         request: &GraphRequest,
     ) -> Result<T, CallError> {
         self.pacer.wait_turn().await;
+        let token = match &self.session.auth {
+            Auth::Bearer(bearer) => Some(bearer.token().await.map_err(CallError::plain)?.0),
+            _ => None,
+        };
         let mut query = request.query.clone();
-        if let Some(proof) = self.appsecret_proof().await.map_err(CallError::plain)? {
-            query.push(("appsecret_proof".into(), proof));
+        if let (Some(secret), Some(token)) = (&self.session.config.client_secret, &token) {
+            query.push((
+                "appsecret_proof".into(),
+                appsecret_proof(secret.expose_secret(), token.expose_secret()),
+            ));
         }
         let url = format!("{}{}", self.session.config.url("graph_url"), request.path);
         let context = error::Context {
@@ -251,30 +258,22 @@ impl Client {
             },
         )
         .await;
+        let redact = |error: Error| match &token {
+            Some(token) => redact(error, token.expose_secret()),
+            None => error,
+        };
         match sent {
             Ok(response) => {
                 self.pacer.observe(response.headers());
-                http::json(what, response).await.map_err(CallError::plain)
+                read_json(what, response)
+                    .await
+                    .map_err(|e| CallError::plain(redact(e)))
             }
             Err(error) => Err(CallError {
-                error,
+                error: redact(error),
                 graph: graph_error.lock().ok().and_then(|mut slot| slot.take()),
             }),
         }
-    }
-
-    /// The proof for the current token, when the app secret is configured.
-    async fn appsecret_proof(&self) -> Result<Option<String>> {
-        let (Some(secret), Auth::Bearer(bearer)) =
-            (&self.session.config.client_secret, &self.session.auth)
-        else {
-            return Ok(None);
-        };
-        let (token, _) = bearer.token().await?;
-        Ok(Some(appsecret_proof(
-            secret.expose_secret(),
-            token.expose_secret(),
-        )))
     }
 
     /// A `paging.next` URL in the form a cursor keeps (no token), or `None` when unreadable.
@@ -323,16 +322,77 @@ impl Client {
                 return Err(Download::Refused(status));
             }
             let failure = Failure::read(response).await;
+            return Err(Download::Failed(self.cdn_failure(what, &failure)));
+        }
+        Err(Download::Failed(Error::Retryable(format!(
+            "{what}: too many redirects from Facebook's CDN"
+        ))))
+    }
+}
+
+impl Client {
+    /// A failed CDN answer. Its body is never quoted: an error page may echo the signed link.
+    fn cdn_failure(&self, what: &str, failure: &Failure) -> Error {
+        if let Some(graph) = GraphError::parse(&failure.body) {
             let context = error::Context {
                 what,
                 connection: &self.session.name,
                 throttle_backoff: self.tuning.throttle_backoff,
             };
-            return Err(Download::Failed(error::map(&failure, &context).0));
+            return error::classify(failure.status.as_u16(), &graph, None, &context);
         }
-        Err(Download::Failed(Error::Retryable(format!(
-            "{what}: too many redirects from Facebook's CDN"
-        ))))
+        let status = failure.status;
+        match status.as_u16() {
+            429 => Error::RateLimited {
+                retry_after: Some(
+                    failure
+                        .retry_after()
+                        .unwrap_or(self.tuning.throttle_backoff),
+                ),
+                message: format!("{what}: Facebook's servers ask to slow down ({status})"),
+            },
+            408 | 500..=599 => {
+                Error::Retryable(format!("{what}: Facebook's servers answered {status}"))
+            }
+            _ => Error::Permanent(format!("{what}: Facebook's servers answered {status}")),
+        }
+    }
+}
+
+/// Reads a Graph answer. A body that does not parse (cut short, say) is a passing fault; the
+/// message never quotes it, since answers hold signed links and paging URLs with the token.
+async fn read_json<T: DeserializeOwned>(what: &str, response: reqwest::Response) -> Result<T> {
+    let body = http::read_limited(response, http::MAX_JSON_BODY).await?;
+    serde_json::from_slice(&body).map_err(|e| {
+        Error::Retryable(format!(
+            "{what}: unreadable answer from Facebook ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// The same error with any occurrence of `secret` blanked out: a last guard in case a service
+/// message ever quotes the token.
+fn redact(error: Error, secret: &str) -> Error {
+    if secret.is_empty() || !error.to_string().contains(secret) {
+        return error;
+    }
+    let clean = |text: String| text.replace(secret, "[token]");
+    match error {
+        Error::Retryable(m) => Error::Retryable(clean(m)),
+        Error::RateLimited {
+            retry_after,
+            message,
+        } => Error::RateLimited {
+            retry_after,
+            message: clean(message),
+        },
+        Error::AuthExpired(m) => Error::AuthExpired(clean(m)),
+        Error::DestinationFull(m) => Error::DestinationFull(clean(m)),
+        Error::NotFound(m) => Error::NotFound(clean(m)),
+        Error::Permanent(m) => Error::Permanent(clean(m)),
     }
 }
 
@@ -505,6 +565,19 @@ mod tests {
         );
         assert!(GraphRequest::from_link("//evil.example/v21.0/me").is_none());
         assert!(GraphRequest::from_link("me/albums").is_none());
+    }
+
+    #[test]
+    fn a_quoted_token_is_blanked_out() {
+        let error = redact(
+            Error::Permanent("Facebook refused: Malformed access token EAAsecret".into()),
+            "EAAsecret",
+        );
+        assert_eq!(error.kind(), ferry_core::ErrorKind::Permanent);
+        assert_eq!(
+            error.to_string(),
+            "Facebook refused: Malformed access token [token]"
+        );
     }
 
     #[test]
