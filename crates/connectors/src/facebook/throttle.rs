@@ -112,11 +112,24 @@ pub struct Pacer {
 
 struct PacerState {
     spacing: Duration,
-    /// No Graph call starts before this instant.
-    next_call: Instant,
+    /// When the latest call was let through (or is due to be); `None` before the first.
+    last_start: Option<Instant>,
+    /// No call starts before this instant (Facebook is at its limit).
+    held_until: Instant,
     /// The last usage level reported in the log, in steps of 5 %, so that a slowdown is
     /// logged when it starts or changes rather than on every call.
     logged_step: u32,
+}
+
+impl PacerState {
+    /// The earliest a new call may start. Spacing counts from the latest call with the
+    /// spacing known now, so that a fall in usage shortens the wait of the calls to come.
+    fn earliest(&self) -> Instant {
+        match self.last_start {
+            Some(last) => (last + self.spacing).max(self.held_until),
+            None => self.held_until,
+        }
+    }
 }
 
 impl Pacer {
@@ -124,7 +137,8 @@ impl Pacer {
         Pacer {
             state: Mutex::new(PacerState {
                 spacing: Duration::ZERO,
-                next_call: Instant::now(),
+                last_start: None,
+                held_until: Instant::now(),
                 logged_step: 0,
             }),
             max_spacing,
@@ -138,9 +152,8 @@ impl Pacer {
             let Ok(mut state) = self.state.lock() else {
                 return;
             };
-            let now = Instant::now();
-            let start = state.next_call.max(now);
-            state.next_call = start + state.spacing;
+            let start = state.earliest().max(Instant::now());
+            state.last_start = Some(start);
             start
         };
         if start > Instant::now() {
@@ -167,7 +180,7 @@ impl Pacer {
             None => None,
         };
         if let Some(hold) = hold {
-            state.next_call = state.next_call.max(now + hold);
+            state.held_until = state.held_until.max(now + hold);
         }
         let step = (usage.percent.clamp(0.0, 1000.0) / 5.0) as u32;
         let slow = usage.percent >= SLOW_FROM || hold.is_some();
@@ -203,7 +216,7 @@ impl Pacer {
     pub fn current_wait(&self) -> Duration {
         self.state
             .lock()
-            .map(|s| s.next_call.saturating_duration_since(Instant::now()))
+            .map(|s| s.earliest().saturating_duration_since(Instant::now()))
             .unwrap_or_default()
     }
 }
@@ -298,6 +311,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn usage_falling_again_lets_calls_through_at_once() {
+        let pacer = Pacer::new(Duration::from_secs(20), Duration::from_secs(60));
+        pacer.record(Usage {
+            percent: 95.0,
+            regain_after: None,
+        });
+        pacer.wait_turn().await; // the first call goes at once
+        assert!(pacer.current_wait() > Duration::from_secs(15));
+        pacer.record(Usage {
+            percent: 10.0,
+            regain_after: None,
+        });
+        assert_eq!(pacer.current_wait(), Duration::ZERO);
+    }
+
+    #[tokio::test]
     async fn calls_are_spaced_in_turn() {
         let pacer = Pacer::new(Duration::from_millis(200), Duration::from_secs(60));
         pacer.record(Usage {
@@ -310,7 +339,7 @@ mod tests {
         pacer.wait_turn().await;
         pacer.wait_turn().await;
         let took = started.elapsed();
-        assert!(took >= Duration::from_millis(200), "{took:?}");
+        assert!(took >= Duration::from_millis(190), "{took:?}");
         assert!(took < Duration::from_millis(1000), "{took:?}");
     }
 }
