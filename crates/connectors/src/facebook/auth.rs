@@ -197,13 +197,3 @@ pub async fn revoke(session: &Session) -> Result<()> {
         )))
     }
 }
-
-/// Exchanges an authorization code for a long-lived token.
-pub async fn exchange(
-    _http: &reqwest::Client,
-    _config: &ServiceConfig,
-    _redirect_uri: &str,
-    _code: &str,
-) -> Result<crate::auth::Secret> {
-    Err(Error::permanent("not built yet"))
-}
