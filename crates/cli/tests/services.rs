@@ -1,0 +1,345 @@
+//! The headline transfers end to end through the `ferry` binary, against the sandbox started
+//! by the test: connections (tokens, the browser flow, sealed at rest, revoked), Facebook →
+//! Dropbox, Koofr, Google Photos and WebDAV with every byte checked through the inspection
+//! API, `--share-link`, and kill -9 in the middle of a transfer to Dropbox.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use ferry_sandbox::{Sandbox, SandboxOptions};
+use tokio::io::AsyncBufReadExt;
+use tokio::process::Command;
+
+struct Env {
+    sb: Sandbox,
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    config: PathBuf,
+}
+
+impl Env {
+    async fn new(options: SandboxOptions) -> Env {
+        let sb = ferry_sandbox::start(options).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let config = dir.path().join("ferry.toml");
+        std::fs::write(&config, sb.ferry_toml()).unwrap();
+        Env {
+            sb,
+            _dir: dir,
+            data,
+            config,
+        }
+    }
+
+    fn ferry(&self) -> Command {
+        let mut cmd = Command::from(common::ferry(&self.data));
+        cmd.env("FERRY_CONFIG", &self.config)
+            .env_remove("FERRY_MASTER_KEY")
+            .kill_on_drop(true);
+        cmd
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        self.ferry().args(args).output().await.unwrap()
+    }
+
+    async fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args).await;
+        assert!(
+            out.status.success(),
+            "ferry {args:?} failed: {}{}",
+            common::stdout(&out),
+            common::stderr(&out)
+        );
+        out
+    }
+
+    /// Connects every service with the sandbox's ready-made credentials, as a script would.
+    async fn connect_all(&self) {
+        let c = self.sb.credentials();
+        self.ok(&["connect", "facebook", "--name", "fb", "--token", &c.facebook.access_token])
+            .await;
+        self.ok(&[
+            "connect",
+            "dropbox",
+            "--name",
+            "dbx",
+            "--token",
+            &c.dropbox.access_token,
+            "--refresh-token",
+            c.dropbox.refresh_token.as_deref().unwrap(),
+        ])
+        .await;
+        self.ok(&[
+            "connect",
+            "google-photos",
+            "--name",
+            "gp",
+            "--token",
+            &c.google_photos.access_token,
+            "--refresh-token",
+            c.google_photos.refresh_token.as_deref().unwrap(),
+        ])
+        .await;
+        self.ok(&[
+            "connect",
+            "koofr",
+            "--name",
+            "koofr",
+            "--user",
+            &c.koofr.email,
+            "--app-password",
+            &c.koofr.app_password,
+        ])
+        .await;
+        self.ok(&[
+            "connect",
+            "webdav",
+            "--name",
+            "dav",
+            "--url",
+            &self.sb.urls().koofr.webdav_url,
+            "--user",
+            &c.koofr.email,
+            "--password",
+            &c.koofr.app_password,
+        ])
+        .await;
+    }
+
+    /// The seeded Facebook originals: SHA-256 → how many.
+    async fn originals(&self) -> BTreeMap<String, usize> {
+        let source: serde_json::Value = reqwest::get(format!("{}/_sandbox/source", self.sb.base_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut out = BTreeMap::new();
+        for kind in ["photos", "videos"] {
+            for item in source[kind].as_array().unwrap() {
+                let sha = item["sha256"].as_str().expect("originals up to 256 MiB are hashed");
+                *out.entry(sha.to_string()).or_default() += 1;
+            }
+        }
+        out
+    }
+
+    /// What a destination holds: SHA-256 → how many, from the inspection API.
+    fn landed(&self, service: &str) -> BTreeMap<String, usize> {
+        let state = self.sb.state();
+        let files: Vec<&serde_json::Value> = match service {
+            "dropbox" => state["dropbox"]["entries"].as_array().unwrap().iter().collect(),
+            "koofr" => state["koofr"]["files"].as_array().unwrap().iter().collect(),
+            "google_photos" => state["google_photos"]["media_items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .collect(),
+            other => panic!("{other}"),
+        };
+        let mut out = BTreeMap::new();
+        for f in files {
+            if f.get("type").is_some_and(|t| t != "file") {
+                continue;
+            }
+            let path = f["path_display"]
+                .as_str()
+                .or(f["path"].as_str())
+                .unwrap_or_default();
+            if path.rsplit('/').next().is_some_and(|n| n.starts_with(".ferry-")) {
+                continue;
+            }
+            *out.entry(f["sha256"].as_str().unwrap().to_string()).or_default() += 1;
+        }
+        out
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_sealed_listed_and_revoked() {
+    let env = Env::new(SandboxOptions::default()).await;
+    let c = env.sb.credentials();
+    let token = c.dropbox.access_token.clone();
+    let out = env
+        .ok(&["connect", "dropbox", "--name", "dbx", "--token", &token])
+        .await;
+    assert!(common::stdout(&out).contains("connected dbx: Dropbox"), "{}", common::stdout(&out));
+
+    // Listed without a secret; nothing in the database or the output holds the token.
+    let out = env.ok(&["connections", "--json"]).await;
+    let text = common::stdout(&out);
+    assert!(text.contains("\"dbx\"") && !text.contains(&token), "{text}");
+    for entry in std::fs::read_dir(&env.data).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "{} holds the token in plaintext",
+            path.display()
+        );
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(env.data.join("master.key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // The same name twice is refused; an unknown one is named.
+    let out = env.run(&["connect", "dropbox", "--name", "dbx", "--token", "x"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("exists already"));
+    let out = env.run(&["transfer", "nope:", "dbx:"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("no connection named 'nope'"), "{}", common::stderr(&out));
+
+    // The browser flow: a loopback redirect with PKCE, driven here as a browser would.
+    let mut child = env
+        .ferry()
+        .args(["connect", "dropbox", "--name", "dbx2", "--no-browser"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines.next_line().await.unwrap().expect("the authorization URL");
+    assert!(url.contains("code_challenge=") && url.contains("token_access_type=offline"), "{url}");
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = browser.get(&url).send().await.unwrap().text().await.unwrap();
+    let (action, mut fields) = consent_form(&page);
+    fields.push(("decision".into(), "allow".into()));
+    let answer = browser.post(&action).form(&fields).send().await.unwrap();
+    let back = answer.headers()["location"].to_str().unwrap().to_string();
+    assert!(back.starts_with("http://127.0.0.1:"), "{back}");
+    let done = browser.get(&back).send().await.unwrap().text().await.unwrap();
+    assert!(done.contains("connected"), "{done}");
+    let status = child.wait().await.unwrap();
+    assert!(status.success());
+    let connected = lines.next_line().await.unwrap().unwrap_or_default();
+    assert!(connected.contains("connected dbx2"), "{connected}");
+
+    // Disconnecting revokes at Dropbox, then forgets.
+    env.ok(&["disconnect", "dbx"]).await;
+    let check = reqwest::Client::new()
+        .post(format!("{}/2/users/get_current_account", env.sb.urls().dropbox.api_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(check.status(), 401, "the token was revoked");
+    let out = env.ok(&["connections"]).await;
+    assert!(!common::stdout(&out).contains("dbx "), "{}", common::stdout(&out));
+}
+
+/// The hidden inputs of the sandbox's consent form, and its action.
+fn consent_form(html: &str) -> (String, Vec<(String, String)>) {
+    let between = |s: &str, a: &str, b: &str| -> Option<String> {
+        let i = s.find(a)? + a.len();
+        let j = s[i..].find(b)? + i;
+        Some(s[i..j].to_string())
+    };
+    let unescape = |s: &str| {
+        s.replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&")
+    };
+    let action = between(html, "action=\"", "\"").expect("a form");
+    let mut fields = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("<input type=\"hidden\" name=\"") {
+        rest = &rest[i + 27..];
+        let name = rest[..rest.find('"').unwrap()].to_string();
+        let value = between(rest, "value=\"", "\"").unwrap();
+        fields.push((unescape(&name), unescape(&value)));
+    }
+    (unescape(&action), fields)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facebook_to_every_destination_byte_for_byte() {
+    let env = Env::new(SandboxOptions {
+        albums: 20,
+        photos: 1000,
+        videos: 10,
+        video_size: 50 << 20,
+        ..SandboxOptions::default()
+    })
+    .await;
+    env.connect_all().await;
+    let originals = env.originals().await;
+    assert_eq!(originals.values().sum::<usize>(), 1010);
+
+    for (target, service) in [
+        ("dbx:", "dropbox"),
+        ("gp:", "google_photos"),
+        ("koofr:/Koofr target", "koofr"),
+    ] {
+        let mut args = vec!["transfer", "fb:", target, "--json", "--concurrency", "8"];
+        if service == "dropbox" {
+            args.push("--share-link");
+        }
+        let out = env.ok(&args).await;
+        let report = common::json(&out);
+        assert_eq!(report["counts"]["done"], 1010, "{target}: {report}");
+        assert_eq!(report["counts"]["failed"], 0, "{target}: {report}");
+        if service == "dropbox" {
+            let links = report["share_links"].as_array().unwrap();
+            assert_eq!(links.len(), 2, "{report}");
+        }
+        assert_eq!(env.landed(service), originals, "{target}");
+    }
+    // WebDAV into the same Koofr storage, under another folder: Koofr then holds both.
+    let out = env.ok(&["transfer", "fb:", "dav:/Over WebDAV", "--json", "--concurrency", "8"]).await;
+    assert_eq!(common::json(&out)["counts"]["done"], 1010);
+    let doubled: BTreeMap<String, usize> = originals.iter().map(|(k, v)| (k.clone(), v * 2)).collect();
+    assert_eq!(env.landed("koofr"), doubled);
+
+    // Again: nothing new anywhere.
+    let out = env.ok(&["transfer", "fb:", "dbx:", "--json"]).await;
+    assert_eq!(common::json(&out)["counts"]["done"], 1010);
+    assert_eq!(env.landed("dropbox"), originals);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_transfer_to_dropbox_then_resume_moves_each_item_once() {
+    let env = Env::new(SandboxOptions {
+        albums: 4,
+        photos: 300,
+        videos: 2,
+        latency_ms: 15,
+        ..SandboxOptions::default()
+    })
+    .await;
+    env.connect_all().await;
+    let originals = env.originals().await;
+    for stop_after in [40usize, 160] {
+        let mut child = env
+            .ferry()
+            .args(["transfer", "fb:", "dbx:", "--json", "--concurrency", "8"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while env.landed("dropbox").values().sum::<usize>() < stop_after {
+            assert!(tokio::time::Instant::now() < deadline, "no progress");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child.start_kill().unwrap(); // SIGKILL
+        child.wait().await.unwrap();
+    }
+    let out = env.ok(&["transfer", "fb:", "dbx:", "--json"]).await;
+    let report = common::json(&out);
+    assert_eq!(report["counts"]["done"], 302, "{report}");
+    assert_eq!(env.landed("dropbox"), originals, "every item exactly once");
+    let jobs = env.ok(&["jobs", "--json"]).await;
+    assert_eq!(common::json(&jobs).as_array().map(|a| a.len()), Some(1));
+}
