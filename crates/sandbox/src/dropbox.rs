@@ -1085,13 +1085,34 @@ async fn append(
     Ok(json_resp(StatusCode::OK, &Value::Null))
 }
 
+/// A session taken out for committing; put back with [`restore_session`] when the commit
+/// fails, since a failed commit leaves the uploaded data in the session ("Data has already
+/// been appended to the upload session. Please retry with empty data body and updated
+/// offset", `UploadSessionFinishError.path`).
+struct Taken {
+    parts: Vec<Blob>,
+    concurrent: bool,
+    created: i64,
+}
+
+/// Puts a taken session back, closed, holding `blob` (the joined parts).
+fn restore_session(app: &AppState, sid: &str, taken: &Taken, blob: Blob) {
+    let size = blob.size;
+    app.dropbox.inner.lock().unwrap().sessions.insert(
+        sid.to_string(),
+        Session {
+            concurrent: taken.concurrent,
+            closed: true,
+            chunks: BTreeMap::from([(0, blob)]),
+            offset: size,
+            created: taken.created,
+            busy: false,
+        },
+    );
+}
+
 /// Takes a session for committing: checks contiguity and the cursor offset.
-fn take_session(
-    app: &AppState,
-    sid: &str,
-    offset: u64,
-    need_closed: bool,
-) -> Result<Vec<Blob>, Value> {
+fn take_session(app: &AppState, sid: &str, offset: u64, need_closed: bool) -> Result<Taken, Value> {
     let mut g = app.dropbox.inner.lock().unwrap();
     let now = app.clock.unix();
     let s = g
@@ -1122,7 +1143,11 @@ fn take_session(
         return Err(json!({ ".tag": "incorrect_offset", "correct_offset": total }));
     }
     let s = g.sessions.remove(sid).expect("checked above");
-    Ok(s.chunks.into_values().collect())
+    Ok(Taken {
+        concurrent: s.concurrent,
+        created: s.created,
+        parts: s.chunks.into_values().collect(),
+    })
 }
 
 async fn finish(
@@ -1179,16 +1204,19 @@ async fn finish(
             app.blobs.remove(blob.id);
         }
     }
-    let parts = take_session(app, &sid, offset, false)
+    let taken = take_session(app, &sid, offset, false)
         .map_err(|e| DbxError::Route(json!({ ".tag": "lookup_failed", "lookup_failed": e })))?;
     let blob = app
         .blobs
-        .concat(&parts, Hashes::DROPBOX)
+        .concat(&taken.parts, Hashes::DROPBOX)
         .await
         .map_err(|e| DbxError::BadRequest(e.to_string()))?;
-    match commit_file(app, &c, blob) {
+    match commit_file(app, &c, blob.clone()) {
         Ok(v) => Ok(json_resp(StatusCode::OK, &v)),
-        Err(e) => Err(DbxError::Route(json!({ ".tag": "path", "path": e }))),
+        Err(e) => {
+            restore_session(app, &sid, &taken, blob);
+            Err(DbxError::Route(json!({ ".tag": "path", "path": e })))
+        }
     }
 }
 
@@ -1573,14 +1601,15 @@ async fn finish_batch(app: &AppState, a: Args<'_>, v2: bool) -> Result<Response,
             Err(e) => {
                 json!({ ".tag": "failure", "failure": { ".tag": "lookup_failed", "lookup_failed": e } })
             }
-            Ok(parts) => match app.blobs.concat(&parts, Hashes::DROPBOX).await {
+            Ok(taken) => match app.blobs.concat(&taken.parts, Hashes::DROPBOX).await {
                 Err(_) => json!({ ".tag": "failure", "failure": { ".tag": "other" } }),
-                Ok(blob) => match commit_file(app, &c, blob) {
+                Ok(blob) => match commit_file(app, &c, blob.clone()) {
                     Ok(mut v) => {
                         v[".tag"] = json!("success");
                         v
                     }
                     Err(e) => {
+                        restore_session(app, &sid, &taken, blob);
                         json!({ ".tag": "failure", "failure": { ".tag": "path", "path": e } })
                     }
                 },

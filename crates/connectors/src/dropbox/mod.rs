@@ -1,6 +1,10 @@
-//! Dropbox as a destination. Skeleton: filled in by the Dropbox connector work.
+//! Dropbox as a destination: upload sessions streamed in chunks, committed in batches with
+//! `finish_batch_v2`, checked against Dropbox's `content_hash`.
 
 pub mod auth;
+pub mod client;
+pub mod content_hash;
 mod destination;
+pub mod error;
 
-pub use destination::DropboxDestination;
+pub use destination::{DEFAULT_CHUNK_SIZE, DropboxDestination, MAX_COMMIT_BATCH, MAX_FILE_SIZE};
