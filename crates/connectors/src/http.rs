@@ -222,8 +222,42 @@ pub fn content(response: Response) -> Content {
 }
 
 /// An item's content as a streaming request body (no buffering of the whole file).
+///
+/// With a known length the source is read on to its end as soon as that many bytes went
+/// out: the client stops polling a body at its `Content-Length`, and a `HashingStream`
+/// around the source only finishes its digest (and notices a source longer than announced)
+/// when it sees the end. A body of length 0 is never polled at all: drain such a source
+/// before sending.
 pub fn body(content: Content) -> reqwest::Body {
-    reqwest::Body::wrap_stream(content.stream)
+    let Some(length) = content.length else {
+        return reqwest::Body::wrap_stream(content.stream);
+    };
+    let stream = futures::stream::unfold(Some((content.stream, 0u64)), move |state| async move {
+        let (mut stream, mut sent) = state?;
+        match stream.next().await? {
+            Err(err) => Some((Err(err), None)),
+            Ok(chunk) => {
+                sent += chunk.len() as u64;
+                if sent < length {
+                    return Some((Ok(chunk), Some((stream, sent))));
+                }
+                loop {
+                    match stream.next().await {
+                        None => return Some((Ok(chunk), None)),
+                        Some(Ok(more)) if more.is_empty() => continue,
+                        Some(Ok(_)) => {
+                            let err = Error::Retryable(format!(
+                                "the source sent more than the {length} bytes it announced"
+                            ));
+                            return Some((Err(err), None));
+                        }
+                        Some(Err(err)) => return Some((Err(err), None)),
+                    }
+                }
+            }
+        }
+    });
+    reqwest::Body::wrap_stream(stream)
 }
 
 #[cfg(test)]

@@ -1,15 +1,16 @@
 //! Koofr REST API emulator (v2 paths; the `X-Koofr-Version: 2.1` header is accepted).
 //!
 //! Paths under `/koofr`: `/token`, `/oauth2/auth`, `/oauth2/token`, `/api/v2/user`,
-//! `/api/v2/mounts[/{m}]`, `/api/v2/mounts/{m}/files/{info,list,folder,remove}`,
-//! `/content/api/v2/mounts/{m}/files/{get,put,listrecursive}`. `{m}` is a mount id
-//! or the alias `primary`; `/api/v2.1/...` is served too.
+//! `/api/v2/mounts[/{m}]`, `/api/v2/mounts/{m}/files/{info,list,folder,remove,move}`,
+//! `/api/v2/mounts/{m}/links`, `/content/api/v2/mounts/{m}/files/{get,put,listrecursive}`.
+//! `{m}` is a mount id or the alias `primary`; `/api/v2.1/...` is served too.
 //!
 //! Contract points emulated: Basic auth with an app password, `Token token=` from
 //! `POST /token`, OAuth Bearer; FileInfo with MD5 `hash` and `modified` in
 //! milliseconds; folder 409 when it exists; put with autorename / overwrite /
 //! modified / info, multipart (field `file`) and raw bodies; get with Range; NDJSON
-//! listrecursive; mount sizes in MiB; 413 over quota.
+//! listrecursive; move (409 when the target exists, the file keeps its `modified`, as in
+//! Koofr's own fake remote in `koofr/vault`); public links; mount sizes in MiB; 413 over quota.
 //!
 //! The same storage is served over WebDAV at `/koofr/dav/Koofr/...` (Koofr's
 //! `https://app.koofr.net/dav/Koofr`): OPTIONS, PROPFIND (Depth 0/1), GET/HEAD with
@@ -22,7 +23,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put as put_route};
 use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
@@ -52,6 +53,8 @@ struct Inner {
     /// Keyed by absolute path ("/a/b"); the root "/" is implicit. Case-sensitive.
     nodes: BTreeMap<String, Node>,
     tokens: BTreeMap<String, i64>,
+    /// Public links created, as (id, path).
+    links: Vec<(String, String)>,
 }
 
 /// The Koofr account's primary mount.
@@ -92,7 +95,12 @@ impl KoofrState {
                 }
             })
             .collect();
-        json!({ "mount_id": MOUNT_ID, "files": files, "used_bytes": Self::used(&g) })
+        let links: Vec<Value> = g
+            .links
+            .iter()
+            .map(|(id, path)| json!({ "id": id, "path": path }))
+            .collect();
+        json!({ "mount_id": MOUNT_ID, "files": files, "links": links, "used_bytes": Self::used(&g) })
     }
 }
 
@@ -107,6 +115,11 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/koofr/api/{ver}/mounts/{m}/files/list", get(list))
         .route("/koofr/api/{ver}/mounts/{m}/files/folder", post(folder))
         .route("/koofr/api/{ver}/mounts/{m}/files/remove", delete(remove))
+        .route(
+            "/koofr/api/{ver}/mounts/{m}/files/move",
+            put_route(move_file),
+        )
+        .route("/koofr/api/{ver}/mounts/{m}/links", post(create_link))
         .route(
             "/koofr/content/api/{ver}/mounts/{m}/files/get",
             get(download),
@@ -498,6 +511,132 @@ async fn remove(
         }
     }
     StatusCode::OK.into_response()
+}
+
+/// `PUT files/move?path=` with `{"toMountId","toPath"}` and the optional conditions
+/// `ifSize`, `ifModified`, `ifHash` (go-koofrclient `FilesMove`; Koofr's fake remote in
+/// `koofr/vault`): never replaces, 409 `AlreadyExists` when the target is taken; the moved
+/// file keeps its metadata (`modified`, `hash`).
+async fn move_file(
+    State(app): State<Arc<AppState>>,
+    KPath((ver, m)): KPath<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = prelude(&app, &ver, &m, &headers) {
+        return r;
+    }
+    let q = util::query_pairs(q.as_deref());
+    let from = match norm(qget(&q, "path")) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return err(StatusCode::BAD_REQUEST, "BadRequest", "Invalid JSON");
+    };
+    match v["toMountId"].as_str() {
+        Some(to) if to == MOUNT_ID || to == "primary" => {}
+        Some(_) => return err(StatusCode::NOT_FOUND, "NotFound", "Mount not found"),
+        None => return err(StatusCode::BAD_REQUEST, "BadRequest", "Missing toMountId"),
+    }
+    let to = match norm(v["toPath"].as_str()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if from == "/" || to == "/" || to == from || to.starts_with(&format!("{from}/")) {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "MoveIntoSelf",
+            "Cannot move into itself",
+        );
+    }
+    let mut g = app.koofr.inner.lock().unwrap();
+    let Some(source) = g.nodes.get(&from) else {
+        return err(StatusCode::NOT_FOUND, "NotFound", "File not found");
+    };
+    if let Node::File { modified, blob, .. } = source {
+        let holds = qget_json(&v, "ifSize").is_none_or(|s| s == blob.size.to_string())
+            && qget_json(&v, "ifModified").is_none_or(|s| s == modified.to_string())
+            && qget_json(&v, "ifHash").is_none_or(|s| s == blob.md5);
+        if !holds {
+            return err(StatusCode::CONFLICT, "Conflict", "Move condition failed");
+        }
+    }
+    let (to_parent, to_name) = parent_and_name(&to);
+    if !is_dir(&g, &to_parent) {
+        return err(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "Parent directory not found",
+        );
+    }
+    if g.nodes.contains_key(&to) {
+        return err(StatusCode::CONFLICT, "AlreadyExists", "File already exists");
+    }
+    let prefix = format!("{from}/");
+    let moving: Vec<String> = g
+        .nodes
+        .keys()
+        .filter(|k| **k == from || k.starts_with(&prefix))
+        .cloned()
+        .collect();
+    for k in moving {
+        let Some(mut n) = g.nodes.remove(&k) else {
+            continue;
+        };
+        if k == from {
+            match &mut n {
+                Node::File { name, .. } | Node::Dir { name, .. } => *name = to_name.clone(),
+            }
+        }
+        g.nodes.insert(format!("{to}{}", &k[from.len()..]), n);
+    }
+    json_ok(json!({ "name": to_name }))
+}
+
+/// A condition of a move body as text (numbers and strings alike).
+fn qget_json(v: &Value, key: &str) -> Option<String> {
+    match &v[key] {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `POST /api/v2/mounts/{m}/links` with `{"path"}`: a public, view-only link (rclone
+/// `createLink`: `{id,name,path,counter,url,shortUrl,hash,host,hasPassword,...}`).
+async fn create_link(
+    State(app): State<Arc<AppState>>,
+    KPath((ver, m)): KPath<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = prelude(&app, &ver, &m, &headers) {
+        return r;
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return err(StatusCode::BAD_REQUEST, "BadRequest", "Invalid JSON");
+    };
+    let path = match norm(v["path"].as_str()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let id = app.token(32);
+    let hash = app.token(12);
+    let mut g = app.koofr.inner.lock().unwrap();
+    if path != "/" && !g.nodes.contains_key(&path) {
+        return err(StatusCode::NOT_FOUND, "NotFound", "File not found");
+    }
+    g.links.push((id.clone(), path.clone()));
+    let name = parent_and_name(&path).1;
+    json_ok(json!({
+        "id": id, "name": name, "path": path, "counter": 0,
+        "url": format!("{}/koofr/links/{id}", app.base_url),
+        "shortUrl": format!("{}/koofr/s/{hash}", app.base_url),
+        "hash": hash, "host": app.base_url, "hasPassword": false, "password": "",
+        "validFrom": 0, "validTo": i64::MAX, "passwordRequired": false,
+    }))
 }
 
 async fn download(

@@ -1,6 +1,9 @@
-//! Koofr as a destination. Skeleton: filled in by the Koofr connector work.
+//! Koofr as a destination (apis.md §3): folders on the primary storage place, streamed in
+//! one POST per file to a hidden staging name, then moved into place without ever replacing.
 
 pub mod auth;
+mod client;
 mod destination;
+mod error;
 
 pub use destination::KoofrDestination;
