@@ -113,9 +113,7 @@ impl Engine {
                 sources.len()
             )));
         }
-        dest.check()
-            .await
-            .map_err(|e| EngineError::Setup(e.to_string()))?;
+        check_destination(dest.as_ref(), &options.retry).await?;
         let caps = dest.capabilities();
 
         if !job.planned {
@@ -613,6 +611,34 @@ impl Mover {
                     },
                 }
             }
+        }
+    }
+}
+
+/// Checks the destination before a job starts, riding out passing faults the way items do: a
+/// reset or a 503 on the first request must not stop a transfer.
+async fn check_destination(dest: &dyn Destination, retry: &crate::RetryPolicy) -> Result<()> {
+    let mut delays = retry.backoff();
+    let mut attempt = 1;
+    loop {
+        match dest.check().await {
+            Ok(()) => return Ok(()),
+            Err(err)
+                if matches!(err.kind(), ErrorKind::Retryable | ErrorKind::RateLimited)
+                    && attempt < retry.max_attempts =>
+            {
+                let delay = match &err {
+                    Error::RateLimited {
+                        retry_after: Some(after),
+                        ..
+                    } => *after,
+                    _ => delays.next().unwrap_or(retry.max_delay),
+                };
+                tracing::warn!(destination = %dest.describe(), "checking failed, retrying in {delay:?}: {err}");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            Err(err) => return Err(EngineError::Setup(err.to_string())),
         }
     }
 }
