@@ -122,7 +122,7 @@ impl Env {
             .unwrap();
         let mut out = BTreeMap::new();
         for kind in ["photos", "videos"] {
-            for item in source[kind].as_array().unwrap() {
+            for item in source["facebook"][kind].as_array().unwrap() {
                 let sha = item["sha256"].as_str().expect("originals up to 256 MiB are hashed");
                 *out.entry(sha.to_string()).or_default() += 1;
             }
@@ -213,7 +213,7 @@ async fn connections_are_sealed_listed_and_revoked() {
         .unwrap();
     let page = browser.get(&url).send().await.unwrap().text().await.unwrap();
     let (action, mut fields) = consent_form(&page);
-    fields.push(("decision".into(), "allow".into()));
+    fields.push(("decision".into(), "approve".into()));
     let answer = browser.post(&action).form(&fields).send().await.unwrap();
     let back = answer.headers()["location"].to_str().unwrap().to_string();
     assert!(back.starts_with("http://127.0.0.1:"), "{back}");
@@ -288,8 +288,8 @@ async fn facebook_to_every_destination_byte_for_byte() {
         }
         let out = env.ok(&args).await;
         let report = common::json(&out);
-        assert_eq!(report["counts"]["done"], 1010, "{target}: {report}");
-        assert_eq!(report["counts"]["failed"], 0, "{target}: {report}");
+        assert_eq!(report["items"]["done"], 1010, "{target}: {report}");
+        assert_eq!(report["items"]["failed"], 0, "{target}: {report}");
         if service == "dropbox" {
             let links = report["share_links"].as_array().unwrap();
             assert_eq!(links.len(), 2, "{report}");
@@ -298,13 +298,13 @@ async fn facebook_to_every_destination_byte_for_byte() {
     }
     // WebDAV into the same Koofr storage, under another folder: Koofr then holds both.
     let out = env.ok(&["transfer", "fb:", "dav:/Over WebDAV", "--json", "--concurrency", "8"]).await;
-    assert_eq!(common::json(&out)["counts"]["done"], 1010);
+    assert_eq!(common::json(&out)["items"]["done"], 1010);
     let doubled: BTreeMap<String, usize> = originals.iter().map(|(k, v)| (k.clone(), v * 2)).collect();
     assert_eq!(env.landed("koofr"), doubled);
 
     // Again: nothing new anywhere.
     let out = env.ok(&["transfer", "fb:", "dbx:", "--json"]).await;
-    assert_eq!(common::json(&out)["counts"]["done"], 1010);
+    assert_eq!(common::json(&out)["items"]["done"], 1010);
     assert_eq!(env.landed("dropbox"), originals);
 }
 
@@ -338,7 +338,7 @@ async fn kill_9_mid_transfer_to_dropbox_then_resume_moves_each_item_once() {
     }
     let out = env.ok(&["transfer", "fb:", "dbx:", "--json"]).await;
     let report = common::json(&out);
-    assert_eq!(report["counts"]["done"], 302, "{report}");
+    assert_eq!(report["items"]["done"], 302, "{report}");
     assert_eq!(env.landed("dropbox"), originals, "every item exactly once");
     let jobs = env.ok(&["jobs", "--json"]).await;
     assert_eq!(common::json(&jobs).as_array().map(|a| a.len()), Some(1));
