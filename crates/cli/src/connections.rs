@@ -99,8 +99,12 @@ impl Connections {
     /// A session for a stored connection; refreshed tokens are saved back, sealed.
     pub async fn session(&self, name: &str) -> Result<Session> {
         let row = self.row(name).await?;
-        let kind = ServiceKind::from_name(&row.service)
-            .ok_or_else(|| anyhow!("connection '{name}' is for an unknown service '{}'", row.service))?;
+        let kind = ServiceKind::from_name(&row.service).ok_or_else(|| {
+            anyhow!(
+                "connection '{name}' is for an unknown service '{}'",
+                row.service
+            )
+        })?;
         let vault = self.vault()?;
         let plain = vault.open_sealed(&row.id, &row.sealed_secret)?;
         let secret: Secret = serde_json::from_slice(&plain)
@@ -111,7 +115,14 @@ impl Connections {
             vault,
             id: row.id.clone(),
         });
-        Ok(Session::new(kind, name, &self.config, settings, &secret, Some(saver))?)
+        Ok(Session::new(
+            kind,
+            name,
+            &self.config,
+            settings,
+            &secret,
+            Some(saver),
+        )?)
     }
 
     /// Connects an account and stores it.
@@ -120,7 +131,9 @@ impl Connections {
         let name = args.name.clone().unwrap_or_else(|| kind.name().to_string());
         validate_name(&name)?;
         if self.exists(&name).await? {
-            bail!("a connection named '{name}' exists already; choose another --name or `ferry disconnect {name}` first");
+            bail!(
+                "a connection named '{name}' exists already; choose another --name or `ferry disconnect {name}` first"
+            );
         }
         let (settings, secret) = self.credentials(kind, &name, &args).await?;
         let session = Session::new(kind, &name, &self.config, settings.clone(), &secret, None)?;
@@ -200,7 +213,10 @@ impl Connections {
             .oauth(config)
             .ok_or_else(|| anyhow!("{} has no OAuth flow", kind.title()))?;
         let pending = app.begin(config).await?;
-        eprintln!("Authorize ferry to use your {} account ({name}) in a browser:", kind.title());
+        eprintln!(
+            "Authorize ferry to use your {} account ({name}) in a browser:",
+            kind.title()
+        );
         // The URL alone on its line, on stdout, so that scripts and tests can read it.
         println!("{}", pending.url);
         if !no_browser {
@@ -265,10 +281,14 @@ impl Connections {
         match self.session(name).await {
             Ok(session) => {
                 if let Err(err) = session.revoke().await {
-                    eprintln!("ferry: could not revoke {name} at the service ({err}); forgetting it anyway");
+                    eprintln!(
+                        "ferry: could not revoke {name} at the service ({err}); forgetting it anyway"
+                    );
                 }
             }
-            Err(err) => eprintln!("ferry: cannot open {name} to revoke it ({err}); forgetting it anyway"),
+            Err(err) => {
+                eprintln!("ferry: cannot open {name} to revoke it ({err}); forgetting it anyway")
+            }
         }
         self.store.delete_connection(&row.name).await?;
         println!("disconnected {name}");
@@ -334,7 +354,8 @@ fn read_secret(value: &str) -> Result<String> {
 
 /// Opens the URL in the person's browser when there is a desktop; best effort.
 fn open_browser(url: &str) {
-    let desktop = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let desktop =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else {

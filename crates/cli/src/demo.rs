@@ -89,7 +89,9 @@ pub async fn run(dir: &Path, keep: bool, run: &RunArgs) -> Result<u8> {
             "The sandbox keeps running at {}; stop it with Ctrl-C.",
             sandbox.base_url()
         );
-        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
     }
     sandbox.shutdown().await;
     Ok(code)
@@ -99,7 +101,10 @@ pub async fn run(dir: &Path, keep: bool, run: &RunArgs) -> Result<u8> {
 fn explain(sandbox: &ferry_sandbox::Sandbox) {
     let state = sandbox.state();
     let mut folders: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let entries = state["dropbox"]["entries"].as_array().cloned().unwrap_or_default();
+    let entries = state["dropbox"]["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for entry in entries.iter().filter(|e| e["type"] == "file") {
         let path = entry["path_display"].as_str().unwrap_or_default();
         let folder = path.rsplit_once('/').map(|(f, _)| f).unwrap_or("/");
@@ -110,7 +115,10 @@ fn explain(sandbox: &ferry_sandbox::Sandbox) {
     println!();
     println!("Where it landed in the (emulated) Dropbox, private, grouped by album:");
     for (folder, (files, bytes)) in &folders {
-        println!("  {folder:<48} {files:>4} files  {:>7.1} MiB", *bytes as f64 / 1048576.0);
+        println!(
+            "  {folder:<48} {files:>4} files  {:>7.1} MiB",
+            *bytes as f64 / 1048576.0
+        );
     }
     println!();
     println!("Every byte was hashed on the way and checked against Dropbox's content_hash;");

@@ -192,7 +192,10 @@ struct Ferry {
     connections: Arc<connections::Connections>,
 }
 
-async fn open_ferry(data_dir: &std::path::Path, config: ferry_connectors::config::Config) -> Result<Ferry> {
+async fn open_ferry(
+    data_dir: &std::path::Path,
+    config: ferry_connectors::config::Config,
+) -> Result<Ferry> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
     let store = SqliteStore::open(&data_dir.join("ferry.db"))

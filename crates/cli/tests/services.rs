@@ -62,8 +62,15 @@ impl Env {
     /// Connects every service with the sandbox's ready-made credentials, as a script would.
     async fn connect_all(&self) {
         let c = self.sb.credentials();
-        self.ok(&["connect", "facebook", "--name", "fb", "--token", &c.facebook.access_token])
-            .await;
+        self.ok(&[
+            "connect",
+            "facebook",
+            "--name",
+            "fb",
+            "--token",
+            &c.facebook.access_token,
+        ])
+        .await;
         self.ok(&[
             "connect",
             "dropbox",
@@ -114,16 +121,19 @@ impl Env {
 
     /// The seeded Facebook originals: SHA-256 → how many.
     async fn originals(&self) -> BTreeMap<String, usize> {
-        let source: serde_json::Value = reqwest::get(format!("{}/_sandbox/source", self.sb.base_url()))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let source: serde_json::Value =
+            reqwest::get(format!("{}/_sandbox/source", self.sb.base_url()))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
         let mut out = BTreeMap::new();
         for kind in ["photos", "videos"] {
             for item in source["facebook"][kind].as_array().unwrap() {
-                let sha = item["sha256"].as_str().expect("originals up to 256 MiB are hashed");
+                let sha = item["sha256"]
+                    .as_str()
+                    .expect("originals up to 256 MiB are hashed");
                 *out.entry(sha.to_string()).or_default() += 1;
             }
         }
@@ -134,7 +144,11 @@ impl Env {
     fn landed(&self, service: &str) -> BTreeMap<String, usize> {
         let state = self.sb.state();
         let files: Vec<&serde_json::Value> = match service {
-            "dropbox" => state["dropbox"]["entries"].as_array().unwrap().iter().collect(),
+            "dropbox" => state["dropbox"]["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .collect(),
             "koofr" => state["koofr"]["files"].as_array().unwrap().iter().collect(),
             "google_photos" => state["google_photos"]["media_items"]
                 .as_array()
@@ -152,10 +166,15 @@ impl Env {
                 .as_str()
                 .or(f["path"].as_str())
                 .unwrap_or_default();
-            if path.rsplit('/').next().is_some_and(|n| n.starts_with(".ferry-")) {
+            if path
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with(".ferry-"))
+            {
                 continue;
             }
-            *out.entry(f["sha256"].as_str().unwrap().to_string()).or_default() += 1;
+            *out.entry(f["sha256"].as_str().unwrap().to_string())
+                .or_default() += 1;
         }
         out
     }
@@ -169,7 +188,11 @@ async fn connections_are_sealed_listed_and_revoked() {
     let out = env
         .ok(&["connect", "dropbox", "--name", "dbx", "--token", &token])
         .await;
-    assert!(common::stdout(&out).contains("connected dbx: Dropbox"), "{}", common::stdout(&out));
+    assert!(
+        common::stdout(&out).contains("connected dbx: Dropbox"),
+        "{}",
+        common::stdout(&out)
+    );
 
     // Listed without a secret; nothing in the database or the output holds the token.
     let out = env.ok(&["connections", "--json"]).await;
@@ -185,16 +208,25 @@ async fn connections_are_sealed_listed_and_revoked() {
         );
     }
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(env.data.join("master.key")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(env.data.join("master.key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 
     // The same name twice is refused; an unknown one is named.
-    let out = env.run(&["connect", "dropbox", "--name", "dbx", "--token", "x"]).await;
+    let out = env
+        .run(&["connect", "dropbox", "--name", "dbx", "--token", "x"])
+        .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr(&out).contains("exists already"));
     let out = env.run(&["transfer", "nope:", "dbx:"]).await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(common::stderr(&out).contains("no connection named 'nope'"), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("no connection named 'nope'"),
+        "{}",
+        common::stderr(&out)
+    );
 
     // The browser flow: a loopback redirect with PKCE, driven here as a browser would.
     let mut child = env
@@ -205,19 +237,40 @@ async fn connections_are_sealed_listed_and_revoked() {
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = lines.next_line().await.unwrap().expect("the authorization URL");
-    assert!(url.contains("code_challenge=") && url.contains("token_access_type=offline"), "{url}");
+    let url = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("the authorization URL");
+    assert!(
+        url.contains("code_challenge=") && url.contains("token_access_type=offline"),
+        "{url}"
+    );
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let page = browser.get(&url).send().await.unwrap().text().await.unwrap();
+    let page = browser
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let (action, mut fields) = consent_form(&page);
     fields.push(("decision".into(), "approve".into()));
     let answer = browser.post(&action).form(&fields).send().await.unwrap();
     let back = answer.headers()["location"].to_str().unwrap().to_string();
     assert!(back.starts_with("http://127.0.0.1:"), "{back}");
-    let done = browser.get(&back).send().await.unwrap().text().await.unwrap();
+    let done = browser
+        .get(&back)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(done.contains("connected"), "{done}");
     let status = child.wait().await.unwrap();
     assert!(status.success());
@@ -227,14 +280,21 @@ async fn connections_are_sealed_listed_and_revoked() {
     // Disconnecting revokes at Dropbox, then forgets.
     env.ok(&["disconnect", "dbx"]).await;
     let check = reqwest::Client::new()
-        .post(format!("{}/2/users/get_current_account", env.sb.urls().dropbox.api_url))
+        .post(format!(
+            "{}/2/users/get_current_account",
+            env.sb.urls().dropbox.api_url
+        ))
         .bearer_auth(&token)
         .send()
         .await
         .unwrap();
     assert_eq!(check.status(), 401, "the token was revoked");
     let out = env.ok(&["connections"]).await;
-    assert!(!common::stdout(&out).contains("dbx "), "{}", common::stdout(&out));
+    assert!(
+        !common::stdout(&out).contains("dbx "),
+        "{}",
+        common::stdout(&out)
+    );
 }
 
 /// The hidden inputs of the sandbox's consent form, and its action.
@@ -297,9 +357,19 @@ async fn facebook_to_every_destination_byte_for_byte() {
         assert_eq!(env.landed(service), originals, "{target}");
     }
     // WebDAV into the same Koofr storage, under another folder: Koofr then holds both.
-    let out = env.ok(&["transfer", "fb:", "dav:/Over WebDAV", "--json", "--concurrency", "8"]).await;
+    let out = env
+        .ok(&[
+            "transfer",
+            "fb:",
+            "dav:/Over WebDAV",
+            "--json",
+            "--concurrency",
+            "8",
+        ])
+        .await;
     assert_eq!(common::json(&out)["items"]["done"], 1010);
-    let doubled: BTreeMap<String, usize> = originals.iter().map(|(k, v)| (k.clone(), v * 2)).collect();
+    let doubled: BTreeMap<String, usize> =
+        originals.iter().map(|(k, v)| (k.clone(), v * 2)).collect();
     assert_eq!(env.landed("koofr"), doubled);
 
     // Again: nothing new anywhere.

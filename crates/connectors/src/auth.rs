@@ -162,7 +162,10 @@ impl Bearer {
     }
 
     pub fn expired(&self, what: &str) -> Error {
-        Error::AuthExpired(format!("{what}: the connection has expired; {}", self.reconnect))
+        Error::AuthExpired(format!(
+            "{what}: the connection has expired; {}",
+            self.reconnect
+        ))
     }
 
     async fn refresh_locked(&self, state: &mut TokenState) -> Result<()> {
@@ -187,15 +190,16 @@ impl Bearer {
         if let Some(new_refresh) = answer.refresh_token() {
             state.refresh = Some(SecretString::from(new_refresh.secret().clone()));
         }
-        state.expires_at = answer
-            .expires_in()
-            .map(|d| OffsetDateTime::now_utc() + d);
+        state.expires_at = answer.expires_in().map(|d| OffsetDateTime::now_utc() + d);
         state.generation += 1;
         tracing::debug!("access token refreshed");
         if let Some(saver) = &self.saver {
             let secret = Secret {
                 access_token: Some(state.access.expose_secret().to_string()),
-                refresh_token: state.refresh.as_ref().map(|r| r.expose_secret().to_string()),
+                refresh_token: state
+                    .refresh
+                    .as_ref()
+                    .map(|r| r.expose_secret().to_string()),
                 expires_at: state.expires_at.map(|t| t.unix_timestamp()),
                 password: None,
             };
@@ -234,7 +238,10 @@ pub enum Auth {
     /// Signed URLs (CDN downloads) need nothing.
     None,
     Bearer(Arc<Bearer>),
-    Basic { user: String, password: SecretString },
+    Basic {
+        user: String,
+        password: SecretString,
+    },
 }
 
 impl Auth {
@@ -288,7 +295,10 @@ pub fn oauth_client(
 ) -> impl Fn(
     oauth2::HttpRequest,
 ) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = std::result::Result<oauth2::HttpResponse, OAuthHttpError>> + Send>,
+    Box<
+        dyn std::future::Future<Output = std::result::Result<oauth2::HttpResponse, OAuthHttpError>>
+            + Send,
+    >,
 > {
     move |request: oauth2::HttpRequest| {
         let http = http.clone();
@@ -300,7 +310,9 @@ pub fn oauth_client(
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| OAuthHttpError(crate::http::transport("token request", e).to_string()))?;
+                .map_err(|e| {
+                    OAuthHttpError(crate::http::transport("token request", e).to_string())
+                })?;
             let mut answer = http::Response::builder().status(response.status());
             for (name, value) in response.headers() {
                 answer = answer.header(name, value);

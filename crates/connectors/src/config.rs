@@ -125,8 +125,8 @@ impl Config {
         let origin = origin
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "ferry.toml".into());
-        let file: File =
-            toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {}", one_line(&e.to_string()))))?;
+        let file: File = toml::from_str(text)
+            .map_err(|e| ConfigError(format!("{origin}: {}", one_line(&e.to_string()))))?;
         let mut config = Config::defaults();
         for (name, values) in file.services {
             let kind = ServiceKind::from_name(&name).ok_or_else(|| {
@@ -136,7 +136,9 @@ impl Config {
                 ))
             })?;
             for (key, value) in values {
-                config.set(kind, &key, value).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+                config
+                    .set(kind, &key, value)
+                    .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
             }
         }
         Ok(config)
@@ -240,7 +242,13 @@ mod tests {
 
     #[test]
     fn env_names_follow_the_rule() {
-        assert_eq!(env_name(ServiceKind::GooglePhotos, "token_url"), "FERRY_GOOGLE_PHOTOS_TOKEN_URL");
-        assert_eq!(env_name(ServiceKind::Dropbox, "client_id"), "FERRY_DROPBOX_CLIENT_ID");
+        assert_eq!(
+            env_name(ServiceKind::GooglePhotos, "token_url"),
+            "FERRY_GOOGLE_PHOTOS_TOKEN_URL"
+        );
+        assert_eq!(
+            env_name(ServiceKind::Dropbox, "client_id"),
+            "FERRY_DROPBOX_CLIENT_ID"
+        );
     }
 }

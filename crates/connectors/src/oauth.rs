@@ -167,7 +167,10 @@ fn token_error(
 impl Pending {
     /// Waits for the browser to come back to the loopback redirect (at most `timeout`), checks
     /// the state, and returns the authorization code with the PKCE verifier.
-    pub async fn wait(self, timeout: Duration) -> Result<(String, Option<PkceCodeVerifier>, String)> {
+    pub async fn wait(
+        self,
+        timeout: Duration,
+    ) -> Result<(String, Option<PkceCodeVerifier>, String)> {
         let wait = async {
             loop {
                 let (stream, _) = self
@@ -193,10 +196,7 @@ impl Pending {
 }
 
 /// Reads one HTTP request on the loopback listener; answers it with a short page.
-async fn answer_callback(
-    mut stream: tokio::net::TcpStream,
-    state: &str,
-) -> Result<Option<String>> {
+async fn answer_callback(mut stream: tokio::net::TcpStream, state: &str) -> Result<Option<String>> {
     let mut reader = BufReader::new(&mut stream);
     let mut line = String::new();
     // The request line is all we need; a hostile local client gets a bounded read.
@@ -232,7 +232,9 @@ async fn answer_callback(
     } else if let Some(code) = param("code") {
         Ok(Some(code))
     } else {
-        Err(Error::permanent("the redirect carried no authorization code"))
+        Err(Error::permanent(
+            "the redirect carried no authorization code",
+        ))
     };
     let page = match &outcome {
         Ok(_) => "ferry is connected. You can close this tab and go back to the terminal.",
@@ -242,10 +244,12 @@ async fn answer_callback(
     outcome
 }
 
-async fn respond(stream: &mut tokio::net::TcpStream, status: u16, text: &str) -> std::io::Result<()> {
-    let body = format!(
-        "<!doctype html><meta charset=utf-8><title>ferry</title><p>{text}</p>"
-    );
+async fn respond(
+    stream: &mut tokio::net::TcpStream,
+    status: u16,
+    text: &str,
+) -> std::io::Result<()> {
+    let body = format!("<!doctype html><meta charset=utf-8><title>ferry</title><p>{text}</p>");
     let head = format!(
         "HTTP/1.1 {status} OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()

@@ -79,7 +79,9 @@ fn item(id: &str, name: &str, kind: MediaKind, size: u64, albums: &[&str]) -> Sp
             location: None,
             albums: albums.iter().map(|a| a.to_string()).collect(),
         },
-        seed: id.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)),
+        seed: id
+            .bytes()
+            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)),
         size,
     }
 }
@@ -98,13 +100,31 @@ fn library() -> Library {
             item("p1", "IMG_0001.jpg", Photo, 200_000, &["summer"]),
             item("p2", "img_0001.JPG", Photo, 150_000, &["summer"]),
             item("p3", "../../etc/passwd.jpg", Photo, 30_000, &["trip"]),
-            item("p4", "Tour Eiffel 🗼.jpg", Photo, 120_000, &["trip", "unicode"]),
-            item("p5", "e\u{301}te\u{301} à la plage.jpg", Photo, 80_000, &["unicode"]),
+            item(
+                "p4",
+                "Tour Eiffel 🗼.jpg",
+                Photo,
+                120_000,
+                &["trip", "unicode"],
+            ),
+            item(
+                "p5",
+                "e\u{301}te\u{301} à la plage.jpg",
+                Photo,
+                80_000,
+                &["unicode"],
+            ),
             item("p6", "CON.jpg", Photo, 10_000, &["dots"]),
             item("p7", "no album.jpg", Photo, 50_000, &[]),
             item("p8", "a 9 MiB photo.jpg", Photo, 9 << 20, &["summer"]),
             item("p9", "empty.jpg", Photo, 0, &["trip"]),
-            item("p10", "name with spaces # and % and ?.jpg", Photo, 40_000, &["trip"]),
+            item(
+                "p10",
+                "name with spaces # and % and ?.jpg",
+                Photo,
+                40_000,
+                &["trip"],
+            ),
             item("v1", "clip.mp4", Video, 3 << 20, &["trip"]),
         ],
     }
@@ -113,7 +133,13 @@ fn library() -> Library {
 fn large_library() -> Library {
     Library {
         albums: vec![album("big", &["Big"])],
-        items: vec![item("v300", "300 MiB.mp4", MediaKind::Video, 300 << 20, &["big"])],
+        items: vec![item(
+            "v300",
+            "300 MiB.mp4",
+            MediaKind::Video,
+            300 << 20,
+            &["big"],
+        )],
     }
 }
 
@@ -218,7 +244,9 @@ struct LandedFile {
 
 impl Harness {
     async fn new(kind: Kind) -> Harness {
-        let sb = ferry_sandbox::start(SandboxOptions::default()).await.unwrap();
+        let sb = ferry_sandbox::start(SandboxOptions::default())
+            .await
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let (rclone, rclone_url) = if kind == Kind::WebdavRclone {
             let (child, url) = start_rclone(&dir.path().join("served"));
@@ -381,9 +409,16 @@ impl Harness {
             Kind::GooglePhotos => "google-photos",
             _ => return,
         };
-        let url = format!("{}/_sandbox/tokens/expire?service={service}", self.sb.base_url());
+        let url = format!(
+            "{}/_sandbox/tokens/expire?service={service}",
+            self.sb.base_url()
+        );
         let answer = reqwest::Client::new().post(url).send().await.unwrap();
-        assert!(answer.status().is_success(), "expiring tokens: {}", answer.status());
+        assert!(
+            answer.status().is_success(),
+            "expiring tokens: {}",
+            answer.status()
+        );
     }
 }
 
@@ -438,12 +473,15 @@ fn start_rclone(dir: &Path) -> (Child, String) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("rclone is needed for the WebDAV tests: install it (apt-get install rclone) or run `bash scripts/test`");
+    let mut child = child;
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return (child, format!("http://127.0.0.1:{port}"));
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("rclone serve webdav did not start");
 }
 
@@ -538,13 +576,23 @@ async fn everything_lands_once(kind: Kind) {
     if kind != Kind::GooglePhotos {
         // Grouped by album under the transfer folders, names made safe, nothing outside.
         assert!(
-            first.iter().all(|f| f.container.starts_with("Photo Transfer")
-                || f.container.starts_with("Video Transfer")),
+            first
+                .iter()
+                .all(|f| f.container.starts_with("Photo Transfer")
+                    || f.container.starts_with("Video Transfer")),
             "{kind:?}: {first:#?}"
         );
-        assert!(first.iter().any(|f| f.container == "Photo Transfer/Family/2019 Summer"));
+        assert!(
+            first
+                .iter()
+                .any(|f| f.container == "Photo Transfer/Family/2019 Summer")
+        );
         assert!(first.iter().any(|f| f.name == "Tour Eiffel 🗼.jpg"));
-        assert!(first.iter().all(|f| !f.name.contains('/') && f.name != ".."));
+        assert!(
+            first
+                .iter()
+                .all(|f| !f.name.contains('/') && f.name != "..")
+        );
         let summer: Vec<&str> = first
             .iter()
             .filter(|f| f.container == "Photo Transfer/Family/2019 Summer")
@@ -554,12 +602,19 @@ async fn everything_lands_once(kind: Kind) {
     } else {
         let titles: std::collections::BTreeSet<&str> =
             first.iter().map(|f| f.container.as_str()).collect();
-        assert!(titles.contains("2019 Summer") && titles.contains(""), "{titles:?}");
+        assert!(
+            titles.contains("2019 Summer") && titles.contains(""),
+            "{titles:?}"
+        );
     }
     // A re-run with a fresh journal finds everything there and creates nothing.
     let again = transfer(&h, &library).await;
     check_report(&h, &again, &library);
-    assert_eq!(h.landed(), first, "{kind:?}: the re-run changed the destination");
+    assert_eq!(
+        h.landed(),
+        first,
+        "{kind:?}: the re-run changed the destination"
+    );
     drop(h);
 }
 
@@ -570,7 +625,11 @@ async fn faults_lose_nothing_and_duplicate_nothing(kind: Kind) {
     if h.has_tokens() {
         // Tokens expire while the transfer runs: refreshed, never a failed item.
         let sb_url = h.sb.base_url();
-        let service = if kind == Kind::Dropbox { "dropbox" } else { "google-photos" };
+        let service = if kind == Kind::Dropbox {
+            "dropbox"
+        } else {
+            "google-photos"
+        };
         tokio::spawn(async move {
             for _ in 0..3 {
                 tokio::time::sleep(Duration::from_millis(400)).await;

@@ -7,7 +7,9 @@ use ferry_sandbox::SandboxOptions;
 
 #[tokio::test]
 async fn every_service_gets_a_session_from_the_sandbox() {
-    let sb = ferry_sandbox::start(SandboxOptions::default()).await.unwrap();
+    let sb = ferry_sandbox::start(SandboxOptions::default())
+        .await
+        .unwrap();
     for kind in ServiceKind::ALL {
         let session = common::session(&sb, *kind);
         assert_eq!(session.kind, *kind);

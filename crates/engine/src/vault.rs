@@ -129,7 +129,9 @@ fn parse_key(text: &str) -> Option<[u8; 32]> {
     let bytes = if text.len() == 64 {
         hex::decode(text).ok()?
     } else {
-        base64::engine::general_purpose::STANDARD.decode(text).ok()?
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?
     };
     bytes.try_into().ok()
 }

@@ -41,6 +41,10 @@ pub fn session(sb: &Sandbox, kind: ServiceKind) -> Session {
 fn oauth(creds: &ferry_sandbox::ServiceCredentials) -> (Settings, Secret) {
     (
         Settings::default(),
-        Secret::tokens(creds.access_token.clone(), creds.refresh_token.clone(), None),
+        Secret::tokens(
+            creds.access_token.clone(),
+            creds.refresh_token.clone(),
+            None,
+        ),
     )
 }
