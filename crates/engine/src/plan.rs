@@ -143,6 +143,9 @@ pub(crate) async fn assign_places(store: &dyn Store, job: &Job, caps: &Capabilit
                     .assign_container(&job.id, &group, &key, &container)
                     .await?;
             }
+            if let Some(max) = caps.max_album_items {
+                split_full_albums(store, job, max).await?;
+            }
         }
     }
 
@@ -171,6 +174,29 @@ pub(crate) async fn assign_places(store: &dyn Store, job: &Job, caps: &Capabilit
             .map(|(seq, name)| (seq, names.allocate(&name)))
             .collect();
         store.set_names(&job.id, &assigned).await?;
+    }
+    Ok(())
+}
+
+/// Splits albums larger than the destination allows (Google Photos: 20,000 items) into
+/// "Title", "Title (2)", … in journal order, so that a re-plan gives the same parts.
+async fn split_full_albums(store: &dyn Store, job: &Job, max: usize) -> Result<()> {
+    let max = max.max(1);
+    for (key, container, _) in store.containers(&job.id).await? {
+        let Container::Album { title, description } = container else {
+            continue;
+        };
+        let seqs = store.container_units(&job.id, &key).await?;
+        for (index, part) in seqs.chunks(max).enumerate().skip(1) {
+            let number = index + 1;
+            let part_album = Container::Album {
+                title: format!("{title} ({number})"),
+                description: description.clone(),
+            };
+            store
+                .move_units(&job.id, part, &format!("{key}#{number}"), &part_album)
+                .await?;
+        }
     }
     Ok(())
 }

@@ -24,6 +24,7 @@ struct Flaky {
     inner: FolderDestination,
     script: Mutex<HashMap<String, VecDeque<Error>>>,
     attempts: Mutex<HashMap<String, Vec<Instant>>>,
+    capabilities: Option<Capabilities>,
 }
 
 impl Flaky {
@@ -37,7 +38,14 @@ impl Flaky {
                     .collect(),
             ),
             attempts: Mutex::default(),
+            capabilities: None,
         }
+    }
+
+    /// Claims other capabilities than a folder's (an album layout, a size limit).
+    fn with_capabilities(mut self, capabilities: Capabilities) -> Flaky {
+        self.capabilities = Some(capabilities);
+        self
     }
 
     fn attempts(&self, name: &str) -> Vec<Instant> {
@@ -56,7 +64,9 @@ impl Destination for Flaky {
         "flaky folder".into()
     }
     fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+        self.capabilities
+            .clone()
+            .unwrap_or_else(|| self.inner.capabilities())
     }
     async fn check(&self) -> Result<()> {
         self.inner.check().await
@@ -350,5 +360,56 @@ async fn a_rerun_as_a_new_job_duplicates_nothing_and_a_different_file_gets_a_new
     assert_eq!(
         std::fs::read(f.dst.join("Photo Transfer/Album/b (2).jpg")).unwrap(),
         std::fs::read(f.src.join("Album/b.jpg")).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn albums_past_the_destination_limit_are_split_into_numbered_parts() {
+    let names: Vec<String> = (0..7).map(|i| format!("p{i}.jpg")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let f = fixture(&refs).await;
+    let (job, _) = f.engine.start(&spec(&f)).await.unwrap();
+    let source: Arc<dyn Source> = Arc::new(FolderSource::open(&f.src).unwrap());
+    let folder = FolderDestination::new(&f.dst);
+    let albums = Capabilities {
+        layout: ferry_core::Layout::Albums,
+        max_album_items: Some(3),
+        ..folder.capabilities()
+    };
+    let dest: Arc<dyn Destination> = Arc::new(Flaky::new(&f.dst, vec![]).with_capabilities(albums));
+    let plan_only = RunOptions {
+        plan_only: true,
+        ..options()
+    };
+    f.engine
+        .run(
+            &job.id,
+            vec![source],
+            dest,
+            &plan_only,
+            Arc::default(),
+            Arc::default(),
+        )
+        .await
+        .unwrap();
+    let store = f.engine.store();
+    let mut parts = Vec::new();
+    for (key, container, _) in store.containers(&job.id).await.unwrap() {
+        let Container::Album { title, .. } = container else {
+            panic!("albums layout: {container:?}");
+        };
+        parts.push((
+            title,
+            store.container_units(&job.id, &key).await.unwrap().len(),
+        ));
+    }
+    parts.sort();
+    assert_eq!(
+        parts,
+        vec![
+            ("Album".to_string(), 3),
+            ("Album (2)".to_string(), 3),
+            ("Album (3)".to_string(), 1)
+        ]
     );
 }

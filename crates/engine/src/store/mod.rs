@@ -147,6 +147,16 @@ pub trait Store: Send + Sync {
         container: &Container,
     ) -> Result<()>;
     async fn containers(&self, job: &JobId) -> Result<Vec<(String, Container, Option<String>)>>;
+    /// The units placed in a container (not the skipped ones), in journal order.
+    async fn container_units(&self, job: &JobId, key: &str) -> Result<Vec<i64>>;
+    /// Moves units to another container (created when missing): an album split in parts.
+    async fn move_units(
+        &self,
+        job: &JobId,
+        seqs: &[i64],
+        key: &str,
+        container: &Container,
+    ) -> Result<()>;
     /// The units of one container with the names their sources gave, in naming order.
     async fn wanted_names(&self, job: &JobId, container: &str) -> Result<Vec<(i64, String)>>;
     async fn set_names(&self, job: &JobId, names: &[(i64, String)]) -> Result<()>;

@@ -343,6 +343,47 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn container_units(&self, job: &JobId, key: &str) -> Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT seq FROM units WHERE job_id = ? AND container = ? AND kind IS NOT NULL ORDER BY seq",
+        )
+        .bind(job)
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get::<i64, _>("seq")?))
+            .collect()
+    }
+
+    async fn move_units(
+        &self,
+        job: &JobId,
+        seqs: &[i64],
+        key: &str,
+        container: &Container,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO containers (job_id, key, spec) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(job)
+        .bind(key)
+        .bind(serde_json::to_string(&ContainerJson::from(container))?)
+        .execute(&mut *tx)
+        .await?;
+        for seq in seqs {
+            sqlx::query("UPDATE units SET container = ? WHERE job_id = ? AND seq = ?")
+                .bind(key)
+                .bind(job)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn containers(&self, job: &JobId) -> Result<Vec<(String, Container, Option<String>)>> {
         let rows =
             sqlx::query("SELECT key, spec, dest_id FROM containers WHERE job_id = ? ORDER BY key")
