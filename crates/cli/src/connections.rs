@@ -130,9 +130,15 @@ impl Connections {
         let kind = args.service;
         let name = args.name.clone().unwrap_or_else(|| kind.name().to_string());
         validate_name(&name)?;
-        if self.exists(&name).await? {
+        // Connecting again under the same name (after a token expired for good) replaces the
+        // credentials and keeps every job that names the connection working.
+        let existing = self.store.connection(&name).await?;
+        if let Some(row) = &existing
+            && row.service != kind.name()
+        {
             bail!(
-                "a connection named '{name}' exists already; choose another --name or `ferry disconnect {name}` first"
+                "a {} connection named '{name}' exists already; choose another --name or `ferry disconnect {name}` first",
+                row.service
             );
         }
         let (settings, secret) = self.credentials(kind, &name, &args).await?;
@@ -141,8 +147,21 @@ impl Connections {
             .account()
             .await
             .with_context(|| format!("{} refused the credentials", kind.title()))?;
-        let id = uuid::Uuid::now_v7().to_string();
         let plain = zeroize::Zeroizing::new(serde_json::to_vec(&secret)?);
+        if let Some(row) = existing {
+            let sealed = self.vault()?.seal(&row.id, &plain)?;
+            self.store
+                .update_connection(
+                    &row.id,
+                    &account,
+                    &serde_json::to_string(&settings)?,
+                    &sealed,
+                )
+                .await?;
+            println!("reconnected {name}: {} ({account})", kind.title());
+            return Ok(());
+        }
+        let id = uuid::Uuid::now_v7().to_string();
         let sealed = self.vault()?.seal(&id, &plain)?;
         self.store
             .add_connection(&ConnectionRow {

@@ -214,12 +214,48 @@ async fn connections_are_sealed_listed_and_revoked() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 
-    // The same name twice is refused; an unknown one is named.
+    // A name taken by another service is refused; connecting again with credentials the
+    // service refuses changes nothing; with good ones it replaces them; an unknown name is named.
     let out = env
-        .run(&["connect", "dropbox", "--name", "dbx", "--token", "x"])
+        .run(&[
+            "connect",
+            "koofr",
+            "--name",
+            "dbx",
+            "--user",
+            "a",
+            "--app-password",
+            "b",
+        ])
         .await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(common::stderr(&out).contains("exists already"));
+    assert!(
+        common::stderr(&out).contains("exists already"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = env
+        .run(&[
+            "connect",
+            "dropbox",
+            "--name",
+            "dbx",
+            "--token",
+            "not-a-token",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = common::stderr(&out);
+    assert!(err.contains("Dropbox refused the credentials"), "{err}");
+    assert!(!err.contains("not-a-token"), "{err}");
+    let out = env
+        .ok(&["connect", "dropbox", "--name", "dbx", "--token", &token])
+        .await;
+    assert!(
+        common::stdout(&out).contains("reconnected dbx"),
+        "{}",
+        common::stdout(&out)
+    );
     let out = env.run(&["transfer", "nope:", "dbx:"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -412,4 +448,45 @@ async fn kill_9_mid_transfer_to_dropbox_then_resume_moves_each_item_once() {
     assert_eq!(env.landed("dropbox"), originals, "every item exactly once");
     let jobs = env.ok(&["jobs", "--json"]).await;
     assert_eq!(common::json(&jobs).as_array().map(|a| a.len()), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_facebook_token_and_a_full_dropbox_pause_with_what_to_do() {
+    let env = Env::new(SandboxOptions {
+        albums: 2,
+        photos: 20,
+        videos: 1,
+        video_size: 4 << 20,
+        quota: Some(2 << 20),
+        ..SandboxOptions::default()
+    })
+    .await;
+    env.connect_all().await;
+    let token = env.sb.credentials().facebook.access_token.clone();
+
+    // Dropbox fills up: the job pauses, says so, and resumes once there is room.
+    let out = env.run(&["transfer", "fb:", "dbx:", "--json"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let report = common::json(&out);
+    assert_eq!(report["state"], "paused", "{report}");
+    assert!(
+        report["reason"].as_str().unwrap().contains("full"),
+        "{report}"
+    );
+
+    // Facebook has no refresh token: an expired one pauses the job with how to reconnect.
+    let expire = format!(
+        "{}/_sandbox/tokens/expire?service=facebook",
+        env.sb.base_url()
+    );
+    reqwest::Client::new().post(expire).send().await.unwrap();
+    let job = report["job_id"].as_str().unwrap().to_string();
+    let mut faults = env.sb.faults(ferry_sandbox::Service::Dropbox);
+    faults.quota_bytes = None;
+    env.sb.set_faults(ferry_sandbox::Service::Dropbox, faults);
+    let out = env.run(&["resume", &job, "--json"]).await;
+    let text = format!("{}{}", common::stdout(&out), common::stderr(&out));
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ferry connect facebook --name fb"), "{text}");
+    assert!(!text.contains(&token), "the token leaked: {text}");
 }

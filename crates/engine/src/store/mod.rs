@@ -180,6 +180,14 @@ pub trait Store: Send + Sync {
     async fn connection(&self, name: &str) -> Result<Option<ConnectionRow>>;
     /// Replaces a connection's sealed secret (a refreshed token).
     async fn update_connection_secret(&self, id: &str, sealed: &[u8]) -> Result<()>;
+    /// Replaces who a connection is and its credentials (connecting again).
+    async fn update_connection(
+        &self,
+        id: &str,
+        account: &str,
+        settings: &str,
+        sealed: &[u8],
+    ) -> Result<()>;
     /// Deletes a connection; whether it existed.
     async fn delete_connection(&self, name: &str) -> Result<bool>;
 }

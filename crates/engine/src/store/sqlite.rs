@@ -628,6 +628,26 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn update_connection(
+        &self,
+        id: &str,
+        account: &str,
+        settings: &str,
+        sealed: &[u8],
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE connections SET account = ?, settings = ?, secret = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(account)
+        .bind(settings)
+        .bind(sealed)
+        .bind(now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn delete_connection(&self, name: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM connections WHERE name = ?")
             .bind(name)
