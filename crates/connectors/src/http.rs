@@ -260,6 +260,58 @@ pub fn body(content: Content) -> reqwest::Body {
     reqwest::Body::wrap_stream(stream)
 }
 
+/// What an upload's body saw while it streamed: bytes, MD5, and the source's own failure (so
+/// that a source error is reported as itself, not as the request it broke).
+#[derive(Default)]
+pub struct Tally {
+    pub bytes: u64,
+    pub md5: md5::Md5,
+    pub failure: Option<Error>,
+}
+
+impl Tally {
+    /// Bytes, MD5 (hex) and the source's failure, once the request has finished.
+    pub fn take(tally: &std::sync::Mutex<Tally>) -> Result<(u64, String, Option<Error>)> {
+        use md5::Digest as _;
+        let mut t = tally
+            .lock()
+            .map_err(|_| Error::permanent("upload bookkeeping poisoned"))?;
+        let md5 = hex::encode(std::mem::take(&mut t.md5).finalize());
+        Ok((t.bytes, md5, t.failure.take()))
+    }
+}
+
+/// An item's content as a streaming upload body that counts and MD5-hashes what it sends. An
+/// empty source is read to its end here: the client never polls a body of length 0, and the
+/// engine's hashing stream must see the end of every source.
+pub async fn tallied_body(
+    content: Content,
+) -> (reqwest::Body, std::sync::Arc<std::sync::Mutex<Tally>>) {
+    use md5::Digest as _;
+    let tally = std::sync::Arc::new(std::sync::Mutex::new(Tally::default()));
+    let seen = tally.clone();
+    let length = content.length;
+    let stream = content.stream.map(move |chunk| {
+        if let Ok(mut t) = seen.lock() {
+            match &chunk {
+                Ok(bytes) => {
+                    t.md5.update(bytes);
+                    t.bytes += bytes.len() as u64;
+                }
+                Err(err) => t.failure = Some(err.clone()),
+            }
+        }
+        chunk
+    });
+    let body = if length == Some(0) {
+        let _ = stream.collect::<Vec<_>>().await;
+        reqwest::Body::from(Vec::<u8>::new())
+    } else {
+        body(Content::new(stream.boxed(), length))
+    };
+    (body, tally)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

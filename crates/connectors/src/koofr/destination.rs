@@ -10,11 +10,11 @@
 //! size is the item; other content moves on to `name (2).ext`, `name (3).ext`, …
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use md5::{Digest, Md5};
+use md5::Digest;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::sync::OnceCell;
@@ -64,15 +64,6 @@ impl Token {
                 .as_deref()
                 .is_some_and(|h| h.eq_ignore_ascii_case(&self.md5))
     }
-}
-
-/// MD5 and byte count of what went up, and the source's own error if it failed mid-way
-/// (so that a vanished source item is reported as such, not as a network fault).
-#[derive(Default)]
-struct Tally {
-    md5: Md5,
-    bytes: u64,
-    failure: Option<Error>,
 }
 
 impl KoofrDestination {
@@ -324,27 +315,7 @@ impl Destination for KoofrDestination {
         }
 
         let length = content.length;
-        let tally = Arc::new(Mutex::new(Tally::default()));
-        let seen = tally.clone();
-        let stream = content.stream.map(move |chunk| {
-            if let Ok(mut t) = seen.lock() {
-                match &chunk {
-                    Ok(bytes) => {
-                        t.md5.update(bytes);
-                        t.bytes += bytes.len() as u64;
-                    }
-                    Err(err) => t.failure = Some(err.clone()),
-                }
-            }
-            chunk
-        });
-        let body = if length == Some(0) {
-            // Never polled by the client: read the (empty) source here, to its end.
-            let _ = stream.collect::<Vec<_>>().await;
-            reqwest::Body::from(Vec::<u8>::new())
-        } else {
-            http::body(Content::new(stream.boxed(), length))
-        };
+        let (body, tally) = http::tallied_body(content).await;
         let content_type = target.item.mime_type.clone().unwrap_or_else(|| {
             mime_guess::from_path(&target.name)
                 .first_or_octet_stream()
@@ -358,14 +329,7 @@ impl Destination for KoofrDestination {
             length,
         };
         let outcome = self.client.put(mount, dir, &staging, options, body).await;
-        let (md5, bytes, failure) = match tally.lock() {
-            Ok(mut t) => (
-                hex::encode(std::mem::take(&mut t.md5).finalize()),
-                t.bytes,
-                t.failure.take(),
-            ),
-            Err(_) => return Err(Error::permanent("upload bookkeeping poisoned")),
-        };
+        let (bytes, md5, failure) = http::Tally::take(&tally)?;
 
         let info = match (outcome, failure) {
             (Ok(Put::Stored(info)), None) => info,

@@ -14,7 +14,7 @@
 //! `getlastmodified` is refused by most servers.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -54,14 +54,6 @@ impl Token {
         serde_json::from_str(token)
             .map_err(|e| Error::permanent(format!("not a WebDAV staging token ({e})")))
     }
-}
-
-/// Bytes that went up, and the source's own error if it failed mid-way (so that a vanished
-/// source item is reported as such, not as a network fault).
-#[derive(Default)]
-struct Tally {
-    bytes: u64,
-    failure: Option<Error>,
 }
 
 impl WebdavDestination {
@@ -346,24 +338,7 @@ impl Destination for WebdavDestination {
         }
 
         let length = content.length;
-        let tally = Arc::new(Mutex::new(Tally::default()));
-        let seen = tally.clone();
-        let stream = content.stream.map(move |chunk| {
-            if let Ok(mut t) = seen.lock() {
-                match &chunk {
-                    Ok(bytes) => t.bytes += bytes.len() as u64,
-                    Err(err) => t.failure = Some(err.clone()),
-                }
-            }
-            chunk
-        });
-        let body = if length == Some(0) {
-            // Never polled by the client: read the (empty) source here, to its end.
-            let _ = stream.collect::<Vec<_>>().await;
-            reqwest::Body::from(Vec::<u8>::new())
-        } else {
-            http::body(Content::new(stream.boxed(), length))
-        };
+        let (body, tally) = http::tallied_body(content).await;
         let content_type = target.item.mime_type.clone().unwrap_or_else(|| {
             mime_guess::from_path(&target.name)
                 .first_or_octet_stream()
@@ -374,10 +349,7 @@ impl Destination for WebdavDestination {
             .client
             .put(&staging, body, length, &content_type, mtime)
             .await;
-        let (bytes, failure) = match tally.lock() {
-            Ok(mut t) => (t.bytes, t.failure.take()),
-            Err(_) => return Err(Error::permanent("upload bookkeeping poisoned")),
-        };
+        let (bytes, _, failure) = http::Tally::take(&tally)?;
         match (outcome, failure) {
             (Ok(Put::Stored), None) => {}
             (Ok(Put::FolderMissing), _) => {
