@@ -414,8 +414,9 @@ async fn facebook_to_every_destination_byte_for_byte() {
     assert_eq!(env.landed("dropbox"), originals);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_transfer_to_dropbox_then_resume_moves_each_item_once() {
+/// Kills ferry twice with SIGKILL while it moves to `target`, then runs the same command
+/// again: every item lands exactly once.
+async fn kill_9_then_resume(target: &str, service: &str) {
     let env = Env::new(SandboxOptions {
         albums: 4,
         photos: 300,
@@ -429,25 +430,52 @@ async fn kill_9_mid_transfer_to_dropbox_then_resume_moves_each_item_once() {
     for stop_after in [40usize, 160] {
         let mut child = env
             .ferry()
-            .args(["transfer", "fb:", "dbx:", "--json", "--concurrency", "8"])
+            .args(["transfer", "fb:", target, "--json", "--concurrency", "8"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        while env.landed("dropbox").values().sum::<usize>() < stop_after {
-            assert!(tokio::time::Instant::now() < deadline, "no progress");
+        while env.landed(service).values().sum::<usize>() < stop_after {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{target}: no progress"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         child.start_kill().unwrap(); // SIGKILL
         child.wait().await.unwrap();
     }
-    let out = env.ok(&["transfer", "fb:", "dbx:", "--json"]).await;
+    let out = env.ok(&["transfer", "fb:", target, "--json"]).await;
     let report = common::json(&out);
-    assert_eq!(report["items"]["done"], 302, "{report}");
-    assert_eq!(env.landed("dropbox"), originals, "every item exactly once");
+    assert_eq!(report["items"]["done"], 302, "{target}: {report}");
+    assert_eq!(
+        env.landed(service),
+        originals,
+        "{target}: every item exactly once"
+    );
     let jobs = env.ok(&["jobs", "--json"]).await;
     assert_eq!(common::json(&jobs).as_array().map(|a| a.len()), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_transfer_to_dropbox_then_resume_moves_each_item_once() {
+    kill_9_then_resume("dbx:", "dropbox").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_transfer_to_google_photos_then_resume_moves_each_item_once() {
+    kill_9_then_resume("gp:", "google_photos").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_transfer_to_koofr_then_resume_moves_each_item_once() {
+    kill_9_then_resume("koofr:", "koofr").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_transfer_to_webdav_then_resume_moves_each_item_once() {
+    kill_9_then_resume("dav:", "koofr").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
