@@ -518,3 +518,43 @@ async fn an_expired_facebook_token_and_a_full_dropbox_pause_with_what_to_do() {
     assert!(text.contains("ferry connect facebook --name fb"), "{text}");
     assert!(!text.contains(&token), "the token leaked: {text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_logs_even_at_trace_level() {
+    let env = Env::new(SandboxOptions::default()).await;
+    env.connect_all().await;
+    // Expire Dropbox's token so that a refresh happens under the log too.
+    let expire = format!(
+        "{}/_sandbox/tokens/expire?service=dropbox",
+        env.sb.base_url()
+    );
+    reqwest::Client::new().post(expire).send().await.unwrap();
+    let out = env
+        .ferry()
+        .args(["transfer", "fb:", "dbx:", "--json"])
+        .env("RUST_LOG", "trace")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let logs = format!("{}{}", common::stdout(&out), common::stderr(&out));
+    assert!(
+        logs.contains("access token refreshed"),
+        "the refresh is logged"
+    );
+    let c = env.sb.credentials();
+    for secret in [
+        c.facebook.access_token.as_str(),
+        c.dropbox.access_token.as_str(),
+        c.dropbox.refresh_token.as_deref().unwrap(),
+        c.dropbox.client_secret.as_str(),
+        c.facebook.client_secret.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+    // Nor the refreshed token, whatever it is: no bearer header value is ever printed.
+    assert!(
+        !logs.to_lowercase().contains("bearer "),
+        "an authorization header was logged"
+    );
+}
