@@ -260,23 +260,25 @@ pub fn body(content: Content) -> reqwest::Body {
     reqwest::Body::wrap_stream(stream)
 }
 
-/// What an upload's body saw while it streamed: bytes, MD5, and the source's own failure (so
-/// that a source error is reported as itself, not as the request it broke).
+/// What an upload's body saw while it streamed: bytes, MD5 (when asked: it costs a core at a
+/// few hundred MB/s), and the source's own failure (so that a source error is reported as
+/// itself, not as the request it broke).
 #[derive(Default)]
 pub struct Tally {
     pub bytes: u64,
-    pub md5: md5::Md5,
+    pub md5: Option<md5::Md5>,
     pub failure: Option<Error>,
 }
 
 impl Tally {
-    /// Bytes, MD5 (hex) and the source's failure, once the request has finished.
-    pub fn take(tally: &std::sync::Mutex<Tally>) -> Result<(u64, String, Option<Error>)> {
+    /// Bytes, MD5 (hex, when asked for) and the source's failure, once the request has
+    /// finished.
+    pub fn take(tally: &std::sync::Mutex<Tally>) -> Result<(u64, Option<String>, Option<Error>)> {
         use md5::Digest as _;
         let mut t = tally
             .lock()
             .map_err(|_| Error::permanent("upload bookkeeping poisoned"))?;
-        let md5 = hex::encode(std::mem::take(&mut t.md5).finalize());
+        let md5 = t.md5.take().map(|m| hex::encode(m.finalize()));
         Ok((t.bytes, md5, t.failure.take()))
     }
 }
@@ -286,16 +288,22 @@ impl Tally {
 /// engine's hashing stream must see the end of every source.
 pub async fn tallied_body(
     content: Content,
+    with_md5: bool,
 ) -> (reqwest::Body, std::sync::Arc<std::sync::Mutex<Tally>>) {
     use md5::Digest as _;
-    let tally = std::sync::Arc::new(std::sync::Mutex::new(Tally::default()));
+    let tally = std::sync::Arc::new(std::sync::Mutex::new(Tally {
+        md5: with_md5.then(md5::Md5::new),
+        ..Tally::default()
+    }));
     let seen = tally.clone();
     let length = content.length;
     let stream = content.stream.map(move |chunk| {
         if let Ok(mut t) = seen.lock() {
             match &chunk {
                 Ok(bytes) => {
-                    t.md5.update(bytes);
+                    if let Some(md5) = &mut t.md5 {
+                        md5.update(bytes);
+                    }
                     t.bytes += bytes.len() as u64;
                 }
                 Err(err) => t.failure = Some(err.clone()),

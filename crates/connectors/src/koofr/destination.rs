@@ -315,7 +315,7 @@ impl Destination for KoofrDestination {
         }
 
         let length = content.length;
-        let (body, tally) = http::tallied_body(content).await;
+        let (body, tally) = http::tallied_body(content, true).await;
         let content_type = target.item.mime_type.clone().unwrap_or_else(|| {
             mime_guess::from_path(&target.name)
                 .first_or_octet_stream()
@@ -330,6 +330,7 @@ impl Destination for KoofrDestination {
         };
         let outcome = self.client.put(mount, dir, &staging, options, body).await;
         let (bytes, md5, failure) = http::Tally::take(&tally)?;
+        let md5 = md5.unwrap_or_default();
 
         let info = match (outcome, failure) {
             (Ok(Put::Stored(info)), None) => info,

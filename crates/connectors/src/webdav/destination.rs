@@ -32,7 +32,7 @@ use crate::http;
 use crate::service::Session;
 
 /// How many staged files one commit moves at once.
-const COMMIT_CONCURRENCY: usize = 4;
+const COMMIT_CONCURRENCY: usize = 8;
 
 pub struct WebdavDestination {
     client: Client,
@@ -338,7 +338,7 @@ impl Destination for WebdavDestination {
         }
 
         let length = content.length;
-        let (body, tally) = http::tallied_body(content).await;
+        let (body, tally) = http::tallied_body(content, false).await;
         let content_type = target.item.mime_type.clone().unwrap_or_else(|| {
             mime_guess::from_path(&target.name)
                 .first_or_octet_stream()
@@ -368,13 +368,18 @@ impl Destination for WebdavDestination {
                 });
             }
         }
-        // WebDAV reports no hash; the size at least proves nothing was cut on the way.
-        let stored = self
-            .client
-            .propfind(&staging, false, Depth::Zero)
-            .await?
-            .and_then(|entries| entries.into_iter().next());
+        // A PUT the server accepted with a Content-Length holds exactly those bytes (HTTP's
+        // framing); only a body of unknown length is checked by asking for the stored size.
+        let stored = if length.is_some() {
+            None
+        } else {
+            self.client
+                .propfind(&staging, false, Depth::Zero)
+                .await?
+                .and_then(|entries| entries.into_iter().next())
+        };
         match stored {
+            None if length.is_some() => {}
             None => {
                 return Err(Error::retryable(format!(
                     "uploading {shown_name}: the server does not show the uploaded file"
