@@ -718,8 +718,8 @@ fn write_report(sandbox: &[SandboxRow], dav: &[DavRow], quick: bool, scratch: &P
          Ratios are the other's time / ferry's time (above 1 means ferry is faster). ferry does \
          more per file than the loop: it MKCOLs its folders, PUTs to a hidden temporary name and \
          MOVEs it into place (two-phase: nothing half-written is ever visible under the real \
-         name), and PROPFINDs to verify the size, so about 3 requests per file against the \
-         loop's 1; it also reads and sniffs every file while planning and hashes every byte.\n\n\
+         name), so 2 requests per file against the loop's 1, on a server that shares the same \
+         2 cores; it also reads and sniffs every file while planning and hashes every byte.\n\n\
          | files | ferry | rclone copy | PUT loop | ferry vs PUT loop | ferry vs rclone | ferry peak RSS | rclone peak RSS |\n\
          |---|---|---|---|---|---|---|---|\n{dav_rows}\n{end}",
         date = time::OffsetDateTime::now_utc().date(),
