@@ -62,18 +62,28 @@ fn parse_kind(text: &str) -> Result<ServiceKind, String> {
 pub struct Connections {
     store: Arc<dyn Store>,
     data_dir: PathBuf,
-    pub config: Config,
+    /// The configuration, or why it could not be read: only connections need it, so a
+    /// folder-to-folder transfer never fails on it.
+    config: std::result::Result<Config, String>,
     vault: OnceLock<Arc<Vault>>,
 }
 
 impl Connections {
-    pub fn new(store: Arc<dyn Store>, data_dir: PathBuf, config: Config) -> Connections {
+    pub fn new(
+        store: Arc<dyn Store>,
+        data_dir: PathBuf,
+        config: std::result::Result<Config, String>,
+    ) -> Connections {
         Connections {
             store,
             data_dir,
             config,
             vault: OnceLock::new(),
         }
+    }
+
+    fn config(&self) -> Result<&Config> {
+        self.config.as_ref().map_err(|e| anyhow!("{e}"))
     }
 
     /// The vault, opened (and its key file created) on first need only: a folder-to-folder
@@ -118,7 +128,7 @@ impl Connections {
         Ok(Session::new(
             kind,
             name,
-            &self.config,
+            self.config()?,
             settings,
             &secret,
             Some(saver),
@@ -142,7 +152,7 @@ impl Connections {
             );
         }
         let (settings, secret) = self.credentials(kind, &name, &args).await?;
-        let session = Session::new(kind, &name, &self.config, settings.clone(), &secret, None)?;
+        let session = Session::new(kind, &name, self.config()?, settings.clone(), &secret, None)?;
         let account = session
             .account()
             .await
@@ -227,7 +237,7 @@ impl Connections {
 
     /// The browser flow: a loopback redirect, PKCE where the service takes it.
     async fn authorize(&self, kind: ServiceKind, name: &str, no_browser: bool) -> Result<Secret> {
-        let config = self.config.service(kind);
+        let config = self.config()?.service(kind);
         let app = kind
             .oauth(config)
             .ok_or_else(|| anyhow!("{} has no OAuth flow", kind.title()))?;

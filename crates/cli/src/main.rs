@@ -194,7 +194,7 @@ struct Ferry {
 
 async fn open_ferry(
     data_dir: &std::path::Path,
-    config: ferry_connectors::config::Config,
+    config: std::result::Result<ferry_connectors::config::Config, String>,
 ) -> Result<Ferry> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
@@ -214,8 +214,12 @@ async fn open_ferry(
 
 async fn open_default(cli: &Cli) -> Result<Ferry> {
     let dir = paths::data_dir(cli.data_dir.clone())?;
-    let config_path = paths::config_file(cli.config.clone())?;
-    let config = ferry_connectors::config::Config::load(Some(&config_path))?;
+    // Read now, reported when a connection needs it: a folder transfer never depends on it.
+    let config = paths::config_file(cli.config.clone())
+        .map_err(|e| e.to_string())
+        .and_then(|path| {
+            ferry_connectors::config::Config::load(Some(&path)).map_err(|e| e.to_string())
+        });
     open_ferry(&dir, config).await
 }
 
