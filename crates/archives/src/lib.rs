@@ -10,12 +10,98 @@
 //! - [`limits`]: refusing zip bombs before and while inflating;
 //! - [`mojibake`]: undoing Meta's Latin-1 re-encoding of UTF-8 text.
 
+pub mod catalogue;
 pub mod entry;
+pub mod facebook;
+pub mod ferry;
+pub mod instagram;
 pub mod limits;
 pub mod mojibake;
+pub mod takeout;
+pub mod vfs;
 
+pub use catalogue::{Catalogue, Detection, Service};
 pub use entry::{NameDecoding, RelativePath, safe_entry_path};
 pub use limits::{BoundedReader, Budget, Limits};
+pub use vfs::{ArchiveFs, FileEntry, PartError};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Why an export could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Part(#[from] PartError),
+    #[error("{0}")]
+    Html(String),
+    #[error("{0}")]
+    Unrecognised(String),
+}
+
+/// Recognises what the parts hold (trying ferry's own archive first, then each service).
+pub fn detect(fs: &ArchiveFs) -> Result<Detection, ReadError> {
+    let readers: [fn(&ArchiveFs) -> Option<Detection>; 4] = [
+        ferry::detect,
+        instagram::detect,
+        facebook::detect,
+        takeout::detect,
+    ];
+    if let Some(found) = readers.iter().find_map(|detect| detect(fs)) {
+        return Ok(found);
+    }
+    if let Some(service) = html_export(fs) {
+        return Err(ReadError::Html(format!(
+            "this is {service} export in HTML format, which ferry cannot read: request a new \
+             download in JSON format (Accounts Center → Your information and permissions → \
+             Download your information → Format: JSON)"
+        )));
+    }
+    Err(ReadError::Unrecognised(format!(
+        "not an export ferry recognises ({} files, none of the marker files of an Instagram, \
+         Facebook, Google Takeout or ferry archive)",
+        fs.len()
+    )))
+}
+
+/// Meta's HTML exports have the JSON exports' folders with `.html` files in them.
+fn html_export(fs: &ArchiveFs) -> Option<&'static str> {
+    let mut found = None;
+    for (path, _) in fs.files() {
+        if !path.ends_with(".html") {
+            continue;
+        }
+        let has = |folder: &str| path.starts_with(folder) || path.contains(&format!("/{folder}"));
+        if has("your_instagram_activity/")
+            || has("personal_information/") && path.contains("instagram")
+        {
+            return Some("an Instagram");
+        }
+        if has("your_facebook_activity/") || has("your_activity_across_facebook/") {
+            return Some("a Facebook");
+        }
+        if has("messages/inbox/") || has("posts/your_posts") || has("profile_information/") {
+            found = Some("an Instagram or Facebook");
+        }
+    }
+    found
+}
+
+/// Reads the given parts of one export: indexes them, recognises the export and reads it.
+/// Entries the file system refused are added to the catalogue's problems.
+pub fn read(paths: &[PathBuf], limits: Limits) -> Result<(Arc<ArchiveFs>, Catalogue), ReadError> {
+    let fs = ArchiveFs::open(paths, limits)?;
+    let detection = detect(&fs)?;
+    let mut catalogue = match detection.service {
+        Service::Ferry => ferry::read(&fs, &detection),
+        Service::Instagram => instagram::read(&fs, &detection),
+        Service::Facebook | Service::FacebookE2ee => facebook::read(&fs, &detection),
+        Service::GoogleTakeout => takeout::read(&fs, &detection),
+    };
+    catalogue.problems.extend(fs.skipped().iter().cloned());
+    catalogue.finish();
+    Ok((Arc::new(fs), catalogue))
+}
 
 /// Why an archive, or one entry of it, was refused. Each message is one line a user can act
 /// on, naming the entry where there is one.

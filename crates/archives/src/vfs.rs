@@ -1,0 +1,569 @@
+//! One file system over every part of an export.
+//!
+//! Exports arrive as several zip parts (a JSON file in part 1 can name media in part 3), or
+//! unpacked into a folder, or both. [`ArchiveFs`] indexes every entry of every part by its
+//! safe relative path ([`crate::safe_entry_path`]) so that readers resolve a `uri` without
+//! caring where the bytes are. Entries that cannot be read safely — unsafe names, symbolic
+//! links, zip bombs, encrypted entries, a second copy of a path with different bytes — are
+//! left out and listed in [`ArchiveFs::skipped`] with their reason.
+//!
+//! Reads are bounded: [`ArchiveFs::read_json`] refuses files over the JSON limit and every
+//! entry is read through a [`BoundedReader`], so a header that lies about its size cannot
+//! inflate more than it declared.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferry_core::content::Content;
+use ferry_core::error::Error;
+use ferry_core::traits::Skipped;
+use futures::StreamExt;
+use zip::ZipArchive;
+
+use crate::entry::{NameDecoding, safe_entry_path};
+use crate::limits::{BoundedReader, Limits};
+
+/// Where one part of an export came from.
+#[derive(Clone, Debug)]
+pub enum PartKind {
+    Zip,
+    Folder,
+}
+
+#[derive(Debug)]
+struct Part {
+    path: PathBuf,
+    kind: PartKind,
+    zip: Option<ZipArchive<SharedFile>>,
+}
+
+/// Where one file's bytes are.
+#[derive(Clone, Debug)]
+enum Location {
+    Zip { index: usize },
+    File(PathBuf),
+}
+
+/// One file of the export.
+#[derive(Clone, Debug)]
+pub struct FileEntry {
+    /// Index of the part (in the order the parts were given) that holds the bytes.
+    pub part: usize,
+    /// Uncompressed size as declared (zip) or as on disk (folder).
+    pub size: u64,
+    /// CRC-32 from the zip header; `None` for folder files.
+    pub crc32: Option<u32>,
+    /// How the entry name was decoded.
+    pub decoding: NameDecoding,
+    location: Location,
+}
+
+/// Every file of every part of one export, by relative path.
+#[derive(Debug)]
+pub struct ArchiveFs {
+    parts: Vec<Part>,
+    files: BTreeMap<String, FileEntry>,
+    skipped: Vec<Skipped>,
+    limits: Limits,
+}
+
+/// Reading a part failed as a whole (not a zip, truncated, unreadable).
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct PartError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl ArchiveFs {
+    /// Indexes the given parts: zip files, or folders holding an unpacked export (or holding
+    /// the zip parts themselves).
+    pub fn open(paths: &[PathBuf], limits: Limits) -> Result<ArchiveFs, PartError> {
+        let mut fs = ArchiveFs {
+            parts: Vec::new(),
+            files: BTreeMap::new(),
+            skipped: Vec::new(),
+            limits,
+        };
+        let mut budget = limits.budget();
+        for path in paths {
+            let meta = std::fs::metadata(path).map_err(|e| PartError {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            if meta.is_dir() {
+                fs.add_folder(path, &mut budget)?;
+            } else {
+                fs.add_zip(path, &mut budget)?;
+            }
+        }
+        Ok(fs)
+    }
+
+    fn add_zip(&mut self, path: &Path, budget: &mut crate::Budget) -> Result<(), PartError> {
+        let error = |reason: String| PartError {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let file = File::open(path).map_err(|e| error(e.to_string()))?;
+        let archive = ZipArchive::new(SharedFile::new(file))
+            .map_err(|e| error(format!("not a readable zip archive ({e})")))?;
+        let part = self.parts.len();
+        let label = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        for index in 0..archive.len() {
+            let entry = archive
+                .by_index_data(index)
+                .map_err(|e| error(format!("entry {index} is unreadable ({e})")))?;
+            let raw = entry.name_raw().to_vec();
+            let shown = String::from_utf8_lossy(&raw).into_owned();
+            let skip = |fs: &mut ArchiveFs, reason: String| {
+                fs.skipped.push(Skipped {
+                    id: format!("{label}:{shown}"),
+                    reason,
+                })
+            };
+            if entry.is_dir() {
+                continue;
+            }
+            let name = match safe_entry_path(&raw) {
+                Ok(name) => name,
+                Err(refusal) => {
+                    skip(self, refusal.to_string());
+                    continue;
+                }
+            };
+            if entry.is_symlink() {
+                skip(self, "symbolic link entry (never followed)".into());
+                continue;
+            }
+            if entry.encrypted() {
+                skip(self, "encrypted zip entry".into());
+                continue;
+            }
+            if let Err(refusal) = budget.admit(entry.compressed_size(), entry.size()) {
+                match refusal {
+                    crate::Refusal::RatioTooHigh { .. } => {
+                        skip(self, refusal.to_string());
+                        continue;
+                    }
+                    // Too many entries or too many bytes in all: the archive as a whole.
+                    other => return Err(error(other.to_string())),
+                }
+            }
+            let candidate = FileEntry {
+                part,
+                size: entry.size(),
+                crc32: Some(entry.crc32()),
+                decoding: name.decoding(),
+                location: Location::Zip { index },
+            };
+            self.insert(name.as_str().to_owned(), candidate, &label);
+        }
+        self.parts.push(Part {
+            path: path.to_path_buf(),
+            kind: PartKind::Zip,
+            zip: Some(archive),
+        });
+        Ok(())
+    }
+
+    fn add_folder(&mut self, root: &Path, budget: &mut crate::Budget) -> Result<(), PartError> {
+        let part = self.parts.len();
+        self.parts.push(Part {
+            path: root.to_path_buf(),
+            kind: PartKind::Folder,
+            zip: None,
+        });
+        let label = root.display().to_string();
+        let mut zips = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let entries = std::fs::read_dir(&dir).map_err(|e| PartError {
+                path: dir.clone(),
+                reason: e.to_string(),
+            })?;
+            for entry in entries {
+                let entry = entry.map_err(|e| PartError {
+                    path: dir.clone(),
+                    reason: e.to_string(),
+                })?;
+                let path = entry.path();
+                let relative = path.strip_prefix(root).unwrap_or(&path);
+                let shown = relative.to_string_lossy().into_owned();
+                // symlink_metadata: a link is never followed, wherever it points.
+                let meta = match std::fs::symlink_metadata(&path) {
+                    Ok(meta) => meta,
+                    Err(e) => {
+                        self.skipped.push(Skipped {
+                            id: shown,
+                            reason: e.to_string(),
+                        });
+                        continue;
+                    }
+                };
+                if meta.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if !meta.is_file() {
+                    self.skipped.push(Skipped {
+                        id: shown,
+                        reason: "symbolic link or special file (never followed)".into(),
+                    });
+                    continue;
+                }
+                // Zip parts kept next to each other in a folder are parts of the export.
+                if dir == root && is_zip_name(&path) {
+                    zips.push(path);
+                    continue;
+                }
+                use std::os::unix::ffi::OsStrExt;
+                let name = match safe_entry_path(relative.as_os_str().as_bytes()) {
+                    Ok(name) => name,
+                    Err(refusal) => {
+                        self.skipped.push(Skipped {
+                            id: shown,
+                            reason: refusal.to_string(),
+                        });
+                        continue;
+                    }
+                };
+                budget
+                    .admit(meta.len(), meta.len())
+                    .map_err(|r| PartError {
+                        path: root.to_path_buf(),
+                        reason: r.to_string(),
+                    })?;
+                let candidate = FileEntry {
+                    part,
+                    size: meta.len(),
+                    crc32: None,
+                    decoding: name.decoding(),
+                    location: Location::File(path.clone()),
+                };
+                self.insert(name.as_str().to_owned(), candidate, &label);
+            }
+        }
+        zips.sort();
+        for zip in zips {
+            self.add_zip(&zip, budget)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the first copy of a path. A second copy with the same size and CRC is the same
+    /// file given twice (Takeout repeats files across parts); one that differs is reported.
+    fn insert(&mut self, path: String, candidate: FileEntry, label: &str) {
+        match self.files.get(&path) {
+            None => {
+                self.files.insert(path, candidate);
+            }
+            Some(first) => {
+                let same = first.size == candidate.size
+                    && (first.crc32.is_none()
+                        || candidate.crc32.is_none()
+                        || first.crc32 == candidate.crc32);
+                if !same {
+                    self.skipped.push(Skipped {
+                        id: format!("{label}:{path}"),
+                        reason: "duplicate entry with different content; the first copy is used"
+                            .into(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The paths and kinds of the parts, in the order given (folders' zip parts after them).
+    pub fn parts(&self) -> impl Iterator<Item = (&Path, &PartKind)> {
+        self.parts.iter().map(|p| (p.path.as_path(), &p.kind))
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Entries that were left out, each with its reason.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
+    /// Every file, sorted by path.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &FileEntry)> {
+        self.files.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Files whose path starts with `prefix` (a folder with its trailing `/`, or ""), sorted.
+    pub fn files_under<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a FileEntry)> + 'a {
+        self.files
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn get(&self, path: &str) -> Option<&FileEntry> {
+        self.files.get(path)
+    }
+
+    pub fn contains(&self, path: &str) -> bool {
+        self.files.contains_key(path)
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// A blocking reader over a file's bytes, bounded by its declared size and checked against
+    /// its CRC (zip).
+    pub fn reader(&self, path: &str) -> io::Result<Box<dyn Read + Send>> {
+        let entry = self.files.get(path).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{path}: not in the archive"),
+            )
+        })?;
+        match &entry.location {
+            Location::File(file) => Ok(Box::new(BoundedReader::new(File::open(file)?, entry.size))),
+            Location::Zip { index } => {
+                let archive = self.parts[entry.part]
+                    .zip
+                    .clone()
+                    .expect("zip entries come from zip parts");
+                Ok(Box::new(BoundedReader::new(
+                    open_zip_entry(archive, *index)?,
+                    entry.size,
+                )))
+            }
+        }
+    }
+
+    /// Reads a whole file into memory, refusing anything over the JSON limit.
+    pub fn read_small(&self, path: &str) -> io::Result<Vec<u8>> {
+        let size = self.files.get(path).map_or(0, |e| e.size);
+        self.limits
+            .check_json(size)
+            .map_err(|r| io::Error::new(io::ErrorKind::InvalidData, r))?;
+        let mut buf = Vec::with_capacity(size as usize);
+        self.reader(path)?.read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// Parses a JSON file, with the reason as one line on failure.
+    pub fn read_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, String> {
+        let bytes = self.read_small(path).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("invalid JSON ({e})"))
+    }
+
+    /// The first bytes of a file (fewer if it is shorter), for recognising its type.
+    pub fn head(&self, path: &str, n: usize) -> io::Result<Vec<u8>> {
+        let mut buf = Vec::with_capacity(n);
+        self.reader(path)?.take(n as u64).read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// A file's bytes as an async stream, read on a blocking thread.
+    pub fn content(self: &Arc<Self>, path: &str) -> Result<Content, Error> {
+        let size = self
+            .files
+            .get(path)
+            .map(|e| e.size)
+            .ok_or_else(|| Error::NotFound(format!("{path}: not in the archive")))?;
+        let fs = Arc::clone(self);
+        let path = path.to_owned();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Error>>(4);
+        tokio::task::spawn_blocking(move || {
+            let mut reader = match fs.reader(&path) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(read_error(&path, e)));
+                    return;
+                }
+            };
+            loop {
+                let mut buf = vec![0u8; 256 * 1024];
+                match read_full(&mut reader, &mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(read_error(&path, e)));
+                        return;
+                    }
+                }
+            }
+        });
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+        .boxed();
+        Ok(Content::new(stream, Some(size)))
+    }
+}
+
+fn read_error(path: &str, e: io::Error) -> Error {
+    // A corrupt entry will not get better by retrying: it is the item's own failure.
+    Error::Permanent(format!("{path}: {e}"))
+}
+
+/// Fills `buf` as far as the reader goes, so chunks are full-sized.
+fn read_full(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+fn is_zip_name(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+}
+
+/// Opens one zip entry's decompressed bytes on its own handle of the part (a cheap clone that
+/// shares the central directory and the file, with its own position). The decoder is ours
+/// rather than `zip::read::ZipFile`, which borrows the archive and so cannot be handed to
+/// another thread.
+fn open_zip_entry(
+    mut archive: ZipArchive<SharedFile>,
+    index: usize,
+) -> io::Result<Box<dyn Read + Send>> {
+    let entry = archive.by_index_raw(index).map_err(zip_error)?;
+    let method = entry.compression();
+    let crc = entry.crc32();
+    let compressed = entry.compressed_size();
+    let start = entry
+        .data_start()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "entry has no data offset"))?;
+    drop(entry);
+    let mut file = archive.into_inner();
+    file.seek(SeekFrom::Start(start))?;
+    let raw = file.take(compressed);
+    let decoded: Box<dyn Read + Send> = match method {
+        zip::CompressionMethod::Stored => Box::new(raw),
+        zip::CompressionMethod::Deflated => Box::new(flate2_reader(raw)),
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("compression method {other} is not supported"),
+            ));
+        }
+    };
+    Ok(Box::new(CrcReader::new(decoded, crc)))
+}
+
+fn flate2_reader<R: Read + Send + 'static>(raw: R) -> impl Read + Send {
+    flate2::read::DeflateDecoder::new(raw)
+}
+
+fn zip_error(e: zip::result::ZipError) -> io::Error {
+    match e {
+        zip::result::ZipError::Io(e) => e,
+        other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
+    }
+}
+
+/// Checks the CRC-32 the zip header declares once the entry has been read to its end.
+struct CrcReader<R> {
+    inner: R,
+    hasher: crc32fast::Hasher,
+    expected: u32,
+    done: bool,
+}
+
+impl<R> CrcReader<R> {
+    fn new(inner: R, expected: u32) -> Self {
+        CrcReader {
+            inner,
+            hasher: crc32fast::Hasher::new(),
+            expected,
+            done: false,
+        }
+    }
+}
+
+impl<R: Read> Read for CrcReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && !self.done {
+            self.done = true;
+            let actual = std::mem::take(&mut self.hasher).finalize();
+            if actual != self.expected {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "CRC-32 mismatch: the archive is corrupt",
+                ));
+            }
+        }
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// A file shared between readers, each with its own position (reads use `pread`), so that a
+/// zip part is opened once and read by many streams at a time.
+#[derive(Clone, Debug)]
+struct SharedFile {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl SharedFile {
+    fn new(file: File) -> Self {
+        SharedFile {
+            file: Arc::new(file),
+            pos: 0,
+        }
+    }
+}
+
+impl Read for SharedFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for SharedFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let next = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.file.metadata()?.len().checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = next.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the file",
+            )
+        })?;
+        Ok(self.pos)
+    }
+}
