@@ -4,6 +4,7 @@ mod connections;
 mod demo;
 mod display;
 mod endpoints;
+mod inspect;
 mod paths;
 
 use std::process::ExitCode;
@@ -66,6 +67,15 @@ enum Command {
     Connect(connections::ConnectArgs),
     /// List connections (never their secrets).
     Connections {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say what an export archive is (service, layout era) and what it holds: counts per data
+    /// type, date range, bytes, and what could not be read and why.
+    Inspect {
+        /// The export: its zip parts, or a folder holding it.
+        #[arg(required = true, value_name = "ARCHIVE")]
+        parts: Vec<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -228,6 +238,9 @@ async fn run(cli: Cli) -> Result<u8> {
         run_sandbox(options).await?;
         return Ok(EXIT_OK);
     }
+    if let Command::Inspect { parts, json } = cli.command {
+        return inspect::inspect(parts, json).await;
+    }
     if let Command::Demo { keep, run } = &cli.command {
         let dir = paths::data_dir(cli.data_dir.clone())?.join("demo");
         return demo::run(&dir, *keep, run).await;
@@ -268,7 +281,7 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(exit_code(&report))
         }
-        Command::Sandbox(_) | Command::Demo { .. } => unreachable!("handled above"),
+        Command::Sandbox(_) | Command::Demo { .. } | Command::Inspect { .. } => unreachable!("handled above"),
     }
 }
 
@@ -301,10 +314,7 @@ async fn run_sandbox(options: ferry_sandbox::SandboxOptions) -> Result<()> {
 
 async fn transfer(ferry: &Ferry, args: TransferArgs) -> Result<u8> {
     let (from, to) = args.paths.split_at(args.paths.len() - 1);
-    let mut sources = Vec::new();
-    for arg in from {
-        sources.push(endpoints::normalize_source(&ferry.connections, arg).await?);
-    }
+    let sources = endpoints::normalize_sources(&ferry.connections, from).await?;
     let destination = endpoints::normalize_destination(&ferry.connections, &to[0]).await?;
     let spec = JobSpec {
         sources,
