@@ -4,6 +4,7 @@ mod connections;
 mod demo;
 mod display;
 mod endpoints;
+mod export;
 mod inspect;
 mod paths;
 
