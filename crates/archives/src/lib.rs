@@ -12,6 +12,7 @@
 
 pub mod catalogue;
 pub mod entry;
+pub mod exif;
 pub mod facebook;
 pub mod ferry;
 pub mod instagram;
@@ -24,7 +25,7 @@ pub mod vfs;
 pub use catalogue::{Catalogue, Detection, Service};
 pub use entry::{NameDecoding, RelativePath, safe_entry_path};
 pub use limits::{BoundedReader, Budget, Limits};
-pub use source::ArchiveSource;
+pub use source::{ArchiveSource, SourceOptions};
 pub use vfs::{ArchiveFs, FileEntry, PartError};
 
 use std::path::PathBuf;

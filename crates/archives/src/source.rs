@@ -21,15 +21,32 @@ use crate::vfs::ArchiveFs;
 /// Records per listed page.
 const PAGE_RECORDS: usize = 500;
 
+/// JPEGs rewritten with `--write-exif` are read whole into memory; larger ones are passed
+/// through unchanged (no phone photo comes near this).
+const MAX_EXIF_REWRITE: u64 = 64 << 20;
+
+/// How an export is read as a source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SourceOptions {
+    /// Write the export's date and place into JPEGs that carry no EXIF ([`crate::exif`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub write_exif: bool,
+}
+
 pub struct ArchiveSource {
     parts: Vec<PathBuf>,
     fs: Arc<ArchiveFs>,
     catalogue: Catalogue,
+    options: SourceOptions,
 }
 
 impl ArchiveSource {
     /// Indexes and reads the parts of one export (zip files or folders) on a blocking thread.
     pub async fn open(parts: Vec<PathBuf>) -> Result<ArchiveSource> {
+        Self::open_with(parts, SourceOptions::default()).await
+    }
+
+    pub async fn open_with(parts: Vec<PathBuf>, options: SourceOptions) -> Result<ArchiveSource> {
         let paths = parts.clone();
         let (fs, catalogue) =
             tokio::task::spawn_blocking(move || crate::read(&paths, Limits::default()))
@@ -40,7 +57,15 @@ impl ArchiveSource {
             parts,
             fs,
             catalogue,
+            options,
         })
+    }
+
+    /// Whether `--write-exif` may rewrite this item: a JPEG with a date or place to write.
+    fn exif_candidate(&self, item: &MediaItem) -> bool {
+        self.options.write_exif
+            && item.mime_type.as_deref() == Some("image/jpeg")
+            && (item.taken.is_some() || item.location.is_some())
     }
 
     pub fn catalogue(&self) -> &Catalogue {
@@ -123,6 +148,15 @@ impl Source for ArchiveSource {
             .iter()
             .filter(|r| in_scope(scope, r))
             .cloned()
+            .map(|mut record| {
+                // A JPEG that gains EXIF grows: its size is known only once it is read.
+                if let Record::Media(item) = &mut record
+                    && self.exif_candidate(item)
+                {
+                    item.size = None;
+                }
+                record
+            })
             .collect();
         // What the export could not give is reported once, with the first page.
         let skipped = if start == 0 {
@@ -143,6 +177,27 @@ impl Source for ArchiveSource {
             .media_paths
             .get(&item.id)
             .ok_or_else(|| Error::NotFound(format!("{}: not in the archive", item.id)))?;
-        self.fs.content(path)
+        let small = self
+            .fs
+            .get(path)
+            .is_some_and(|e| e.size <= MAX_EXIF_REWRITE);
+        if !(self.exif_candidate(item) && small) {
+            return self.fs.content(path);
+        }
+        let (fs, path, item) = (self.fs.clone(), path.clone(), item.clone());
+        let bytes = tokio::task::spawn_blocking(move || {
+            let original = fs
+                .read_whole(&path, MAX_EXIF_REWRITE)
+                .map_err(|e| Error::permanent(format!("{path}: {e}")))?;
+            Ok::<_, Error>(
+                crate::exif::add_to_jpeg(&original, item.taken.as_ref(), item.location.as_ref())
+                    .unwrap_or(original),
+            )
+        })
+        .await
+        .map_err(|e| Error::permanent(format!("reading the archive stopped: {e}")))??;
+        let length = bytes.len() as u64;
+        let stream = futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) });
+        Ok(Content::new(Box::pin(stream), Some(length)))
     }
 }

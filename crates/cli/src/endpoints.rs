@@ -3,13 +3,16 @@
 //! or a folder holding an unpacked export).
 //!
 //! An export is journalled as a JSON array of its parts' absolute paths (`["/a/x-1.zip",
-//! "/a/x-2.zip"]`): one source, whatever the number of parts, that a resumed job opens again.
+//! "/a/x-2.zip"]`), or an object with the parts and how to read them (`{"parts": […],
+//! "write_exif": true}`): one source, whatever the number of parts, that a resumed job opens
+//! again the same way.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use ferry_connectors::folder::{FolderDestination, FolderSource};
+use ferry_archives::SourceOptions;
 use ferry_core::{Destination, Source};
 
 use crate::connections::Connections;
@@ -53,16 +56,35 @@ async fn known_connection(connections: &Connections, arg: &str, name: &str) -> R
     Ok(())
 }
 
-/// The parts of an export, when a source spec names one.
-pub fn archive_parts(spec: &str) -> Option<Vec<PathBuf>> {
-    if !spec.starts_with('[') {
-        return None;
-    }
-    serde_json::from_str::<Vec<PathBuf>>(spec).ok()
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ArchiveSpec {
+    parts: Vec<PathBuf>,
+    #[serde(flatten)]
+    options: SourceOptions,
 }
 
-fn archive_spec(parts: &[PathBuf]) -> String {
-    serde_json::to_string(parts).unwrap_or_default()
+/// The parts of an export and how to read them, when a source spec names one.
+pub fn archive_parts(spec: &str) -> Option<(Vec<PathBuf>, SourceOptions)> {
+    if spec.starts_with('[') {
+        let parts = serde_json::from_str::<Vec<PathBuf>>(spec).ok()?;
+        return Some((parts, SourceOptions::default()));
+    }
+    if spec.starts_with('{') {
+        let spec = serde_json::from_str::<ArchiveSpec>(spec).ok()?;
+        return Some((spec.parts, spec.options));
+    }
+    None
+}
+
+fn archive_spec(parts: &[PathBuf], options: SourceOptions) -> String {
+    if options == SourceOptions::default() {
+        return serde_json::to_string(parts).unwrap_or_default();
+    }
+    serde_json::to_string(&ArchiveSpec {
+        parts: parts.to_vec(),
+        options,
+    })
+    .unwrap_or_default()
 }
 
 /// Whether a file argument is a part of an export archive (by name: a zip).
@@ -75,7 +97,11 @@ fn is_archive_file(path: &Path) -> bool {
 /// Normalises the FROM arguments. Zip files given together are the parts of one export and
 /// become one source; a folder holding an unpacked export (or its zip parts) is read as that
 /// export; any other folder is a folder of photos and videos.
-pub async fn normalize_sources(connections: &Connections, args: &[String]) -> Result<Vec<String>> {
+pub async fn normalize_sources(
+    connections: &Connections,
+    args: &[String],
+    options: SourceOptions,
+) -> Result<Vec<String>> {
     let mut sources = Vec::new();
     let mut zips = Vec::new();
     for arg in args {
@@ -86,15 +112,19 @@ pub async fn normalize_sources(connections: &Connections, args: &[String]) -> Re
                 continue;
             }
         }
-        sources.push(normalize_source(connections, arg).await?);
+        sources.push(normalize_source(connections, arg, options).await?);
     }
     if !zips.is_empty() {
-        sources.insert(0, archive_spec(&zips));
+        sources.insert(0, archive_spec(&zips, options));
     }
     Ok(sources)
 }
 
-pub async fn normalize_source(connections: &Connections, arg: &str) -> Result<String> {
+pub async fn normalize_source(
+    connections: &Connections,
+    arg: &str,
+    options: SourceOptions,
+) -> Result<String> {
     if let Some((name, path)) = as_connection(arg) {
         known_connection(connections, arg, name).await?;
         return Ok(connection_spec(name, path));
@@ -104,11 +134,11 @@ pub async fn normalize_source(connections: &Connections, arg: &str) -> Result<St
         Ok(meta) if meta.is_dir() => {
             let path = path.canonicalize().unwrap_or(path);
             if holds_export(&path).await? {
-                return Ok(archive_spec(&[path]));
+                return Ok(archive_spec(&[path], options));
             }
             Ok(path.to_string_lossy().into_owned())
         }
-        Ok(_) if is_archive_file(&path) => Ok(archive_spec(&[path])),
+        Ok(_) if is_archive_file(&path) => Ok(archive_spec(&[path], options)),
         Ok(_) => bail!(
             "source {} is a file, not a folder or a zip export",
             path.display()
@@ -159,8 +189,10 @@ async fn holds_export(folder: &Path) -> Result<bool> {
 }
 
 pub async fn open_source(connections: &Connections, spec: &str) -> Result<Arc<dyn Source>> {
-    if let Some(parts) = archive_parts(spec) {
-        return Ok(Arc::new(ferry_archives::ArchiveSource::open(parts).await?));
+    if let Some((parts, options)) = archive_parts(spec) {
+        return Ok(Arc::new(
+            ferry_archives::ArchiveSource::open_with(parts, options).await?,
+        ));
     }
     if let Some((name, path)) = as_connection(spec) {
         let session = connections.session(name).await?;

@@ -117,6 +117,11 @@ struct TransferArgs {
     /// Koofr). Off by default: transfers are private.
     #[arg(long)]
     share_link: bool,
+    /// From export archives: write the date and place the export knows into JPEGs that carry
+    /// no EXIF (Meta strips it), so that they survive any later copy and Google Photos dates
+    /// them right. Off by default: it changes the files' bytes.
+    #[arg(long)]
+    write_exif: bool,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -315,7 +320,10 @@ async fn run_sandbox(options: ferry_sandbox::SandboxOptions) -> Result<()> {
 
 async fn transfer(ferry: &Ferry, args: TransferArgs) -> Result<u8> {
     let (from, to) = args.paths.split_at(args.paths.len() - 1);
-    let sources = endpoints::normalize_sources(&ferry.connections, from).await?;
+    let options = ferry_archives::SourceOptions {
+        write_exif: args.write_exif,
+    };
+    let sources = endpoints::normalize_sources(&ferry.connections, from, options).await?;
     let destination = endpoints::normalize_destination(&ferry.connections, &to[0]).await?;
     let spec = JobSpec {
         sources,
