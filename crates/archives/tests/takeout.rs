@@ -265,3 +265,21 @@ fn the_photos_folder_itself_and_a_file_given_in_two_parts() {
     assert_eq!(titles, ["Urlaub"]);
     assert!(cat.problems.is_empty(), "{:#?}", cat.problems);
 }
+
+#[test]
+fn other_services_are_not_takeouts() {
+    use ferry_sandbox::corpus::{facebook, instagram};
+    let dir = tempfile::tempdir().expect("tempdir");
+    for era in instagram::Era::ALL {
+        let tree = dir.path().join(format!("ig-{}", era.name()));
+        instagram::write(&tree, era).expect("corpus");
+        let fs = ferry_archives::ArchiveFs::open(&[tree], Limits::default()).expect("fs");
+        assert_eq!(ferry_archives::takeout::detect(&fs), None, "{}", era.name());
+    }
+    for era in facebook::Era::ALL {
+        let tree = dir.path().join(format!("fb-{}", era.name()));
+        facebook::write(&tree, era).expect("corpus");
+        let fs = ferry_archives::ArchiveFs::open(&[tree], Limits::default()).expect("fs");
+        assert_eq!(ferry_archives::takeout::detect(&fs), None, "{}", era.name());
+    }
+}

@@ -113,19 +113,15 @@ fn has_google_json(fs: &ArchiveFs, root: &str) -> bool {
         })
 }
 
-/// The folder above the folder of the first sidecar or album file found: the Google Photos
-/// folder, whatever its name (or the tree's root when the sidecar sits one level down).
+/// The folder above the folder of the first sidecar found: the Google Photos folder,
+/// whatever its name (or the tree's root when the sidecar sits one level down). Only a
+/// sidecar will do here: a bare `{"title": …}` could be any service's JSON.
 fn root_by_content(fs: &ArchiveFs) -> Option<String> {
     let found = fs
         .files()
-        .filter(|(path, _)| is_json(path))
+        .filter(|(path, _)| is_json(path) && SidecarName::parse(file_name(path)).is_some())
         .take(DETECT_READS)
-        .find(|(path, _)| {
-            matches!(
-                read_kind(fs, path),
-                Ok(Kind::Sidecar(_)) | Ok(Kind::Album(_))
-            )
-        })?
+        .find(|(path, _)| matches!(read_kind(fs, path), Ok(Kind::Sidecar(_))))?
         .0;
     let folder = found.rsplit_once('/').map_or("", |(f, _)| f);
     Some(match folder.rsplit_once('/') {
