@@ -211,3 +211,38 @@ fn a_zip_slip_entry_is_reported_and_nothing_lands_outside() {
         "a refused entry was transferred"
     );
 }
+
+#[test]
+fn write_exif_dates_the_jpegs_meta_stripped() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let manifest = corpus::facebook::write(&tree, corpus::facebook::Era::Y2024).unwrap();
+    let dst = dir.path().join("dst");
+    let out = ferry(&dir.path().join("data"))
+        .args(["transfer", tree.to_str().unwrap(), dst.to_str().unwrap()])
+        .args(["--write-exif", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let landed = files_by_content(&dst);
+    let mut rewritten = 0;
+    for item in manifest
+        .media
+        .iter()
+        .filter(|m| m.format == corpus::Format::Jpeg && m.taken.is_some())
+    {
+        let original = std::fs::read(tree.join(&item.file)).unwrap();
+        if !ferry_archives::exif::lacks_exif(&original) {
+            continue;
+        }
+        // The landed file is the original with an EXIF segment inserted: find it by its tail.
+        let tail = &original[original.len() - 64..];
+        let found = landed
+            .iter()
+            .find(|(bytes, _)| bytes.ends_with(tail) && bytes.len() > original.len())
+            .unwrap_or_else(|| panic!("{} did not land with EXIF", item.file));
+        assert!(!ferry_archives::exif::lacks_exif(found.0));
+        rewritten += 1;
+    }
+    assert!(rewritten > 0, "the corpus has JPEGs without EXIF");
+}
