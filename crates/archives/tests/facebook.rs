@@ -308,3 +308,96 @@ fn html_export_is_refused() {
         other => panic!("not refused as HTML: {:?}", other.map(|(_, c)| c.detection)),
     }
 }
+
+/// The ~2022–2023 layout keeps `profile_information/` at the root and moves activity under
+/// `your_activity_across_facebook/` (the corpus has no tree of its own for it).
+#[test]
+fn activity_across_facebook_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    let manifest = write(&tree, Era::Pre2024);
+    let moved = tree.join("your_activity_across_facebook");
+    std::fs::create_dir_all(&moved).unwrap();
+    std::fs::rename(
+        tree.join("comments_and_reactions"),
+        moved.join("comments_and_reactions"),
+    )
+    .unwrap();
+    let c = read(&[tree]);
+    assert_eq!(c.detection.era, "2022");
+    assert_eq!(prefixed(&c, "comment:"), manifest.count("comments"));
+    assert_eq!(prefixed(&c, "post:"), manifest.count("posts"));
+    assert!(c.problems.is_empty(), "{:?}", c.problems);
+}
+
+/// 200,000 messages over four `message_N.json` files read in one pass per file.
+#[test]
+fn large_thread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("profile_information")).unwrap();
+    std::fs::write(
+        root.join("profile_information/profile_information.json"),
+        r#"{"profile_v2": {"name": {"full_name": "Me"}}}"#,
+    )
+    .unwrap();
+    let dir = root.join("messages/inbox/big_1");
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in 0..4i64 {
+        let mut text = String::from(
+            r#"{"participants": [{"name": "A"}, {"name": "Me"}], "title": "A", "messages": ["#,
+        );
+        for i in 0..50_000i64 {
+            if i > 0 {
+                text.push(',');
+            }
+            let ts = 1_600_000_000_000 + (3 - file) * 50_000_000 + (49_999 - i) * 1000;
+            text.push_str(&format!(
+                r#"{{"sender_name": "A", "timestamp_ms": {ts}, "content": "message {file}/{i} \u00c3\u00b8", "is_geoblocked_for_viewer": false}}"#
+            ));
+        }
+        text.push_str("]}");
+        std::fs::write(dir.join(format!("message_{}.json", file + 1)), text).unwrap();
+    }
+    let started = std::time::Instant::now();
+    let c = read(&[root.to_path_buf()]);
+    let took = started.elapsed();
+    assert_eq!(prefixed(&c, "message:"), 200_000);
+    let sent: Vec<i64> = c
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Message(m) => m.sent.map(|t| t.utc.unix_timestamp()),
+            _ => None,
+        })
+        .collect();
+    assert!(sent.windows(2).all(|w| w[0] <= w[1]));
+    assert!(
+        c.records
+            .iter()
+            .any(|r| matches!(r, Record::Message(m) if m.text.as_deref() == Some("message 0/0 ø")))
+    );
+    // Generous for unoptimised test builds on a shared machine.
+    assert!(took.as_secs() < 60, "took {took:?}");
+}
+
+/// Instagram and Takeout exports (Instagram also has `messages/inbox/`) are not Facebook's.
+#[test]
+fn other_services_are_not_claimed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut trees = Vec::new();
+    for era in corpus::instagram::Era::ALL {
+        let dir = tmp.path().join(format!("ig-{}", era.name()));
+        corpus::instagram::write(&dir, era).unwrap();
+        trees.push(dir);
+    }
+    for era in corpus::takeout::Era::ALL {
+        let dir = tmp.path().join(format!("takeout-{era:?}"));
+        corpus::takeout::write(&dir, era).unwrap();
+        trees.push(dir);
+    }
+    for dir in trees {
+        let fs = ferry_archives::ArchiveFs::open(&[dir.clone()], Limits::default()).unwrap();
+        assert_eq!(ferry_archives::facebook::detect(&fs), None, "{dir:?}");
+    }
+}

@@ -133,6 +133,10 @@ fn thread(fs: &ArchiveFs, root: &str, path: &str, cat: &mut Catalogue, gallery: 
             return;
         }
     };
+    if file.thread_name.get().is_none() && file.messages.is_empty() {
+        cat.problem(path, "not a Messenger chat (no `threadName` or `messages`)");
+        return;
+    }
     let rel = &path[root.len()..];
     let stem = rel.trim_end_matches(".json");
     // "Alice Hansen_40" is the thread name; the number only keeps file names apart.
