@@ -397,7 +397,8 @@ fn other_services_are_not_claimed() {
         trees.push(dir);
     }
     for dir in trees {
-        let fs = ferry_archives::ArchiveFs::open(&[dir.clone()], Limits::default()).unwrap();
+        let fs =
+            ferry_archives::ArchiveFs::open(std::slice::from_ref(&dir), Limits::default()).unwrap();
         assert_eq!(ferry_archives::facebook::detect(&fs), None, "{dir:?}");
     }
 }
