@@ -222,6 +222,11 @@ fn pre_2024() {
 }
 
 #[test]
+fn y2022() {
+    check_era(Era::Y2022, Service::Facebook);
+}
+
+#[test]
 fn y2024() {
     check_era(Era::Y2024, Service::Facebook);
 }
