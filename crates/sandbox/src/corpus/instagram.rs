@@ -79,7 +79,7 @@ fn v1(t: &mut Tree) -> io::Result<()> {
     }
     let video = "videos/201906/8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d.mp4";
     t.media(video, Format::Mp4, 110)?;
-    t.item(MediaItem::new(video, Format::Mp4, "post").at(1_561_646_113));
+    t.item(MediaItem::new(video, Format::Mp4, "post").at(1_561_647_313));
     let story = "stories/201907/0a1b2c3d4e5f60718293a4b5c6d7e8f9.jpg";
     t.media(story, Format::Jpeg, 111)?;
     t.item(
