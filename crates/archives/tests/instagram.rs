@@ -282,6 +282,7 @@ fn two_hundred_thousand_messages() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     write_big_export(root, 20, 10, 1000);
+    let before = peak_rss().unwrap_or_else(|| "unknown".into());
     let start = std::time::Instant::now();
     let cat = read(&[root.to_path_buf()]);
     let elapsed = start.elapsed();
@@ -294,8 +295,10 @@ fn two_hundred_thousand_messages() {
         &cat.problems[..cat.problems.len().min(5)]
     );
     println!(
-        "read {messages} messages in {elapsed:?}; peak RSS {} (whole process)",
-        peak_rss().unwrap_or_else(|| "unknown".into())
+        "read {messages} messages in {elapsed:?}; peak RSS {before} before reading, {} after \
+         (whole process); a record is {} bytes",
+        peak_rss().unwrap_or_else(|| "unknown".into()),
+        std::mem::size_of::<Record>()
     );
 }
 
