@@ -252,6 +252,64 @@ fn not_instagram_is_not_detected() {
 }
 
 #[test]
+fn other_services_are_not_instagram() {
+    use ferry_sandbox::corpus::{facebook, takeout};
+    let dir = tempfile::tempdir().unwrap();
+    let mut trees = Vec::new();
+    for era in facebook::Era::ALL {
+        let d = dir.path().join(format!("fb-{era:?}"));
+        facebook::write(&d, era).unwrap();
+        trees.push(d);
+    }
+    for era in takeout::Era::ALL {
+        let d = dir.path().join(format!("takeout-{era:?}"));
+        takeout::write(&d, era).unwrap();
+        trees.push(d);
+    }
+    for tree in trees {
+        let fs = ferry_archives::ArchiveFs::open(&[tree.clone()], Limits::default()).unwrap();
+        assert_eq!(ferry_archives::instagram::detect(&fs), None, "{tree:?}");
+    }
+}
+
+#[test]
+fn bare_array_lists_are_read_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let write = |rel: &str, bytes: &[u8]| {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    };
+    let jpeg = ferry_sandbox::corpus::media_bytes(Format::Jpeg, 7);
+    write("media/stories/202001/a.jpg", &jpeg);
+    write(
+        "media/reels/202001/b",
+        &ferry_sandbox::corpus::media_bytes(Format::Mp4, 8),
+    );
+    write(
+        "content/stories.json",
+        br#"[{"uri": "media/stories/202001/a.jpg", "creation_timestamp": 1580000000}]"#,
+    );
+    write(
+        "content/reels.json",
+        br#"[{"media": [{"uri": "media/reels/202001/b", "creation_timestamp": 1580000001, "title": "r"}]}]"#,
+    );
+    let cat = read(&[root.to_path_buf()]);
+    assert_eq!(cat.detection.era, "2021");
+    assert!(cat.problems.is_empty(), "{:?}", cat.problems);
+    assert_eq!(count(&cat, "story"), 1);
+    assert_eq!(count(&cat, "post"), 1);
+    let video = cat.records.iter().find_map(|r| match r {
+        Record::Media(m) if m.kind == MediaKind::Video => Some(m),
+        _ => None,
+    });
+    let video = video.expect("the extension-less reel");
+    assert_eq!(video.file_name, "b.mp4");
+    assert_eq!(video.albums, ["album:reels"]);
+}
+
+#[test]
 fn hostile_json_becomes_problems() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

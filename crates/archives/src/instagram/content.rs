@@ -127,8 +127,16 @@ pub(crate) fn media_lists(r: &mut Reader, path: &str) {
         ig_profile_picture: Vec<IgEntry>,
     }
     let Some(bytes) = read(r, path) else { return };
-    if first_byte(&bytes) != Some(b'{') {
-        // Not one of the media lists (likes, saved items and the like live elsewhere).
+    if first_byte(&bytes) == Some(b'[') {
+        // A bare array: the list its name says, if it names one.
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let Some((prefix, kind)) = list_kind(name) else {
+            return;
+        };
+        match serde_json::from_slice::<Vec<IgEntry>>(&bytes) {
+            Ok(entries) => entries_of(r, path, prefix, &entries, kind),
+            Err(e) => r.problem(r.rel(path).to_owned(), format!("invalid JSON ({e})")),
+        }
         return;
     }
     let lists: Lists = match serde_json::from_slice(&bytes) {
@@ -165,6 +173,21 @@ pub(crate) fn media_lists(r: &mut Reader, path: &str) {
         &lists.ig_profile_picture,
         pictures,
     );
+}
+
+/// The list a media-list file holds, by its name.
+fn list_kind(name: &str) -> Option<(&'static str, Kind)> {
+    Some(match name {
+        _ if name.starts_with("stories") => ("story", Kind::Story),
+        _ if name.starts_with("reels") => ("reel", Kind::Post(Shelf::Reels)),
+        _ if name.starts_with("archived_posts") => ("archived", Kind::Post(Shelf::Archived)),
+        _ if name.starts_with("igtv") => ("igtv", Kind::Post(Shelf::Igtv)),
+        _ if name.starts_with("other_content") => ("other", Kind::MediaOnly(Shelf::Other)),
+        _ if name.starts_with("profile_photos") => {
+            ("profile_picture", Kind::MediaOnly(Shelf::ProfilePictures))
+        }
+        _ => return None,
+    })
 }
 
 fn read(r: &mut Reader, path: &str) -> Option<Vec<u8>> {
