@@ -267,7 +267,8 @@ fn other_services_are_not_instagram() {
         trees.push(d);
     }
     for tree in trees {
-        let fs = ferry_archives::ArchiveFs::open(&[tree.clone()], Limits::default()).unwrap();
+        let fs = ferry_archives::ArchiveFs::open(std::slice::from_ref(&tree), Limits::default())
+            .unwrap();
         assert_eq!(ferry_archives::instagram::detect(&fs), None, "{tree:?}");
     }
 }
