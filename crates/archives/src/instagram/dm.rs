@@ -9,12 +9,54 @@ use serde::Deserialize;
 
 use super::{Lenient, MediaInfo, Reader, Ts, fix, fix_opt};
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct ThreadFile {
+/// A thread file; `M` is [`Msg`] on the fast path and `Lenient<Msg>` when a file has
+/// messages of an odd shape (which costs a buffered copy of every message).
+#[derive(Debug, Deserialize)]
+#[serde(default, bound = "M: Deserialize<'de>")]
+struct ThreadFile<M> {
     participants: Lenient<Vec<Lenient<Participant>>>,
-    messages: Vec<Lenient<Msg>>,
+    messages: Vec<M>,
     title: Option<String>,
+}
+
+impl<M> Default for ThreadFile<M> {
+    fn default() -> Self {
+        ThreadFile {
+            participants: Lenient::default(),
+            messages: Vec::new(),
+            title: None,
+        }
+    }
+}
+
+/// Reads a thread file, message by message leniently only when the strict read fails.
+fn read_thread(r: &mut Reader, path: &str) -> Option<ThreadFile<Option<Msg>>> {
+    let bytes = match r.fs.read_small(path) {
+        Ok(b) => b,
+        Err(e) => {
+            r.problem(r.rel(path).to_owned(), e.to_string());
+            return None;
+        }
+    };
+    let strict = serde_json::from_slice::<ThreadFile<Msg>>(&bytes).map(|f| ThreadFile {
+        participants: f.participants,
+        messages: f.messages.into_iter().map(Some).collect(),
+        title: f.title,
+    });
+    let lenient = || {
+        serde_json::from_slice::<ThreadFile<Lenient<Msg>>>(&bytes).map(|f| ThreadFile {
+            participants: f.participants,
+            messages: f.messages.into_iter().map(|m| m.0).collect(),
+            title: f.title,
+        })
+    };
+    match strict.or_else(|_| lenient()) {
+        Ok(file) => Some(file),
+        Err(e) => {
+            r.problem(r.rel(path).to_owned(), format!("invalid JSON ({e})"));
+            None
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,7 +126,7 @@ pub(crate) fn thread(r: &mut Reader, dir: &str, files: &[(u32, String)]) {
     // (time in ms, message); a stable sort keeps the file order for equal times.
     let mut messages: Vec<(i64, Message)> = Vec::new();
     for (_, path) in files {
-        let Some(file) = r.typed_json::<ThreadFile>(path) else {
+        let Some(file) = read_thread(r, path) else {
             continue;
         };
         if title.is_none() {
@@ -106,7 +148,7 @@ pub(crate) fn thread(r: &mut Reader, dir: &str, files: &[(u32, String)]) {
             .clone();
         let rel = r.rel(path).to_owned();
         for (i, msg) in file.messages.into_iter().enumerate() {
-            let Some(msg) = msg.0 else {
+            let Some(msg) = msg else {
                 r.problem(format!("{rel}#{i}"), "message of an unexpected shape");
                 continue;
             };

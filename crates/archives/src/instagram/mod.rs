@@ -520,14 +520,57 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
     }
 }
 
-/// A time as Meta writes it: integer seconds or milliseconds, or an ISO-8601 string.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+/// A time as Meta writes it: integer seconds or milliseconds, or an ISO-8601 string. Any
+/// other value reads as unknown. (A hand-written visitor: an untagged enum would buffer every
+/// one of the hundreds of thousands of message times.)
+#[derive(Debug)]
 pub(crate) enum Ts {
     Int(i64),
     Float(f64),
     Text(String),
-    Other(IgnoredAny),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Ts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Ts;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a time")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Ts, E> {
+                Ok(Ts::Int(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Ts, E> {
+                Ok(i64::try_from(v).map_or(Ts::Other, Ts::Int))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Ts, E> {
+                Ok(Ts::Float(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Ts, E> {
+                Ok(Ts::Text(v.to_owned()))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Ts, E> {
+                Ok(Ts::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Ts, E> {
+                Ok(Ts::Other)
+            }
+            fn visit_none<E>(self) -> Result<Ts, E> {
+                Ok(Ts::Other)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Ts, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Ts::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Ts, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Ts::Other)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl Ts {
@@ -537,7 +580,7 @@ impl Ts {
             Ts::Int(s) => from_secs(*s),
             Ts::Float(s) => from_secs(*s as i64),
             Ts::Text(t) => parse_time(t),
-            Ts::Other(_) => None,
+            Ts::Other => None,
         }
     }
 
@@ -547,7 +590,7 @@ impl Ts {
             Ts::Int(ms) => from_millis(*ms),
             Ts::Float(ms) => from_millis(*ms as i64),
             Ts::Text(t) => parse_time(t),
-            Ts::Other(_) => None,
+            Ts::Other => None,
         }
     }
 }
