@@ -311,6 +311,54 @@ fn bare_array_lists_are_read_by_name() {
 }
 
 #[test]
+fn v1_odd_messages_become_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("media.json"),
+        r#"{"photos": [{"path": 5}], "videos": 3}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("messages.json"),
+        r#"[{"participants": ["a", "b"], "conversation": [
+            {"sender": "a", "created_at": "2019-05-01T12:00:01", "text": "one"}, 7,
+            {"sender": "b", "created_at": 1556712000, "text": "two"}]}, "x"]"#,
+    )
+    .unwrap();
+    let cat = read(&[root.to_path_buf()]);
+    assert_eq!(cat.detection.era, "v1");
+    let texts: Vec<_> = cat
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Message(m) => m.text.as_deref(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["two", "one"]);
+    let reasons: Vec<_> = cat
+        .problems
+        .iter()
+        .map(|p| format!("{}: {}", p.id, p.reason))
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("thread:messages.json#0/1")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("thread:messages.json#1")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("media.json")),
+        "{reasons:?}"
+    );
+}
+
+#[test]
 fn hostile_json_becomes_problems() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

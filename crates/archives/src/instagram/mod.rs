@@ -261,18 +261,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads a JSON file straight into typed structs (the big files: posts, threads); the
-    /// caller repairs strings field by field.
-    pub fn typed_json<T: serde::de::DeserializeOwned>(&mut self, path: &str) -> Option<T> {
-        match self.fs.read_json::<T>(path) {
-            Ok(v) => Some(v),
-            Err(reason) => {
-                self.problem(self.rel(path).to_owned(), reason);
-                None
-            }
-        }
-    }
-
     fn album_id(&mut self, id: &str, title: &str, path: Vec<String>) -> String {
         if !self.albums.contains_key(id) {
             self.albums.insert(

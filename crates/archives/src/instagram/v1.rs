@@ -170,11 +170,66 @@ pub(crate) fn comments(r: &mut Reader, path: &str) {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct V1Thread {
+/// One conversation; `M` is [`V1Message`] on the fast path and `Lenient<V1Message>` for a
+/// file with messages of an odd shape.
+#[derive(Debug, Deserialize)]
+#[serde(default, bound = "M: Deserialize<'de>")]
+struct V1Thread<M> {
     participants: Vec<Lenient<String>>,
-    conversation: Vec<Lenient<V1Message>>,
+    conversation: Vec<M>,
+}
+
+impl<M> Default for V1Thread<M> {
+    fn default() -> Self {
+        V1Thread {
+            participants: Vec::new(),
+            conversation: Vec::new(),
+        }
+    }
+}
+
+/// Reads `messages.json` strictly, and message by message leniently only when that fails.
+fn read_threads(r: &mut Reader, path: &str) -> Option<Vec<Option<V1Thread<Option<V1Message>>>>> {
+    let bytes = match r.fs.read_small(path) {
+        Ok(b) => b,
+        Err(e) => {
+            r.problem(r.rel(path).to_owned(), e.to_string());
+            return None;
+        }
+    };
+    let strict = serde_json::from_slice::<Vec<V1Thread<V1Message>>>(&bytes).map(|threads| {
+        threads
+            .into_iter()
+            .map(|t| {
+                Some(V1Thread {
+                    participants: t.participants,
+                    conversation: t.conversation.into_iter().map(Some).collect(),
+                })
+            })
+            .collect()
+    });
+    let lenient = || {
+        serde_json::from_slice::<Vec<Lenient<V1Thread<Lenient<V1Message>>>>>(&bytes).map(
+            |threads| {
+                threads
+                    .into_iter()
+                    .map(|t| {
+                        t.0.map(|t| V1Thread {
+                            participants: t.participants,
+                            conversation: t.conversation.into_iter().map(|m| m.0).collect(),
+                        })
+                    })
+                    .collect()
+            },
+        )
+    };
+    match strict.or_else(|_| lenient()) {
+        Ok(threads) => Some(threads),
+        Err(e) => {
+            r.problem(r.rel(path).to_owned(), format!("invalid JSON ({e})"));
+            None
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -194,13 +249,13 @@ struct V1Message {
 
 /// `messages.json`: every conversation in one file, read typed (it can be big).
 pub(crate) fn messages(r: &mut Reader, path: &str) {
-    let Some(threads) = r.typed_json::<Vec<Lenient<V1Thread>>>(path) else {
+    let Some(threads) = read_threads(r, path) else {
         return;
     };
     let rel = r.rel(path).to_owned();
     for (t, thread) in threads.into_iter().enumerate() {
         let thread_id = format!("thread:{rel}#{t}");
-        let Some(thread) = thread.0 else {
+        let Some(thread) = thread else {
             r.problem(thread_id, "conversation of an unexpected shape");
             continue;
         };
@@ -219,7 +274,7 @@ pub(crate) fn messages(r: &mut Reader, path: &str) {
         let mut messages: Vec<(i64, Message)> = Vec::new();
         for (i, m) in thread.conversation.into_iter().enumerate() {
             let owner = format!("{thread_id}/{i}");
-            let Some(m) = m.0 else {
+            let Some(m) = m else {
                 r.problem(owner, "message of an unexpected shape");
                 continue;
             };
