@@ -378,7 +378,7 @@ fn hostile_json_becomes_problems() {
     );
     write(
         "your_instagram_activity/messages/inbox/bob_1/message_1.json",
-        r#"{"participants": 5, "messages": [{"timestamp_ms": "x", "photos": [{"uri": "nope/a.jpg"}], "audio_files": [{"uri": "your_instagram_activity/messages/inbox/bob_1/audio/a.txt"}]}, 7]}"#,
+        r#"{"participants": 5, "messages": [{"timestamp_ms": "x", "photos": [{"uri": "nope/a.jpg"}], "videos": [{"uri": "gone/v.mp4", "backup_uri": "https://cdn.example/v.mp4"}], "audio_files": [{"uri": "your_instagram_activity/messages/inbox/bob_1/audio/a.txt"}]}, 7]}"#,
     );
     write(
         "your_instagram_activity/messages/inbox/bob_1/audio/a.txt",
@@ -397,6 +397,15 @@ fn hostile_json_becomes_problems() {
     assert!(has("nope/a.jpg"), "{reasons:#?}");
     assert!(has("not a photo or video"), "{reasons:#?}");
     assert!(has("unexpected shape"), "{reasons:#?}");
+    assert!(has("gone/v.mp4"), "{reasons:#?}");
+    let cdn = cat.records.iter().any(|r| match r {
+        Record::Message(m) => m
+            .attachments
+            .iter()
+            .any(|a| a.uri.as_deref() == Some("https://cdn.example/v.mp4")),
+        _ => false,
+    });
+    assert!(cdn, "the CDN copy is kept as a link");
     let story = cat.records.iter().find_map(|r| match r {
         Record::Story(s) => Some(s),
         _ => None,

@@ -253,7 +253,21 @@ fn file_attachment(
         uploaded: None,
         location: None,
     };
+    let backup = file.backup_uri.as_deref().filter(|u| super::is_url(u));
     match file.uri.as_deref().filter(|u| !u.trim().is_empty()) {
+        // The file did not make it into the export, but Meta's CDN copy may still be there.
+        Some(uri) if backup.is_some() && !super::is_url(uri) && r.locate(uri).is_none() => {
+            r.problem(
+                owner.to_owned(),
+                format!("{uri}: the file is not in the export; kept as a link to its CDN copy"),
+            );
+            backup.map(|u| Attachment {
+                media_id: None,
+                uri: Some(u.to_owned()),
+                title: None,
+                mime_type: None,
+            })
+        }
         Some(uri) => r.attach(uri, info, album, owner),
         None => file
             .backup_uri
