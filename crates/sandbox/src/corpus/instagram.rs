@@ -79,7 +79,7 @@ fn v1(t: &mut Tree) -> io::Result<()> {
     }
     let video = "videos/201906/8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d.mp4";
     t.media(video, Format::Mp4, 110)?;
-    t.item(MediaItem::new(video, Format::Mp4, "post").at(1_561_646_113));
+    t.item(MediaItem::new(video, Format::Mp4, "post").at(1_561_647_313));
     let story = "stories/201907/0a1b2c3d4e5f60718293a4b5c6d7e8f9.jpg";
     t.media(story, Format::Jpeg, 111)?;
     t.item(
@@ -326,6 +326,103 @@ fn modern(t: &mut Tree, era: Era) -> io::Result<()> {
         "dm-share",
         "dm-unsent",
         "location-0-0",
+    ] {
+        t.quirk(q);
+    }
+    if era == Era::Y2025 {
+        media_lists_and_requests(t, content, inbox, seed)?;
+    }
+    Ok(())
+}
+
+/// The other media lists (reels, archived posts, IGTV) and a message request with every kind
+/// of attachment besides photos.
+fn media_lists_and_requests(t: &mut Tree, content: &str, inbox: &str, seed: u64) -> io::Result<()> {
+    let reel = "media/reels/202405/18033_n_17001.mp4";
+    t.media(reel, Format::Mp4, seed + 20)?;
+    t.item(
+        MediaItem::new(reel, Format::Mp4, "reel")
+            .at(1_715_000_000)
+            .caption("Reel på dansk 🎬"),
+    );
+    t.text("Reel på dansk 🎬");
+    t.meta_json(
+        &format!("{content}/reels.json"),
+        &json!({"ig_reels_media": [{"media": [{"uri": reel, "creation_timestamp": 1_715_000_000,
+            "title": mj("Reel på dansk 🎬"), "media_metadata": {"video_metadata": {"exif_data": []}}}]}]}),
+    )?;
+    // Archived post: the camera's time (EXIF style, no zone = UTC) beats the upload time.
+    let archived = "media/archived_posts/202306/5501_n_17002.jpg";
+    t.media(archived, Format::Jpeg, seed + 21)?;
+    let mut it = MediaItem::new(archived, Format::Jpeg, "archived")
+        .at(1_683_356_889)
+        .caption("Gemt væk");
+    it.location = Some((48.8584, 2.2945));
+    t.item(it);
+    t.text("Gemt væk");
+    t.meta_json(
+        &format!("{content}/archived_posts.json"),
+        &json!({"ig_archived_post_media": [{"media": [{"uri": archived, "creation_timestamp": 1_686_000_000,
+            "title": mj("Gemt væk"), "media_metadata": {"photo_metadata": {"exif_data": [
+                {"iso": 100, "date_time_original": "2023:05:06 07:08:09"},
+                {"latitude": 48.8584, "longitude": 2.2945}]}}}]}]}),
+    )?;
+    let tv = "media/igtv/202101/7701_n_17003.mp4";
+    t.media(tv, Format::Mp4, seed + 22)?;
+    t.item(
+        MediaItem::new(tv, Format::Mp4, "igtv")
+            .at(1_610_000_000)
+            .caption("IGTV episode"),
+    );
+    t.meta_json(
+        &format!("{content}/igtv_videos.json"),
+        &json!({"ig_igtv_media": [{"media": [{"uri": tv, "creation_timestamp": 1_610_000_000, "title": "IGTV episode"}]}]}),
+    )?;
+    t.count("reels", 1);
+    t.count("archived_posts", 1);
+    t.count("igtv", 1);
+
+    // A message request: video, sticker, voice clip (audio in an .mp4 name: not a photo or
+    // video) and a video only the expired CDN still has.
+    let requests = inbox.replace("/inbox", "/message_requests");
+    let tdir = format!("{requests}/bob_17841400000000002");
+    let video = format!("{tdir}/videos/7771_n_1784.mp4");
+    let sticker = format!("{tdir}/photos/sticker_1784.webp");
+    let audio = format!("{tdir}/audio/audioclip17410000000_1784.mp4");
+    let cdn = "https://video.cdninstagram.com/v/t42/expired_1784.mp4?oe=65A1B2C3";
+    t.media(&video, Format::Mp4, seed + 23)?;
+    t.media(&sticker, Format::Webp, seed + 24)?;
+    t.file(&audio, b"\0\0\0\x18ftypM4A \0\0\0\0M4A isom\0\0\0\x08free")?;
+    t.item(MediaItem::new(video.clone(), Format::Mp4, "dm").at(1_741_000_002));
+    t.item(MediaItem::new(sticker.clone(), Format::Webp, "dm").at(1_741_000_001));
+    t.m.ignored.push(audio.clone());
+    t.m.links.push(cdn.into());
+    t.meta_json(
+        &format!("{tdir}/message_1.json"),
+        &json!({"participants": [{"name": "Bob"}, {"name": "Me Myself"}], "messages": [
+            {"sender_name": "Bob", "timestamp_ms": 1_741_000_002_000_i64,
+             "videos": [{"uri": video, "creation_timestamp": 1_741_000_002}]},
+            {"sender_name": "Bob", "timestamp_ms": 1_741_000_001_000_i64, "sticker": {"uri": sticker}},
+            {"sender_name": "Bob", "timestamp_ms": 1_741_000_000_000_i64,
+             "audio_files": [{"uri": audio, "creation_timestamp": 1_741_000_000}]},
+            {"sender_name": "Me Myself", "timestamp_ms": 1_740_999_999_000_i64, "content": mj("Hej Bob, hvem er du? 🤔"),
+             "videos": [{"uri": "", "backup_uri": cdn}]}],
+            "title": "Bob", "is_still_participant": true,
+            "thread_path": "message_requests/bob_17841400000000002", "magic_words": []}),
+    )?;
+    t.text("Hej Bob, hvem er du? 🤔");
+    t.count("threads", 1);
+    t.count("messages", 4);
+    for q in [
+        "reels",
+        "archived-post",
+        "igtv",
+        "exif-date-time-original",
+        "dm-message-requests",
+        "dm-video",
+        "dm-sticker",
+        "dm-audio",
+        "dm-cdn-backup-uri",
     ] {
         t.quirk(q);
     }
