@@ -196,6 +196,7 @@ fn a_zip_slip_entry_is_reported_and_nothing_lands_outside() {
     assert!(problems.contains("ferry-absolute.jpg"), "{problems}");
 
     let dst = dir.path().join("deep/dst");
+    std::fs::create_dir_all(dir.path().join("deep")).unwrap();
     let out = ferry(&dir.path().join("data"))
         .args(["transfer", evil.to_str().unwrap(), dst.to_str().unwrap()])
         .arg("--json")
