@@ -3,16 +3,27 @@
 use ferry_core::model::{Album, Comment, MediaItem, Message, Post, Profile, Story, Thread};
 use serde::{Deserialize, Serialize};
 
-/// `format` in `manifest.json` and `part.json`.
+/// `format` in `manifest.json` and `part-<N>.json`.
 pub const FORMAT_NAME: &str = "ferry-archive";
-/// The version of the archive layout (paths, manifest, part.json). The records inside carry
+/// The version of the archive layout (paths, manifest, part-<N>.json). The records inside carry
 /// the model's own version (`model_version`).
 pub const FORMAT_VERSION: u32 = 1;
 
 pub const MANIFEST: &str = "manifest.json";
-pub const PART_INFO: &str = "part.json";
+/// `part-<N>.json`, the first entry of part N: named after the part so that all parts can
+/// be extracted into one folder.
+pub fn part_info_name(part: u32) -> String {
+    format!("part-{part}.json")
+}
 
-/// `part.json`, the first entry of every part.
+/// Whether an archive path (relative to the root) is a `part-<N>.json`.
+pub fn is_part_info(path: &str) -> bool {
+    path.strip_prefix("part-")
+        .and_then(|p| p.strip_suffix(".json"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `part-<N>.json`, the first entry of every part.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PartInfo {
@@ -37,7 +48,7 @@ pub struct Manifest {
     pub sources: Vec<String>,
     /// Records per type ("album", "media", "post", …).
     pub counts: std::collections::BTreeMap<String, u64>,
-    /// Every file of the archive except `manifest.json` itself and the `part.json` of each
+    /// Every file of the archive except `manifest.json` itself and the `part-<N>.json` of each
     /// part, in the order written.
     pub files: Vec<ManifestFile>,
     /// Items that are not in the archive, with the reason.

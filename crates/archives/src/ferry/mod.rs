@@ -8,8 +8,9 @@
 //! Parts are written as `OUT-N.zip[.age].partial` and renamed only once all of them are
 //! complete, so a crash never leaves something that looks finished.
 //!
-//! - `part.json` — the first entry of every part: `{"format":"ferry-archive",
-//!   "format_version":1,"part":N}`.
+//! - `part-<N>.json` — the first entry of part N: `{"format":"ferry-archive",
+//!   "format_version":1,"part":N}` (named after the part so that extracting every part
+//!   into one folder overwrites nothing).
 //! - `media/<album folder>/<file>` — the media bytes, stored (not recompressed). A media item
 //!   in several albums is stored once, in the folder of its first album; `data/media.json`
 //!   lists all its albums. Media in no album are in `media/Not in an album/`. Album folders
@@ -30,7 +31,7 @@
 //!   the part, since a streaming zip cannot take them back; they belong to no record).
 //!
 //! A part is never larger than the split size, unless a single file is larger: it then
-//! starts a part of its own (after `part.json`). A media item whose size the source does not
+//! starts a part of its own (after `part-<N>.json`). A media item whose size the source does not
 //! announce also starts a new part, since its size is only known once written.
 //!
 //! Reading encrypted (`.age`) parts is not supported: decrypt them first (`age -d`).

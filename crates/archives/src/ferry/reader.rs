@@ -27,25 +27,23 @@ struct Head {
 }
 
 /// Recognises a ferry archive by its `manifest.json` (or, when the last part is missing, by
-/// a `part.json`, so that `read` can say what is missing).
+/// a `part-<N>.json`, so that `read` can say what is missing).
 pub fn detect(fs: &ArchiveFs) -> Option<Detection> {
-    let marked = |name: &str| {
+    let marked = |is_marker: &dyn Fn(&str) -> bool| {
         fs.files().find_map(|(path, _)| {
-            let root = if path == name {
-                ""
-            } else {
-                path.strip_suffix(name)?
-                    .strip_suffix('/')
-                    .map(|_| &path[..path.len() - name.len()])?
+            let (root, name) = match path.rsplit_once('/') {
+                Some((folder, name)) => (path.get(..folder.len() + 1)?, name),
+                None => ("", path),
             };
-            if root.matches('/').count() > MAX_DEPTH {
+            if !is_marker(name) || root.matches('/').count() > MAX_DEPTH {
                 return None;
             }
             let head: Head = fs.read_json(path).ok()?;
             (head.format == format::FORMAT_NAME).then(|| (root.to_owned(), head.model_version))
         })
     };
-    let (root, version) = marked(format::MANIFEST).or_else(|| marked(format::PART_INFO))?;
+    let (root, version) =
+        marked(&|name| name == format::MANIFEST).or_else(|| marked(&format::is_part_info))?;
     Some(Detection {
         service: Service::Ferry,
         era: format!(
@@ -192,9 +190,17 @@ pub fn read(fs: &ArchiveFs, detection: &Detection) -> Catalogue {
 }
 
 fn given_parts(fs: &ArchiveFs, root: &str) -> String {
-    match fs.read_json::<PartInfo>(&format!("{root}{}", format::PART_INFO)) {
-        Ok(info) => format!("one of them is part {}", info.part),
-        Err(_) => "unknown".into(),
+    let parts: Vec<String> = fs
+        .files_under(root)
+        .filter_map(|(path, _)| path.strip_prefix(root))
+        .filter(|name| format::is_part_info(name))
+        .filter_map(|name| fs.read_json::<PartInfo>(&format!("{root}{name}")).ok())
+        .map(|info| info.part.to_string())
+        .collect();
+    if parts.is_empty() {
+        "unknown".into()
+    } else {
+        parts.join(", ")
     }
 }
 

@@ -112,7 +112,7 @@ pub struct ExportSummary {
     /// Records written per type ("album", "media", "post", "comment", "story", "thread",
     /// "message", "profile").
     pub counts: BTreeMap<String, u64>,
-    /// Files in the archive (manifest and part.json files not counted).
+    /// Files in the archive (manifest and part-<N>.json files not counted).
     pub files: u64,
     pub media_bytes: u64,
     /// Sum of the part sizes.
@@ -1231,7 +1231,7 @@ struct OpenPart {
     bytes: Arc<AtomicU64>,
     /// Bytes the central directory will take, so far.
     central: u64,
-    /// Entries other than part.json.
+    /// Entries other than part-<N>.json.
     entries: u64,
 }
 
@@ -1357,7 +1357,7 @@ impl Parts {
         }
     }
 
-    /// Closes the open part (if any) and opens the next, starting with its part.json.
+    /// Closes the open part (if any) and opens the next, starting with its part-<N>.json.
     fn roll(&mut self) -> Result<(), Error> {
         self.close_open()?;
         self.number += 1;
@@ -1386,16 +1386,17 @@ impl Parts {
             part: self.number,
         })
         .map_err(|e| Error::permanent(e.to_string()))?;
+        let info_name = format::part_info_name(self.number);
         zip.start_file(
-            format::PART_INFO,
+            &info_name,
             SimpleFileOptions::default()
                 .compression_method(CompressionMethod::Stored)
                 .unix_permissions(0o644),
         )
-        .map_err(|e| zip_error(format::PART_INFO, e))?;
+        .map_err(|e| zip_error(&info_name, e))?;
         zip.write_all(&info)
             .map_err(|e| Error::io(path.display(), &e))?;
-        let (_, central) = entry_overhead(format::PART_INFO);
+        let (_, central) = entry_overhead(&info_name);
         self.open = Some(OpenPart {
             zip,
             bytes,
