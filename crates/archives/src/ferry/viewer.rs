@@ -377,10 +377,10 @@ impl View {
             out.push_str("</div></article>\n");
         }
         out.push_str("</section>\n");
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<section id=\"posts\"><h2>Posts and stories</h2><p><a href=\"{}\">{} posts</a> · \
-             <a href=\"{}\">{} comments</a> · <a href=\"{}\">{} stories</a></p></section>\n",
+             <a href=\"{}\">{} comments</a> · <a href=\"{}\">{} stories</a></p></section>",
             href(&page_name("posts", 0, 1), 0),
             self.c.posts.len(),
             href(&page_name("comments", 0, 1), 0),

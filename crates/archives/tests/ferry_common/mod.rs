@@ -92,6 +92,7 @@ pub fn media_bytes(kind: &str, seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn media(
     id: &str,
     kind: MediaKind,
