@@ -335,6 +335,26 @@ async fn an_error_that_pauses_a_job_aborts_and_leaves_nothing() {
 }
 
 #[tokio::test]
+async fn a_stream_failing_midway_is_skipped_and_its_bytes_abandoned() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("midway.zip");
+    let mut source = fixture();
+    source.break_midway.push("m:v1".into());
+    let summary = run(source, &out, &ExportOptions::new(all_types())).await;
+    let skipped: Vec<&str> = summary.skipped.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(skipped, vec!["m:v1", "m:broken"]);
+    assert!(summary.skipped[0].reason.contains("connection reset"));
+    let (fs, catalogue) = read_back(&[out]);
+    assert!(catalogue.problems.is_empty(), "{:?}", catalogue.problems);
+    assert!(!catalogue.records.iter().any(|r| r.id() == "m:v1"));
+    let manifest: Manifest = fs.read_json("manifest.json").unwrap();
+    assert_eq!(manifest.abandoned.len(), 1);
+    assert_eq!(manifest.abandoned[0].path, "media/Summer 🌞 2021/clip.mp4");
+    assert!(!manifest.files.iter().any(|f| f.path.ends_with("clip.mp4")));
+    assert!(verify(&fs, &catalogue.detection).problems.is_empty());
+}
+
+#[tokio::test]
 async fn refuses_to_overwrite_an_export() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("exists.zip");

@@ -34,6 +34,14 @@
 //! starts a part of its own (after `part-<N>.json`). A media item whose size the source does not
 //! announce also starts a new part, since its size is only known once written.
 //!
+//! Records keep their ids, so an export read back ([`read`]) gives exactly the records that
+//! were exported; media items keep their source ids too, with `Catalogue::media_paths`
+//! mapping each to its bytes. Ids must therefore be unique within an export: with several
+//! sources, a record whose type and id an earlier source already gave is skipped and
+//! reported. A media item that cannot be opened, or whose stream fails, is skipped and
+//! reported; an error that pauses a job (expired credentials, a full disk) aborts the export
+//! and removes its `.partial` files.
+//!
 //! Reading encrypted (`.age`) parts is not supported: decrypt them first (`age -d`).
 
 mod format;

@@ -124,6 +124,8 @@ pub struct ExportSummary {
 
 const CHUNK_QUEUE: usize = 8;
 const OPEN_ATTEMPTS: u32 = 3;
+/// Progress is reported at least every this many bytes of a media file.
+const PROGRESS_BYTES: u64 = 8 << 20;
 const RULES: NameRules = NameRules {
     max_bytes: ferry_core::names::MAX_NAME_BYTES,
     case_insensitive: true,
@@ -632,6 +634,7 @@ async fn drive(
         .map_err(|_| closed())?;
         let mut stream = content.stream;
         let mut count: u64 = 0;
+        let mut reported: u64 = 0;
         let mut failure: Option<String> = None;
         while let Some(chunk) = stream.next().await {
             match chunk {
@@ -646,6 +649,11 @@ async fn drive(
                     }
                     state.media_bytes_done += chunk.len() as u64;
                     tx.send(Cmd::Chunk(chunk)).await.map_err(|_| closed())?;
+                    // A long video should not freeze the progress display.
+                    if count - reported >= PROGRESS_BYTES {
+                        reported = count;
+                        report(state, Some(&planned.path));
+                    }
                 }
                 Err(e) if e.kind().pauses_job() => return Err(e),
                 Err(e) => {
@@ -816,14 +824,16 @@ fn write_doc<T: serde::Serialize>(
     records: &[T],
     thread_id: Option<&str>,
 ) -> io::Result<()> {
-    let json = |w: &mut dyn Write, v: &dyn erased::Ser| v.write(w);
+    let string = |w: &mut dyn Write, text: &str| {
+        serde_json::to_writer(&mut *w, text).map_err(io::Error::other)
+    };
     write!(w, "{{\"model_version\":{MODEL_VERSION},")?;
     if let Some(id) = thread_id {
         w.write_all(b"\"thread_id\":")?;
-        json(w, &id)?;
+        string(w, id)?;
         w.write_all(b",")?;
     }
-    json(w, &key)?;
+    string(w, key)?;
     w.write_all(b":[\n")?;
     for (i, record) in records.iter().enumerate() {
         if i > 0 {
@@ -832,20 +842,6 @@ fn write_doc<T: serde::Serialize>(
         serde_json::to_writer(&mut *w, record).map_err(io::Error::other)?;
     }
     w.write_all(b"\n]}\n")
-}
-
-mod erased {
-    use std::io::{self, Write};
-
-    pub trait Ser {
-        fn write(&self, w: &mut dyn Write) -> io::Result<()>;
-    }
-
-    impl<T: serde::Serialize> Ser for T {
-        fn write(&self, w: &mut dyn Write) -> io::Result<()> {
-            serde_json::to_writer(w, self).map_err(io::Error::other)
-        }
-    }
 }
 
 /// The writer thread: applies commands to the parts until the channel closes.

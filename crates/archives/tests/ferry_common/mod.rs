@@ -22,6 +22,8 @@ pub struct MemSource {
     pub failing: HashMap<String, Error>,
     /// Announce no length for these ids.
     pub no_length: Vec<String>,
+    /// Streams of these ids fail after their first chunk.
+    pub break_midway: Vec<String>,
 }
 
 #[async_trait]
@@ -50,10 +52,14 @@ impl Source for MemSource {
             .cloned()
             .ok_or_else(|| Error::NotFound(item.id.clone()))?;
         let len = bytes.len() as u64;
-        let chunks: Vec<Result<Bytes>> = bytes
+        let mut chunks: Vec<Result<Bytes>> = bytes
             .chunks(7_000)
             .map(|c| Ok(Bytes::copy_from_slice(c)))
             .collect();
+        if self.break_midway.contains(&item.id) {
+            chunks.truncate(1);
+            chunks.push(Err(Error::Retryable("connection reset".into())));
+        }
         let length = (!self.no_length.contains(&item.id)).then_some(len);
         Ok(Content::new(
             Box::pin(futures::stream::iter(chunks)),
@@ -351,6 +357,7 @@ pub fn fixture() -> MemSource {
         bytes,
         failing,
         no_length: Vec::new(),
+        break_midway: Vec::new(),
     }
 }
 
