@@ -862,7 +862,7 @@ fn run_writer(
                 current = Some(MediaFile {
                     path,
                     bytes: 0,
-                    hash: HashPipe::new(),
+                    hash: HashPipe::new().map_err(|e| Error::io("hashing thread", &e))?,
                 });
             }
             Cmd::Chunk(chunk) => {
@@ -875,7 +875,7 @@ fn run_writer(
             Cmd::End(result) => {
                 let Some(file) = current.take() else { continue };
                 let part = parts.number;
-                let (bytes, sha) = file.hash.finish();
+                let (bytes, sha) = file.hash.finish().map_err(|e| Error::io(&file.path, &e))?;
                 let entry = ManifestFile {
                     path: file.path,
                     size: bytes,
@@ -968,7 +968,7 @@ struct HashPipe {
 }
 
 impl HashPipe {
-    fn new() -> HashPipe {
+    fn new() -> io::Result<HashPipe> {
         let (tx, rx) = sync_channel::<Bytes>(16);
         let handle = std::thread::Builder::new()
             .name("ferry-sha256".into())
@@ -980,12 +980,11 @@ impl HashPipe {
                     bytes += chunk.len() as u64;
                 }
                 (bytes, hasher.finalize().into())
-            })
-            .ok();
-        HashPipe {
+            })?;
+        Ok(HashPipe {
             tx: Some(tx),
-            handle,
-        }
+            handle: Some(handle),
+        })
     }
 
     fn send(&mut self, chunk: Bytes) {
@@ -994,12 +993,12 @@ impl HashPipe {
         }
     }
 
-    fn finish(mut self) -> (u64, [u8; 32]) {
+    fn finish(mut self) -> io::Result<(u64, [u8; 32])> {
         self.tx = None;
         self.handle
             .take()
             .and_then(|h| h.join().ok())
-            .unwrap_or((0, [0; 32]))
+            .ok_or_else(|| io::Error::other("the hashing thread stopped"))
     }
 }
 
@@ -1366,7 +1365,7 @@ impl Parts {
             .open(PartFile {
                 file,
                 bytes: 0,
-                hash: HashPipe::new(),
+                hash: HashPipe::new().map_err(|e| Error::io(path.display(), &e))?,
             })
             .map_err(|e| Error::io(path.display(), &e))?;
         let bytes = Arc::new(AtomicU64::new(0));
@@ -1420,7 +1419,9 @@ impl Parts {
         let mut file = sink.finish().map_err(io_err)?;
         file.flush().map_err(io_err)?;
         file.file.sync_all().map_err(io_err)?;
-        let (_, sha) = std::mem::replace(&mut file.hash, HashPipe::empty()).finish();
+        let (_, sha) = std::mem::replace(&mut file.hash, HashPipe::empty())
+            .finish()
+            .map_err(io_err)?;
         self.done.push((self.number, file.bytes, hex::encode(sha)));
         Ok(())
     }
