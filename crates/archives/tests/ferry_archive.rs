@@ -285,6 +285,37 @@ async fn a_file_bigger_than_the_split_size_gets_a_part_of_its_own() {
 }
 
 #[tokio::test]
+async fn an_archive_extracted_into_a_folder_reads_back_from_its_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.zip");
+    let options = ExportOptions {
+        split_size: 60_000,
+        ..ExportOptions::new(all_types())
+    };
+    let summary = run(fixture(), &out, &options).await;
+    let unpacked = tempfile::tempdir().unwrap();
+    let inner = unpacked.path().join("my export");
+    for part in part_paths(&summary) {
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(part).unwrap()).unwrap();
+        zip.extract(&inner).unwrap();
+    }
+    let (fs, catalogue) = read_back(&[unpacked.path().to_path_buf()]);
+    assert_eq!(catalogue.detection.root, "my export/");
+    assert!(catalogue.problems.is_empty(), "{:?}", catalogue.problems);
+    assert_eq!(
+        keyed(&catalogue.records),
+        keyed(&expected_records(&fixture()))
+    );
+    let path = &catalogue.media_paths["m:p2"];
+    assert_eq!(
+        path,
+        "my export/media/Family_ _b_best__b_/Été à Paris 🗼.png"
+    );
+    assert_eq!(bytes_of(&fs, path), fixture().bytes["m:p2"]);
+    assert!(verify(&fs, &catalogue.detection).problems.is_empty());
+}
+
+#[tokio::test]
 async fn types_and_dates_filter_what_is_exported() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("filtered.zip");
