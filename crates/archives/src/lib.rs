@@ -12,17 +12,20 @@
 
 pub mod catalogue;
 pub mod entry;
+pub mod exif;
 pub mod facebook;
 pub mod ferry;
 pub mod instagram;
 pub mod limits;
 pub mod mojibake;
+pub mod source;
 pub mod takeout;
 pub mod vfs;
 
 pub use catalogue::{Catalogue, Detection, Service};
 pub use entry::{NameDecoding, RelativePath, safe_entry_path};
 pub use limits::{BoundedReader, Budget, Limits};
+pub use source::{ArchiveSource, SourceOptions};
 pub use vfs::{ArchiveFs, FileEntry, PartError};
 
 use std::path::PathBuf;

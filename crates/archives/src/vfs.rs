@@ -366,6 +366,20 @@ impl ArchiveFs {
         Ok(buf)
     }
 
+    /// Reads a whole file of at most `limit` bytes into memory.
+    pub fn read_whole(&self, path: &str, limit: u64) -> io::Result<Vec<u8>> {
+        let size = self.files.get(path).map_or(0, |e| e.size);
+        if size > limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{size} bytes is more than the {limit} read into memory"),
+            ));
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        self.reader(path)?.read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+
     /// Parses a JSON file, with the reason as one line on failure.
     pub fn read_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, String> {
         let bytes = self.read_small(path).map_err(|e| e.to_string())?;

@@ -1,11 +1,18 @@
-//! Turning the command line's FROM and TO into sources and destinations: a local folder, or a
-//! connection as `NAME:` or `NAME:/some/path` (rclone style).
+//! Turning the command line's FROM and TO into sources and destinations: a local folder, a
+//! connection as `NAME:` or `NAME:/some/path` (rclone style), or an export archive (zip parts,
+//! or a folder holding an unpacked export).
+//!
+//! An export is journalled as a JSON array of its parts' absolute paths (`["/a/x-1.zip",
+//! "/a/x-2.zip"]`), or an object with the parts and how to read them (`{"parts": […],
+//! "write_exif": true}`): one source, whatever the number of parts, that a resumed job opens
+//! again the same way.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use ferry_connectors::folder::{FolderDestination, FolderSource};
+use ferry_archives::SourceOptions;
 use ferry_core::{Destination, Source};
 
 use crate::connections::Connections;
@@ -49,19 +56,93 @@ async fn known_connection(connections: &Connections, arg: &str, name: &str) -> R
     Ok(())
 }
 
-pub async fn normalize_source(connections: &Connections, arg: &str) -> Result<String> {
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ArchiveSpec {
+    parts: Vec<PathBuf>,
+    #[serde(flatten)]
+    options: SourceOptions,
+}
+
+/// The parts of an export and how to read them, when a source spec names one.
+pub fn archive_parts(spec: &str) -> Option<(Vec<PathBuf>, SourceOptions)> {
+    if spec.starts_with('[') {
+        let parts = serde_json::from_str::<Vec<PathBuf>>(spec).ok()?;
+        return Some((parts, SourceOptions::default()));
+    }
+    if spec.starts_with('{') {
+        let spec = serde_json::from_str::<ArchiveSpec>(spec).ok()?;
+        return Some((spec.parts, spec.options));
+    }
+    None
+}
+
+fn archive_spec(parts: &[PathBuf], options: SourceOptions) -> String {
+    if options == SourceOptions::default() {
+        return serde_json::to_string(parts).unwrap_or_default();
+    }
+    serde_json::to_string(&ArchiveSpec {
+        parts: parts.to_vec(),
+        options,
+    })
+    .unwrap_or_default()
+}
+
+/// Whether a file argument is a part of an export archive (by name: a zip).
+fn is_archive_file(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+        && path.is_file()
+}
+
+/// Normalises the FROM arguments. Zip files given together are the parts of one export and
+/// become one source; a folder holding an unpacked export (or its zip parts) is read as that
+/// export; any other folder is a folder of photos and videos.
+pub async fn normalize_sources(
+    connections: &Connections,
+    args: &[String],
+    options: SourceOptions,
+) -> Result<Vec<String>> {
+    let mut sources = Vec::new();
+    let mut zips = Vec::new();
+    for arg in args {
+        if as_connection(arg).is_none() {
+            let path = absolute(arg)?;
+            if is_archive_file(&path) {
+                zips.push(path.canonicalize().unwrap_or(path));
+                continue;
+            }
+        }
+        sources.push(normalize_source(connections, arg, options).await?);
+    }
+    if !zips.is_empty() {
+        sources.insert(0, archive_spec(&zips, options));
+    }
+    Ok(sources)
+}
+
+pub async fn normalize_source(
+    connections: &Connections,
+    arg: &str,
+    options: SourceOptions,
+) -> Result<String> {
     if let Some((name, path)) = as_connection(arg) {
         known_connection(connections, arg, name).await?;
         return Ok(connection_spec(name, path));
     }
     let path = absolute(arg)?;
     match std::fs::metadata(&path) {
-        Ok(meta) if meta.is_dir() => Ok(path
-            .canonicalize()
-            .unwrap_or(path)
-            .to_string_lossy()
-            .into_owned()),
-        Ok(_) => bail!("source {} is a file, not a folder", path.display()),
+        Ok(meta) if meta.is_dir() => {
+            let path = path.canonicalize().unwrap_or(path);
+            if holds_export(&path).await? {
+                return Ok(archive_spec(&[path], options));
+            }
+            Ok(path.to_string_lossy().into_owned())
+        }
+        Ok(_) if is_archive_file(&path) => Ok(archive_spec(&[path], options)),
+        Ok(_) => bail!(
+            "source {} is a file, not a folder or a zip export",
+            path.display()
+        ),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             bail!("source {} does not exist", path.display())
         }
@@ -87,7 +168,32 @@ pub async fn normalize_destination(connections: &Connections, arg: &str) -> Resu
     Ok(path.to_string_lossy().into_owned())
 }
 
+/// Whether a folder holds an export ferry reads (its marker files, or zip parts of one); an
+/// export ferry recognises but cannot read (HTML format) is an error, not a folder of files.
+async fn holds_export(folder: &Path) -> Result<bool> {
+    let folder = folder.to_path_buf();
+    let shown = folder.display().to_string();
+    let found = tokio::task::spawn_blocking(move || {
+        let Ok(fs) = ferry_archives::ArchiveFs::open(&[folder], ferry_archives::Limits::default())
+        else {
+            return Ok(false);
+        };
+        match ferry_archives::detect(&fs) {
+            Ok(_) => Ok(true),
+            Err(err @ ferry_archives::ReadError::Html(_)) => Err(err),
+            Err(_) => Ok(false),
+        }
+    })
+    .await?;
+    found.map_err(|err| anyhow::anyhow!("{shown}: {err}"))
+}
+
 pub async fn open_source(connections: &Connections, spec: &str) -> Result<Arc<dyn Source>> {
+    if let Some((parts, options)) = archive_parts(spec) {
+        return Ok(Arc::new(
+            ferry_archives::ArchiveSource::open_with(parts, options).await?,
+        ));
+    }
     if let Some((name, path)) = as_connection(spec) {
         let session = connections.session(name).await?;
         return Ok(Arc::from(session.source(path)?));

@@ -4,6 +4,8 @@ mod connections;
 mod demo;
 mod display;
 mod endpoints;
+mod export;
+mod inspect;
 mod paths;
 
 use std::process::ExitCode;
@@ -69,6 +71,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Say what an export archive is (service, layout era) and what it holds: counts per data
+    /// type, date range, bytes, and what could not be read and why.
+    Inspect {
+        /// The export: its zip parts, or a folder holding it.
+        #[arg(required = true, value_name = "ARCHIVE")]
+        parts: Vec<std::path::PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke a connection where the service allows, and forget it.
     Disconnect { name: String },
     /// Try ferry on embedded defaults: transfers a sample Facebook account's photos and videos
@@ -106,6 +117,11 @@ struct TransferArgs {
     /// Koofr). Off by default: transfers are private.
     #[arg(long)]
     share_link: bool,
+    /// From export archives: write the date and place the export knows into JPEGs that carry
+    /// no EXIF (Meta strips it), so that they survive any later copy and Google Photos dates
+    /// them right. Off by default: it changes the files' bytes.
+    #[arg(long)]
+    write_exif: bool,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -228,6 +244,9 @@ async fn run(cli: Cli) -> Result<u8> {
         run_sandbox(options).await?;
         return Ok(EXIT_OK);
     }
+    if let Command::Inspect { parts, json } = cli.command {
+        return inspect::inspect(parts, json).await;
+    }
     if let Command::Demo { keep, run } = &cli.command {
         let dir = paths::data_dir(cli.data_dir.clone())?.join("demo");
         return demo::run(&dir, *keep, run).await;
@@ -268,7 +287,7 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(exit_code(&report))
         }
-        Command::Sandbox(_) | Command::Demo { .. } => unreachable!("handled above"),
+        Command::Sandbox(_) | Command::Demo { .. } | Command::Inspect { .. } => unreachable!("handled above"),
     }
 }
 
@@ -301,10 +320,10 @@ async fn run_sandbox(options: ferry_sandbox::SandboxOptions) -> Result<()> {
 
 async fn transfer(ferry: &Ferry, args: TransferArgs) -> Result<u8> {
     let (from, to) = args.paths.split_at(args.paths.len() - 1);
-    let mut sources = Vec::new();
-    for arg in from {
-        sources.push(endpoints::normalize_source(&ferry.connections, arg).await?);
-    }
+    let options = ferry_archives::SourceOptions {
+        write_exif: args.write_exif,
+    };
+    let sources = endpoints::normalize_sources(&ferry.connections, from, options).await?;
     let destination = endpoints::normalize_destination(&ferry.connections, &to[0]).await?;
     let spec = JobSpec {
         sources,

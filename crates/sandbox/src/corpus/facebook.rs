@@ -13,6 +13,9 @@ use super::{Format, Manifest, MediaItem, Tree, mojibake as mj};
 pub enum Era {
     /// `posts/your_posts_1.json`, `profile_information/`, `messages/inbox/`.
     Pre2024,
+    /// ~2022–2023: `profile_information/` at the root as before, activity under
+    /// `your_activity_across_facebook/…`.
+    Y2022,
     /// `your_facebook_activity/…`, `personal_information/profile_information/`.
     Y2024,
     /// The separate E2EE Messenger download: camelCase `<Name>_<n>.json` threads + `media/`.
@@ -22,10 +25,11 @@ pub enum Era {
 }
 
 impl Era {
-    pub const ALL: [Era; 4] = [Era::Pre2024, Era::Y2024, Era::E2ee, Era::Html];
+    pub const ALL: [Era; 5] = [Era::Pre2024, Era::Y2022, Era::Y2024, Era::E2ee, Era::Html];
     pub fn name(self) -> &'static str {
         match self {
             Era::Pre2024 => "pre-2024",
+            Era::Y2022 => "2022",
             Era::Y2024 => "2024",
             Era::E2ee => "e2ee",
             Era::Html => "html",
@@ -37,7 +41,7 @@ impl Era {
 pub fn write(dir: &Path, era: Era) -> io::Result<Manifest> {
     let mut t = Tree::new(dir, "facebook", era.name());
     match era {
-        Era::Pre2024 | Era::Y2024 => json_export(&mut t, era)?,
+        Era::Pre2024 | Era::Y2022 | Era::Y2024 => json_export(&mut t, era)?,
         Era::E2ee => e2ee(&mut t)?,
         Era::Html => html(&mut t)?,
     }
@@ -50,22 +54,34 @@ fn media_obj(uri: &str, ts: i64, title: &str, meta: Value) -> Value {
 
 fn json_export(t: &mut Tree, era: Era) -> io::Result<()> {
     let new = era == Era::Y2024;
-    let (profile, posts_dir, posts_file, msgs) = if new {
-        (
+    let (profile, posts_dir, posts_file, msgs) = match era {
+        Era::Y2024 => (
             "personal_information/profile_information/profile_information.json",
             "your_facebook_activity/posts",
             "your_facebook_activity/posts/your_posts__check_ins__photos_and_videos_1.json",
             "your_facebook_activity/messages",
-        )
-    } else {
-        (
+        ),
+        Era::Y2022 => (
+            "profile_information/profile_information.json",
+            "your_activity_across_facebook/posts",
+            "your_activity_across_facebook/posts/your_posts__check_ins__photos_and_videos_1.json",
+            "your_activity_across_facebook/messages",
+        ),
+        _ => (
             "profile_information/profile_information.json",
             "posts",
             "posts/your_posts_1.json",
             "messages",
-        )
+        ),
     };
-    let seed = if new { 600 } else { 500 };
+    if era == Era::Y2022 {
+        t.quirk("your_activity_across_facebook");
+    }
+    let seed = match era {
+        Era::Y2024 => 600,
+        Era::Y2022 => 550,
+        _ => 500,
+    };
     t.meta_json(
         profile,
         &json!({"profile_v2": {"name": {"full_name": mj("Jörg Müller"), "first_name": mj("Jörg"), "middle_name": "", "last_name": mj("Müller")},
@@ -203,10 +219,10 @@ fn json_export(t: &mut Tree, era: Era) -> io::Result<()> {
     t.text("Tivoli Gårdene");
 
     // Comments.
-    let comments = if new {
-        "your_facebook_activity/comments_and_reactions/comments.json"
-    } else {
-        "comments_and_reactions/comments.json"
+    let comments = match era {
+        Era::Y2024 => "your_facebook_activity/comments_and_reactions/comments.json",
+        Era::Y2022 => "your_activity_across_facebook/comments_and_reactions/comments.json",
+        _ => "comments_and_reactions/comments.json",
     };
     t.meta_json(
         comments,

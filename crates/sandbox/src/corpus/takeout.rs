@@ -28,17 +28,28 @@ impl Era {
 }
 
 /// The file name Google gives a media file whose original name is `title`: the part before the
-/// extension is cut to 47 characters.
+/// extension is cut to 47 UTF-16 code units.
 pub fn archive_name(title: &str) -> String {
     match title.rsplit_once('.') {
-        Some((stem, ext)) if stem.chars().count() > 47 => {
-            format!("{}.{ext}", stem.chars().take(47).collect::<String>())
-        }
+        Some((stem, ext)) => format!("{}.{ext}", utf16_cut(stem, 47)),
         _ => title.to_string(),
     }
 }
 
-/// The sidecar name for a media file uploaded as `title`: the first 46 characters of
+/// The longest prefix of `s` of at most `units` UTF-16 code units: Google counts names in
+/// UTF-16 (an emoji counts twice) and never splits a character.
+fn utf16_cut(s: &str, units: usize) -> &str {
+    let mut used = 0;
+    for (at, c) in s.char_indices() {
+        used += c.len_utf16();
+        if used > units {
+            return &s[..at];
+        }
+    }
+    s
+}
+
+/// The sidecar name for a media file uploaded as `title`: the first 46 UTF-16 code units of
 /// `title` (+ `.supplemental-metadata` in the new naming), then `(N)` for duplicates, then `.json`.
 pub fn sidecar_name(title: &str, supplemental: bool, dup: Option<u32>) -> String {
     let full = if supplemental {
@@ -46,7 +57,7 @@ pub fn sidecar_name(title: &str, supplemental: bool, dup: Option<u32>) -> String
     } else {
         title.to_string()
     };
-    let mut s: String = full.chars().take(46).collect();
+    let mut s = utf16_cut(&full, 46).to_string();
     if let Some(n) = dup {
         s.push_str(&format!("({n})"));
     }
@@ -104,6 +115,8 @@ pub fn write(dir: &Path, era: Era) -> io::Result<Manifest> {
     let long = "PXL_20230809_203449253.LONG_EXPOSURE-02.ORIGINAL.jpg";
     let dot_cut = "panorama-gamle-torv-sammensat-af-tolv-billede.jpg";
     let edited_name = format!("IMG_1000{edited}.jpg");
+    let nfd_name = "S\u{301}lub Ani.jpg";
+    let emoji_title = format!("{}ab.jpg", "😀".repeat(21));
     let m = |title, file, folder, format, taken, created, geo, sidecar, origin| Media {
         title,
         file,
@@ -281,6 +294,30 @@ pub fn write(dir: &Path, era: Era) -> io::Result<Manifest> {
             Some(None),
             json!({"webUpload": {"computerUpload": {}}}),
         ),
+        // Unpacked on macOS: the media name in NFD, the sidecar (written on Linux) in NFC.
+        m(
+            "Ślub Ani.jpg",
+            Some(nfd_name),
+            y23,
+            Format::Jpeg,
+            1_684_000_000,
+            1_684_000_100,
+            None,
+            Some(None),
+            mobile(),
+        ),
+        // 21 emoji are 42 UTF-16 code units: the sidecar name is cut inside the extension.
+        m(
+            emoji_title.as_str(),
+            None,
+            y23,
+            Format::Jpeg,
+            1_684_500_000,
+            1_684_500_100,
+            None,
+            Some(None),
+            mobile(),
+        ),
     ];
     for (i, it) in items.iter().enumerate() {
         let name = it
@@ -422,6 +459,8 @@ pub fn write(dir: &Path, era: Era) -> io::Result<Manifest> {
         "print-order-ignored",
         "archive-browser-html",
         "album-thin-metadata",
+        "nfd-media-name",
+        "sidecar-cut-utf16-emoji",
     ] {
         t.quirk(q);
     }

@@ -1,0 +1,248 @@
+//! Export archives through the `ferry` command: the parts of an Instagram, Facebook or Google
+//! Takeout export given together move to a folder with their dates and albums; `ferry inspect`
+//! says what an archive is and holds; an HTML export and hostile zips are refused clearly;
+//! `ferry export` writes ferry's own archive, which transfers like any other export.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use ferry_sandbox::corpus::{self, Manifest};
+
+/// Every file under `dir`, by content.
+fn files_by_content(dir: &Path) -> HashMap<Vec<u8>, Vec<PathBuf>> {
+    let mut out: HashMap<Vec<u8>, Vec<PathBuf>> = HashMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.entry(std::fs::read(&path).unwrap())
+                    .or_default()
+                    .push(path);
+            }
+        }
+    }
+    out
+}
+
+fn mtime(path: &Path) -> i64 {
+    let modified = std::fs::metadata(path).unwrap().modified().unwrap();
+    time::OffsetDateTime::from(modified).unix_timestamp()
+}
+
+/// Checks that every media item of the manifest landed under `dst`: once per album it is in
+/// (at least once), dated with its taken time.
+fn assert_landed(manifest: &Manifest, tree: &Path, dst: &Path) {
+    let landed = files_by_content(dst);
+    for item in &manifest.media {
+        let bytes = std::fs::read(tree.join(&item.file)).unwrap();
+        let Some(paths) = landed.get(&bytes) else {
+            panic!("{} ({}) did not land in {}", item.file, item.context, dst.display());
+        };
+        assert!(
+            paths.len() >= item.albums.len().max(1),
+            "{} is in {} albums but landed {} times: {paths:?}",
+            item.file,
+            item.albums.len(),
+            paths.len()
+        );
+        if let Some(taken) = item.taken {
+            for path in paths {
+                assert_eq!(mtime(path), taken, "{} dated wrong", path.display());
+            }
+        }
+    }
+}
+
+fn zipped(tree: &Path, out: &Path, stem: &str, parts: usize) -> Vec<String> {
+    corpus::zip_parts(tree, out, stem, parts)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn instagram_parts_given_together_transfer_with_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let manifest = corpus::instagram::write(&tree, corpus::instagram::Era::Y2025).unwrap();
+    let parts = zipped(&tree, &dir.path().join("zips"), "instagram-ana-2025", 2);
+    let dst = dir.path().join("dst");
+    let out = ferry(&dir.path().join("data"))
+        .arg("transfer")
+        .args(&parts)
+        .arg(&dst)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["state"], "done", "{report}");
+    assert_eq!(report["items"]["failed"], 0, "{report}");
+    assert_landed(&manifest, &tree, &dst);
+}
+
+#[test]
+fn an_unpacked_takeout_folder_places_a_copy_in_each_album() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("Takeout-unpacked");
+    let manifest = corpus::takeout::write(&tree, corpus::takeout::Era::Json).unwrap();
+    assert!(
+        manifest.media.iter().any(|m| m.albums.len() >= 2),
+        "the corpus should have an item in two albums"
+    );
+    let dst = dir.path().join("dst");
+    let out = ferry(&dir.path().join("data"))
+        .args(["transfer", tree.to_str().unwrap(), dst.to_str().unwrap()])
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_landed(&manifest, &tree, &dst);
+}
+
+#[test]
+fn inspect_says_what_an_export_is_and_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let manifest = corpus::facebook::write(&tree, corpus::facebook::Era::Y2024).unwrap();
+    let parts = zipped(&tree, &dir.path().join("zips"), "facebook-ana", 2);
+    let out = ferry(&dir.path().join("data"))
+        .arg("inspect")
+        .args(&parts)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["service"], "facebook", "{report}");
+    assert_eq!(report["era"], "2024", "{report}");
+    let media = report["types"]["photos"]["count"].as_u64().unwrap_or(0)
+        + report["types"]["videos"]["count"].as_u64().unwrap_or(0);
+    assert_eq!(media, manifest.media.len() as u64, "{report}");
+    assert!(report["types"]["messages"]["count"].as_u64().unwrap_or(0) > 0);
+
+    let text = ferry(&dir.path().join("data"))
+        .arg("inspect")
+        .args(&parts)
+        .output()
+        .unwrap();
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    let shown = stdout(&text);
+    assert!(shown.starts_with("Facebook export, 2024 layout"), "{shown}");
+    assert!(shown.contains("photos"), "{shown}");
+}
+
+#[test]
+fn an_html_export_is_refused_with_how_to_get_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("facebook-html");
+    corpus::facebook::write(&tree, corpus::facebook::Era::Html).unwrap();
+    let parts = zipped(&tree, &dir.path().join("zips"), "facebook-html", 1);
+    for source in [tree.to_string_lossy().into_owned(), parts[0].clone()] {
+        let out = ferry(&dir.path().join("data"))
+            .args(["transfer", &source])
+            .arg(dir.path().join("dst"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("HTML") && err.contains("JSON"), "{err}");
+    }
+    assert!(!dir.path().join("dst").exists());
+}
+
+#[test]
+fn a_zip_slip_entry_is_reported_and_nothing_lands_outside() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    corpus::instagram::write(&tree, corpus::instagram::Era::Y2022).unwrap();
+    let parts = zipped(&tree, &dir.path().join("zips"), "instagram-evil", 1);
+    // Append hostile entries to a copy of the export.
+    let evil = dir.path().join("evil.zip");
+    {
+        let file = std::fs::File::open(&parts[0]).unwrap();
+        let mut source = zip::ZipArchive::new(file).unwrap();
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&evil).unwrap());
+        for i in 0..source.len() {
+            writer.raw_copy_file(source.by_index(i).unwrap()).unwrap();
+        }
+        let options = zip::write::SimpleFileOptions::default();
+        for name in ["../escaped.jpg", "/tmp/ferry-absolute.jpg", "media/..\\..\\x.jpg"] {
+            writer.start_file(name, options).unwrap();
+            writer.write_all(b"\xFF\xD8\xFFhostile").unwrap();
+        }
+        writer.finish().unwrap();
+    }
+    let out = ferry(&dir.path().join("data"))
+        .args(["inspect", evil.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let problems = report["problems"].to_string();
+    assert!(problems.contains("escaped.jpg"), "{problems}");
+    assert!(problems.contains("ferry-absolute.jpg"), "{problems}");
+
+    let dst = dir.path().join("deep/dst");
+    let out = ferry(&dir.path().join("data"))
+        .args(["transfer", evil.to_str().unwrap(), dst.to_str().unwrap()])
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!dir.path().join("deep/escaped.jpg").exists());
+    assert!(!dir.path().join("escaped.jpg").exists());
+    assert!(!Path::new("/tmp/ferry-absolute.jpg").exists());
+    let landed = files_by_content(&dst);
+    assert!(
+        !landed.contains_key(b"\xFF\xD8\xFFhostile".as_slice()),
+        "a refused entry was transferred"
+    );
+}
+
+#[test]
+fn write_exif_dates_the_jpegs_meta_stripped() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let manifest = corpus::facebook::write(&tree, corpus::facebook::Era::Y2024).unwrap();
+    let dst = dir.path().join("dst");
+    let out = ferry(&dir.path().join("data"))
+        .args(["transfer", tree.to_str().unwrap(), dst.to_str().unwrap()])
+        .args(["--write-exif", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let landed = files_by_content(&dst);
+    let mut rewritten = 0;
+    for item in manifest
+        .media
+        .iter()
+        .filter(|m| m.format == corpus::Format::Jpeg && m.taken.is_some())
+    {
+        let original = std::fs::read(tree.join(&item.file)).unwrap();
+        if !ferry_archives::exif::lacks_exif(&original) {
+            continue;
+        }
+        // The landed file is the original with an EXIF segment inserted: find it by its tail.
+        let tail = &original[original.len() - 64..];
+        let found = landed
+            .iter()
+            .find(|(bytes, _)| bytes.ends_with(tail) && bytes.len() > original.len())
+            .unwrap_or_else(|| panic!("{} did not land with EXIF", item.file));
+        assert!(!ferry_archives::exif::lacks_exif(found.0));
+        rewritten += 1;
+    }
+    assert!(rewritten > 0, "the corpus has JPEGs without EXIF");
+}
