@@ -81,7 +81,10 @@ fn main() {
             measured.seconds, measured.peak_rss_kib
         );
         let written = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-        assert!(written >= bytes, "export wrote {written} bytes, expected ≥ {bytes}");
+        assert!(
+            written >= bytes,
+            "export wrote {written} bytes, expected ≥ {bytes}"
+        );
         let _ = std::fs::remove_file(&out);
         let _ = std::fs::remove_dir_all(&data);
         if ferry_best
@@ -204,7 +207,11 @@ fn generate_instagram_messages(root: &Path, threads: usize, files: usize, per_fi
             for m in 0..per_file {
                 // Newest first, as Meta writes them.
                 let n = (files - f) * per_file - m;
-                let sender = if n % 2 == 0 { "Bench User".to_string() } else { format!("Friend {t}") };
+                let sender = if n.is_multiple_of(2) {
+                    "Bench User".to_string()
+                } else {
+                    format!("Friend {t}")
+                };
                 if m > 0 {
                     out.write_all(b",").unwrap();
                 }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use ferry_connectors::folder::{FolderDestination, FolderSource};
 use ferry_archives::SourceOptions;
+use ferry_connectors::folder::{FolderDestination, FolderSource};
 use ferry_core::{Destination, Source};
 
 use crate::connections::Connections;

@@ -16,9 +16,15 @@ const SHOWN_PROBLEMS: usize = 20;
 #[derive(Serialize)]
 struct TypeSummary {
     count: u64,
-    #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     first: Option<OffsetDateTime>,
-    #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     last: Option<OffsetDateTime>,
     #[serde(skip_serializing_if = "is_zero")]
     bytes: u64,

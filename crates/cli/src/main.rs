@@ -71,6 +71,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a "download your information" archive of everything the sources hold: media
+    /// stored as is, records as JSON, a manifest with every file's SHA-256, and an offline
+    /// viewer (index.html). Split into parts, optionally encrypted with age.
+    Export(export::ExportArgs),
     /// Say what an export archive is (service, layout era) and what it holds: counts per data
     /// type, date range, bytes, and what could not be read and why.
     Inspect {
@@ -254,6 +258,7 @@ async fn run(cli: Cli) -> Result<u8> {
     let ferry = open_default(&cli).await?;
     match cli.command {
         Command::Transfer(args) => transfer(&ferry, args).await,
+        Command::Export(args) => export::export(&ferry, args).await,
         Command::Resume { job, run } => {
             let job = ferry.engine.store().job(&job).await?;
             execute(&ferry, &job.id, &job.spec, &run, Mode::Resume, false).await
@@ -287,7 +292,9 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(exit_code(&report))
         }
-        Command::Sandbox(_) | Command::Demo { .. } | Command::Inspect { .. } => unreachable!("handled above"),
+        Command::Sandbox(_) | Command::Demo { .. } | Command::Inspect { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

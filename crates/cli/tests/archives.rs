@@ -45,7 +45,12 @@ fn assert_landed(manifest: &Manifest, tree: &Path, dst: &Path) {
     for item in &manifest.media {
         let bytes = std::fs::read(tree.join(&item.file)).unwrap();
         let Some(paths) = landed.get(&bytes) else {
-            panic!("{} ({}) did not land in {}", item.file, item.context, dst.display());
+            panic!(
+                "{} ({}) did not land in {}",
+                item.file,
+                item.context,
+                dst.display()
+            );
         };
         assert!(
             paths.len() >= item.albums.len().max(1),
@@ -179,7 +184,11 @@ fn a_zip_slip_entry_is_reported_and_nothing_lands_outside() {
             writer.raw_copy_file(source.by_index(i).unwrap()).unwrap();
         }
         let options = zip::write::SimpleFileOptions::default();
-        for name in ["../escaped.jpg", "/tmp/ferry-absolute.jpg", "media/..\\..\\x.jpg"] {
+        for name in [
+            "../escaped.jpg",
+            "/tmp/ferry-absolute.jpg",
+            "media/..\\..\\x.jpg",
+        ] {
             writer.start_file(name, options).unwrap();
             writer.write_all(b"\xFF\xD8\xFFhostile").unwrap();
         }
