@@ -22,7 +22,10 @@ fn written_exif_reads_back_with_nom_exif() {
 
     let source = MediaSource::from_memory(tagged.clone()).unwrap();
     let exif: nom_exif::Exif = MediaParser::new().parse_exif(source).unwrap().into();
-    match exif.get(ExifTag::DateTimeOriginal).and_then(|v| v.as_datetime()) {
+    match exif
+        .get(ExifTag::DateTimeOriginal)
+        .and_then(|v| v.as_datetime())
+    {
         Some(ExifDateTime::Aware(t)) => {
             assert_eq!(t.timestamp(), taken.utc.unix_timestamp());
             assert_eq!(t.offset().local_minus_utc(), -5 * 3600);
@@ -37,10 +40,7 @@ fn written_exif_reads_back_with_nom_exif() {
 
     // The image after the inserted segment is byte for byte the original's.
     let inserted = tagged.len() - photo.len();
-    let at = tagged
-        .windows(2)
-        .position(|w| w == [0xFF, 0xE1])
-        .unwrap();
+    let at = tagged.windows(2).position(|w| w == [0xFF, 0xE1]).unwrap();
     assert_eq!(&tagged[..at], &photo[..at]);
     assert_eq!(&tagged[at + inserted..], &photo[at..]);
 }
