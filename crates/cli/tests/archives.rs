@@ -256,3 +256,126 @@ fn write_exif_dates_the_jpegs_meta_stripped() {
     }
     assert!(rewritten > 0, "the corpus has JPEGs without EXIF");
 }
+
+#[test]
+fn an_export_of_an_export_round_trips_to_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    corpus::instagram::write(&tree, corpus::instagram::Era::Y2022).unwrap();
+    let parts = zipped(&tree, &dir.path().join("zips"), "instagram-ana", 2);
+    let data = dir.path().join("data");
+
+    // The export straight to a folder…
+    let direct = dir.path().join("direct");
+    let out = ferry(&data)
+        .arg("transfer")
+        .args(&parts)
+        .arg(&direct)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // …and through ferry's archive, split in parts, land the same files with the same dates.
+    let archive = dir.path().join("ana.zip");
+    let out = ferry(&data)
+        .arg("export")
+        .args(&parts)
+        .arg(&archive)
+        .args(["--split-size", "8KiB", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&out);
+    let written: Vec<String> = summary["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap().to_string())
+        .collect();
+    assert!(written.len() >= 3, "expected several parts: {summary}");
+    assert!(written[0].ends_with("ana-1.zip"), "{summary}");
+    assert!(
+        summary["counts"]["message"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+
+    let via_archive = dir.path().join("via-archive");
+    let out = ferry(&data)
+        .arg("transfer")
+        .args(&written)
+        .arg(&via_archive)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (a, b) = (files_by_content(&direct), files_by_content(&via_archive));
+    assert_eq!(a.len(), b.len(), "different files landed");
+    for (bytes, paths) in &a {
+        let other = b
+            .get(bytes)
+            .expect("a file landed only in the direct transfer");
+        let names = |ps: &Vec<PathBuf>| {
+            let mut v: Vec<_> = ps
+                .iter()
+                .map(|p| (p.file_name().unwrap().to_owned(), mtime(p)))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(paths), names(other));
+    }
+}
+
+#[test]
+fn an_encrypted_export_decrypts_with_age_to_a_readable_archive() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    corpus::facebook::write(&tree, corpus::facebook::Era::Pre2024).unwrap();
+    let archive = dir.path().join("fb.zip");
+    let out = ferry(&dir.path().join("data"))
+        .args(["export", tree.to_str().unwrap(), archive.to_str().unwrap()])
+        .args(["--encrypt", "--json"])
+        .env("FERRY_EXPORT_PASSPHRASE", "correct horse battery staple")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let sealed = dir.path().join("fb.zip.age");
+    assert!(sealed.is_file() && !archive.exists());
+    let bytes = std::fs::read(&sealed).unwrap();
+    assert!(
+        !bytes.windows(4).any(|w| w == b"PK\x03\x04"),
+        "not encrypted"
+    );
+
+    let identity =
+        age::scrypt::Identity::new(secrecy::SecretString::from("correct horse battery staple"));
+    let decryptor = age::Decryptor::new(&bytes[..]).unwrap();
+    let mut plain = Vec::new();
+    decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .unwrap()
+        .read_to_end(&mut plain)
+        .unwrap();
+    std::fs::write(&archive, plain).unwrap();
+    let out = ferry(&dir.path().join("data"))
+        .args(["inspect", archive.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["service"], "ferry");
+
+    // Without a passphrase there is no encrypted export, and nothing is written.
+    let out = ferry(&dir.path().join("data"))
+        .args(["export", tree.to_str().unwrap()])
+        .arg(dir.path().join("other.zip"))
+        .arg("--encrypt")
+        .env_remove("FERRY_EXPORT_PASSPHRASE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("passphrase"), "{}", stderr(&out));
+    assert!(!dir.path().join("other.zip.age").exists());
+}
