@@ -558,3 +558,69 @@ async fn no_secret_reaches_the_logs_even_at_trace_level() {
         "an authorization header was logged"
     );
 }
+
+/// A Google Takeout export to Google Photos: each photo lands once, in every album it was
+/// in, with its caption as the description; the same export to Dropbox puts a copy in each
+/// album's folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeout_export_lands_once_per_photo_in_each_of_its_albums() {
+    use sha2::Digest;
+    let env = Env::new(SandboxOptions::default()).await;
+    env.connect_all().await;
+    let tree = env._dir.path().join("takeout");
+    let manifest =
+        ferry_sandbox::corpus::takeout::write(&tree, ferry_sandbox::corpus::takeout::Era::Json)
+            .unwrap();
+    let parts =
+        ferry_sandbox::corpus::zip_parts(&tree, &env._dir.path().join("zips"), "takeout", 3)
+            .unwrap();
+    let mut args: Vec<String> = vec!["transfer".into()];
+    args.extend(parts.iter().map(|p| p.to_string_lossy().into_owned()));
+    args.extend(["gp:".into(), "--json".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = env.ok(&args).await;
+    let report = common::json(&out);
+    assert_eq!(report["items"]["failed"], 0, "{report}");
+
+    let state = env.sb.state();
+    let gp = &state["google_photos"];
+    let titles: BTreeMap<String, String> = gp["albums"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_string(),
+                a["title"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let items = gp["media_items"].as_array().unwrap();
+    assert_eq!(items.len(), manifest.media.len(), "one item per photo");
+    let mut in_several = 0;
+    for expected in &manifest.media {
+        let bytes = std::fs::read(tree.join(&expected.file)).unwrap();
+        let sha = hex::encode(sha2::Sha256::digest(&bytes));
+        let item = items
+            .iter()
+            .find(|i| i["sha256"] == sha.as_str())
+            .unwrap_or_else(|| panic!("{} did not land", expected.file));
+        let mut albums: Vec<String> = item["album_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| titles[id.as_str().unwrap()].clone())
+            .collect();
+        albums.sort();
+        let mut wanted = expected.albums.clone();
+        wanted.sort();
+        assert_eq!(albums, wanted, "{}", expected.file);
+        if wanted.len() > 1 {
+            in_several += 1;
+        }
+        if let Some(caption) = &expected.caption {
+            assert_eq!(item["description"], caption.as_str(), "{}", expected.file);
+        }
+    }
+    assert!(in_several > 0, "the corpus has a photo in several albums");
+}

@@ -153,6 +153,16 @@ pub trait Destination: Send + Sync {
     /// a commit and its journal write).
     async fn find(&self, target: &Target, staged: &Staged) -> Result<Option<Landed>>;
 
+    /// Places an item this job already landed elsewhere on the destination (as `landed_id`)
+    /// into `target`'s container too, without sending its bytes again: one item in several
+    /// albums (Google Photos). `None` when the destination cannot; the engine then sends the
+    /// bytes again, which on folder-like destinations is the copy per album folder wanted.
+    /// Adding an item a container already holds is not an error.
+    async fn add_to_container(&self, target: &Target, landed_id: &str) -> Result<Option<Landed>> {
+        let _ = (target, landed_id);
+        Ok(None)
+    }
+
     /// Drops staged bytes that will not be committed. Best effort.
     async fn discard(&self, staged: &Staged);
 

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferry_core::{
-    Container, Content, DestHash, Destination, Error, ErrorKind, HashingStream, Landed, Source,
-    Staged, Target,
+    Container, Content, DestHash, Destination, Error, ErrorKind, HashingStream, Landed, Layout,
+    Source, Staged, Target,
 };
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -172,6 +172,7 @@ impl Engine {
             gate: Arc::new(Gate::new()),
             containers: Arc::new(tokio::sync::Mutex::new(HashMap::new())),
             max_batch: caps.max_commit_batch.max(1),
+            layout: caps.layout,
         };
         // Items a commit could not place go back to pending; later passes take them again.
         for _ in 0..options.retry.max_attempts.max(1) {
@@ -233,6 +234,8 @@ enum Handoff {
         attempts: u32,
     },
     Settled(Outcome),
+    /// Not moved in this pass: an earlier unit of the same item must land first.
+    Deferred,
 }
 
 #[derive(Clone)]
@@ -248,6 +251,7 @@ struct Mover {
     /// Container key → destination id, created on first use.
     containers: Arc<tokio::sync::Mutex<HashMap<String, String>>>,
     max_batch: usize,
+    layout: Layout,
 }
 
 /// Units fetched from the journal at a time.
@@ -368,6 +372,8 @@ impl Mover {
             self.gate.wait().await;
             let result = self.try_unit(&unit).await;
             let err = match result {
+                // Left pending: a later pass takes it once its sibling has landed.
+                Ok(Handoff::Deferred) => return None,
                 Ok(handoff) => return Some(handoff),
                 Err(err) => err,
             };
@@ -423,6 +429,36 @@ impl Mover {
             modified: unit.item.taken.or(unit.item.uploaded).map(|t| t.utc),
             item: unit.item.clone(),
         };
+
+        // An item in several albums goes to a destination with native albums once, and is
+        // then added to its other albums. Its later units wait for the first to land.
+        if self.layout == Layout::Albums && unit.item.albums.len() > 1 {
+            let siblings = self
+                .store
+                .sibling_units(&self.job, unit)
+                .await
+                .map_err(|e| Error::permanent(e.to_string()))?;
+            if let Some((dest_id, sha256, bytes)) = siblings.landed
+                && self
+                    .dest
+                    .add_to_container(&target, &dest_id)
+                    .await?
+                    .is_some()
+            {
+                return Ok(Handoff::Settled(Outcome {
+                    seq: unit.seq,
+                    state: UnitState::Done,
+                    reason: None,
+                    attempts: unit.attempts + 1,
+                    dest_id: Some(dest_id),
+                    sha256: Some(sha256),
+                    bytes: Some(bytes),
+                }));
+            }
+            if siblings.earlier_unsettled {
+                return Ok(Handoff::Deferred);
+            }
+        }
 
         // Staged before a crash: it may already be in place.
         if unit.state == UnitState::Staged
@@ -506,6 +542,7 @@ impl Mover {
             for handoff in batch {
                 match handoff {
                     Handoff::Settled(o) => outcomes.push(o),
+                    Handoff::Deferred => {}
                     Handoff::Staged {
                         unit,
                         target,

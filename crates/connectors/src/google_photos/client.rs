@@ -313,6 +313,16 @@ impl Client {
         http::json(what, response).await
     }
 
+    /// `POST /v1/albums/{id}:batchAddMediaItems`: puts items this app created into another of
+    /// its albums.
+    pub async fn add_to_album(&self, what: &str, album_id: &str, ids: &[&str]) -> Result<()> {
+        let body = serde_json::json!({ "mediaItemIds": ids });
+        let path = format!("albums/{album_id}:batchAddMediaItems");
+        self.send_write(what, || self.request(Method::POST, &path).json(&body))
+            .await?;
+        Ok(())
+    }
+
     fn upload_headers(&self, file: &FileInfo<'_>, protocol: &'static str) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert("X-Goog-Upload-Protocol", HeaderValue::from_static(protocol));

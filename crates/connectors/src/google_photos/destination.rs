@@ -704,6 +704,33 @@ impl Destination for GooglePhotosDestination {
         Ok(placed.get(&target.name).map(|id| landed(id, staged)))
     }
 
+    async fn add_to_container(&self, target: &Target, landed_id: &str) -> Result<Option<Landed>> {
+        if target.container.is_empty() {
+            // The library holds every item already.
+            return Ok(Some(Landed {
+                id: landed_id.to_string(),
+                bytes: target.size.unwrap_or(0),
+                hash: None,
+            }));
+        }
+        if let Some(err) = self.deleted_album(&target.container) {
+            return Err(err);
+        }
+        let what = format!("adding {} to an album", target.name);
+        if let Err(err) = self
+            .client
+            .add_to_album(&what, &target.container, &[landed_id])
+            .await
+        {
+            return Err(self.container_error(&target.container, err).await);
+        }
+        Ok(Some(Landed {
+            id: landed_id.to_string(),
+            bytes: target.size.unwrap_or(0),
+            hash: None,
+        }))
+    }
+
     /// Upload tokens cannot be deleted; an unused one expires after a day and shows nowhere.
     async fn discard(&self, _staged: &Staged) {}
 }

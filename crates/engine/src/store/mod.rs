@@ -107,6 +107,15 @@ impl std::fmt::Debug for ConnectionRow {
     }
 }
 
+/// The other units of one source item (an item in several albums has a unit per album).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Siblings {
+    /// A done sibling: its id on the destination, SHA-256 (hex) and size.
+    pub landed: Option<(String, String, u64)>,
+    /// Whether a sibling journalled before this unit is still pending or staged.
+    pub earlier_unsettled: bool,
+}
+
 /// The (source, album, kind) groups whose units share a container.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Group {
@@ -162,6 +171,10 @@ pub trait Store: Send + Sync {
     async fn set_names(&self, job: &JobId, names: &[(i64, String)]) -> Result<()>;
     async fn mark_planned(&self, job: &JobId) -> Result<()>;
     async fn set_container_dest(&self, job: &JobId, key: &str, dest_id: &str) -> Result<()>;
+
+    /// How the other units of the same source item stand, for a unit about to move: where the
+    /// item has landed already, and whether an earlier unit of it is still to move.
+    async fn sibling_units(&self, job: &JobId, unit: &Unit) -> Result<Siblings>;
 
     /// Units still to move (pending or staged) after `after_seq`, in order.
     async fn units_to_move(&self, job: &JobId, after_seq: i64, limit: u32) -> Result<Vec<Unit>>;

@@ -18,7 +18,7 @@ use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{ConnectionRow, Group, Outcome, StagedRow, Store, Unit, UnitState};
+use super::{ConnectionRow, Group, Outcome, Siblings, StagedRow, Store, Unit, UnitState};
 use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::report::{Counts, Failure};
 use crate::{EngineError, Result};
@@ -444,6 +444,38 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn sibling_units(&self, job: &JobId, unit: &Unit) -> Result<Siblings> {
+        let rows = sqlx::query(
+            "SELECT seq, state, dest_id, sha256, bytes FROM units
+             WHERE job_id = ? AND source_index = ? AND source_id = ? AND seq <> ?
+             ORDER BY seq",
+        )
+        .bind(job)
+        .bind(unit.source_index as i64)
+        .bind(&unit.item.id)
+        .bind(unit.seq)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut siblings = Siblings::default();
+        for row in rows {
+            let seq: i64 = row.try_get("seq")?;
+            let state: String = row.try_get("state")?;
+            match state.as_str() {
+                "done" if siblings.landed.is_none() => {
+                    let dest: Option<String> = row.try_get("dest_id")?;
+                    let sha: Option<String> = row.try_get("sha256")?;
+                    let bytes: Option<i64> = row.try_get("bytes")?;
+                    if let (Some(dest), Some(sha), Some(bytes)) = (dest, sha, bytes) {
+                        siblings.landed = Some((dest, sha, bytes as u64));
+                    }
+                }
+                "pending" | "staged" if seq < unit.seq => siblings.earlier_unsettled = true,
+                _ => {}
+            }
+        }
+        Ok(siblings)
     }
 
     async fn units_to_move(&self, job: &JobId, after_seq: i64, limit: u32) -> Result<Vec<Unit>> {
