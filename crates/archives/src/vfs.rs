@@ -118,6 +118,16 @@ impl ArchiveFs {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
+        // The zip crate indexes entries by name and silently keeps only the last of several
+        // with the same name, so the copies it hides can only be reported for the part.
+        if archive.has_duplicate_names() {
+            self.skipped.push(Skipped {
+                id: label.clone(),
+                reason: "the archive has several entries with the same name; only the last \
+                         copy of each is read"
+                    .into(),
+            });
+        }
         for index in 0..archive.len() {
             let entry = archive
                 .by_index_data(index)
