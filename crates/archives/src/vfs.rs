@@ -371,7 +371,9 @@ impl ArchiveFs {
         self.limits
             .check_json(size)
             .map_err(|r| io::Error::new(io::ErrorKind::InvalidData, r))?;
-        let mut buf = Vec::with_capacity(size as usize);
+        // The declared size is a claim: reserve no more than a little up front, so that a
+        // 100-byte zip declaring 500 MB does not get 500 MB (the Vec grows as bytes arrive).
+        let mut buf = Vec::with_capacity(size.min(1 << 20) as usize);
         self.reader(path)?.read_to_end(&mut buf)?;
         Ok(buf)
     }
