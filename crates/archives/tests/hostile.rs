@@ -753,3 +753,34 @@ fn unsupported_compression_is_an_error_on_read() {
         }
     }
 }
+
+#[test]
+fn a_json_header_that_overstates_the_size_costs_no_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // Declares 400 MiB (under the JSON limit, ratio 1 as a stored entry would be) and holds
+    // two bytes: the data runs into the central directory and the read fails.
+    let mut built = build(&[entry("big.json", b"{}")]);
+    let declared = 400 * MIB as u32;
+    let local_sizes = 18;
+    built.bytes[local_sizes..local_sizes + 4].copy_from_slice(&declared.to_le_bytes());
+    built.bytes[local_sizes + 4..local_sizes + 8].copy_from_slice(&declared.to_le_bytes());
+    let cd = built.bytes.len() - 22 - (46 + "big.json".len());
+    built.bytes[cd + 20..cd + 24].copy_from_slice(&declared.to_le_bytes());
+    built.bytes[cd + 24..cd + 28].copy_from_slice(&declared.to_le_bytes());
+    let path = write_zip(dir.path(), "export.zip", &built.bytes);
+    let limits = Limits {
+        max_json_bytes: 512 * MIB as u64,
+        ..Limits::default()
+    };
+    let fs = match ArchiveFs::open(&[path], limits) {
+        Ok(fs) => fs,
+        Err(e) => return one_line(&e.to_string()),
+    };
+    let Some(found) = fs.get("big.json") else {
+        return;
+    };
+    assert_eq!(found.size, 400 * MIB as u64);
+    let (result, peak) = peak_allocation(|| fs.read_json::<serde_json::Value>("big.json"));
+    one_line(&result.unwrap_err());
+    assert!(peak < 16 * MIB, "a 2-byte file held {peak} bytes");
+}
