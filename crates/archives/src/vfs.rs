@@ -118,6 +118,16 @@ impl ArchiveFs {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
+        // The zip crate indexes entries by name and silently keeps only the last of several
+        // with the same name, so the copies it hides can only be reported for the part.
+        if archive.has_duplicate_names() {
+            self.skipped.push(Skipped {
+                id: label.clone(),
+                reason: "the archive has several entries with the same name; only the last \
+                         copy of each is read"
+                    .into(),
+            });
+        }
         for index in 0..archive.len() {
             let entry = archive
                 .by_index_data(index)
@@ -361,7 +371,9 @@ impl ArchiveFs {
         self.limits
             .check_json(size)
             .map_err(|r| io::Error::new(io::ErrorKind::InvalidData, r))?;
-        let mut buf = Vec::with_capacity(size as usize);
+        // The declared size is a claim: reserve no more than a little up front, so that a
+        // 100-byte zip declaring 500 MB does not get 500 MB (the Vec grows as bytes arrive).
+        let mut buf = Vec::with_capacity(size.min(1 << 20) as usize);
         self.reader(path)?.read_to_end(&mut buf)?;
         Ok(buf)
     }
