@@ -95,8 +95,18 @@ impl Catalogue {
 
     /// Puts albums first, keeping every other record in the order it was read, so that a
     /// source listing the catalogue page by page names each album before its items.
+    ///
+    /// In place: a stable sort would allocate a buffer as large as the catalogue (tens of MB
+    /// for 200,000 messages), while albums are few and can be lifted out and put back.
     pub fn finish(&mut self) {
-        self.records.sort_by_key(|r| !matches!(r, Record::Album(_)));
+        let is_album = |r: &Record| matches!(r, Record::Album(_));
+        let first_other = self.records.iter().position(|r| !is_album(r));
+        let sorted = first_other.is_none_or(|at| !self.records[at..].iter().any(is_album));
+        if sorted {
+            return;
+        }
+        let albums: Vec<Record> = self.records.extract_if(.., |r| is_album(r)).collect();
+        self.records.splice(0..0, albums);
     }
 }
 
@@ -130,6 +140,15 @@ pub fn sniff(head: &[u8], file_name: &str) -> Option<(MediaKind, String)> {
         _ => return None,
     };
     kind_of(mime).map(|k| (k, mime.to_owned()))
+}
+
+/// Collects into a vector of exactly the items' size. `collect` over a filter starts at four
+/// slots: for the one reaction most messages have, 384 bytes where 96 do, which for 200,000
+/// messages is 58 MB of nothing.
+pub(crate) fn exact<T>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut v: Vec<T> = items.collect();
+    v.shrink_to_fit();
+    v
 }
 
 /// How many leading bytes [`sniff`] wants.

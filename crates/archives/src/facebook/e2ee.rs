@@ -204,20 +204,16 @@ fn thread(fs: &ArchiveFs, root: &str, path: &str, cat: &mut Catalogue, gallery: 
             sent,
             text: m.text.get().map(str::to_owned),
             attachments,
-            reactions: m
-                .reactions
-                .iter()
-                .filter_map(|r| {
-                    Some(Reaction {
-                        actor: Person {
-                            id: None,
-                            name: r.actor.get()?.to_owned(),
-                        },
-                        reaction: r.reaction.get()?.to_owned(),
-                        at: None,
-                    })
+            reactions: crate::catalogue::exact(m.reactions.iter().filter_map(|r| {
+                Some(Reaction {
+                    actor: Person {
+                        id: None,
+                        name: r.actor.get()?.to_owned(),
+                    },
+                    reaction: r.reaction.get()?.to_owned(),
+                    at: None,
                 })
-                .collect(),
+            })),
         }));
     }
 }

@@ -686,11 +686,11 @@ impl Reader<'_> {
                     sent,
                     text: m.content.owned(),
                     attachments,
-                    reactions: m
-                        .reactions
-                        .iter()
-                        .filter_map(|r| reaction(&r.actor, &r.reaction))
-                        .collect(),
+                    reactions: crate::catalogue::exact(
+                        m.reactions
+                            .iter()
+                            .filter_map(|r| reaction(&r.actor, &r.reaction)),
+                    ),
                 }));
         }
     }

@@ -208,22 +208,22 @@ fn message(r: &mut Reader, msg: Msg, thread_id: &str, album: &str, owner: &str) 
             });
         }
     }
-    let reactions = msg
-        .reactions
-        .0
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|x| {
-            Some(Reaction {
-                actor: Person {
-                    id: None,
-                    name: fix_opt(x.actor).unwrap_or_default(),
-                },
-                reaction: fix_opt(x.reaction)?,
-                at: x.timestamp.as_ref().and_then(Ts::secs),
-            })
-        })
-        .collect();
+    let reactions = crate::catalogue::exact(
+        msg.reactions
+            .0
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|x| {
+                Some(Reaction {
+                    actor: Person {
+                        id: None,
+                        name: fix_opt(x.actor).unwrap_or_default(),
+                    },
+                    reaction: fix_opt(x.reaction)?,
+                    at: x.timestamp.as_ref().and_then(Ts::secs),
+                })
+            }),
+    );
     // An unsent message keeps its place in the conversation, with Meta's notice as its text
     // or, when there is none, a word saying what happened.
     let unsent = msg.is_unsent.0.unwrap_or(false);
