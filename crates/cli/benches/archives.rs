@@ -9,6 +9,8 @@
 //! Targets (issue 5): export at least as fast as `zip -0` while also hashing every byte for
 //! the manifest; the 200,000-message parse under 2 s and 200 MiB.
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -307,22 +309,9 @@ fn run_inspect(export: &Path, data: &Path) -> (Measured, u64) {
 }
 
 fn write_report(export_row: &str, parse_row: &str, quick: bool) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md");
-    let existing = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let (start, end) = ("<!-- archives:start -->", "<!-- archives:end -->");
-    let machine = format!(
-        "{} cores, {}",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        Command::new("uname")
-            .arg("-sr")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    );
+    let machine = support::machine();
     let section = format!(
-        "{start}\n## Export archives (`cargo bench -p ferry-cli --bench archives`)\n\n\
+        "## Export archives (`cargo bench -p ferry-cli --bench archives`)\n\n\
          Measured {} on {machine}{}. Best of three rounds each, alternating, each followed by \
          `sync` so that both pay for their writes; the files are in the page cache for both.\n\n\
          **`ferry export FOLDER OUT.zip`** beside **`zip -0 -r -q OUT.zip .`** of the same \
@@ -334,7 +323,7 @@ fn write_report(export_row: &str, parse_row: &str, quick: bool) {
          **Reading an Instagram export with 200,000 direct messages** (`ferry inspect DIR \
          --json`: the whole process, indexing the folder, parsing every message file with \
          Meta's mojibake repaired, and summarising). Target: under 2 s and 200 MiB.\n\n\
-         | export | time | peak RSS |\n|---|---|---|\n{parse_row}\n{end}",
+         | export | time | peak RSS |\n|---|---|---|\n{parse_row}",
         time::OffsetDateTime::now_utc().date(),
         if quick {
             " (QUICK: a tenth of the sizes)"
@@ -342,15 +331,6 @@ fn write_report(export_row: &str, parse_row: &str, quick: bool) {
             ""
         },
     );
-    let updated = match (existing.find(start), existing.find(end)) {
-        (Some(a), Some(b)) if a < b => format!(
-            "{}{}{}",
-            &existing[..a],
-            section,
-            &existing[b + end.len()..]
-        ),
-        _ => format!("{}\n{}\n", existing.trim_end(), section),
-    };
-    std::fs::write(&path, updated).expect("write docs/benchmarks.md");
+    support::write_section("archives", &section);
     println!("{export_row}\n{parse_row}");
 }

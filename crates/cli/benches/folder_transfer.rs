@@ -7,6 +7,8 @@
 //! `FERRY_BENCH_DIR` picks the scratch folder (default target/ferry-bench; it needs about
 //! 10 GB free), `FERRY_BENCH_QUICK=1` runs a tenth of the sizes to check the harness.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -262,32 +264,16 @@ fn format_row(s: &Scenario, concurrency: usize, bytes: u64, cp: f64, ferry: &Mea
 }
 
 fn write_report(rows: &[String], quick: bool, cold: bool) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md");
-    let existing = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let (start, end) = (
-        "<!-- folder_transfer:start -->",
-        "<!-- folder_transfer:end -->",
-    );
-    let machine = format!(
-        "{} cores, {}",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        Command::new("uname")
-            .arg("-sr")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    );
+    let machine = support::machine();
     let section = format!(
-        "{start}\n## Folder → folder (`cargo bench -p ferry-cli --bench folder_transfer`)\n\n\
+        "## Folder → folder (`cargo bench -p ferry-cli --bench folder_transfer`)\n\n\
          Measured {} on {machine}{}. Best of three rounds each, alternating; before each a `sync` \
          (no earlier write is paid for){}. The yardstick is the kernel's copy made durable, \
          `cp -r SRC DST && sync`; ferry's time includes planning (content sniffing and EXIF of \
          every file), SHA-256 of every byte, its journal, and durable files (batched `syncfs`). \
          Ratio = cp time / ferry time (above 1 means ferry is faster). Peak RSS is ferry's, from \
          `wait4`.\n\n\
-         | files | ferry --concurrency | cp -r && sync | ferry | ratio | ferry peak RSS |\n|---|---|---|---|---|---|\n{}\n{end}",
+         | files | ferry --concurrency | cp -r && sync | ferry | ratio | ferry peak RSS |\n|---|---|---|---|---|---|\n{}",
         time::OffsetDateTime::now_utc().date(),
         if quick {
             " (QUICK: a tenth of the sizes)"
@@ -301,15 +287,6 @@ fn write_report(rows: &[String], quick: bool, cold: bool) {
         },
         rows.join("\n"),
     );
-    let updated = match (existing.find(start), existing.find(end)) {
-        (Some(a), Some(b)) if a < b => format!(
-            "{}{}{}",
-            &existing[..a],
-            section,
-            &existing[b + end.len()..]
-        ),
-        _ => format!("{}\n{}\n", existing.trim_end(), section),
-    };
-    std::fs::write(&path, updated).expect("write docs/benchmarks.md");
+    support::write_section("folder_transfer", &section);
     println!("{}", rows.join("\n"));
 }

@@ -9,6 +9,8 @@
 //! there is a /dev/shm, else target/ferry-bench-services; it needs about 2.5 GB),
 //! `FERRY_BENCH_QUICK=1` runs a tenth of the sizes to check the harness. Needs `rclone`.
 
+mod support;
+
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -622,23 +624,7 @@ fn figures(seconds: f64, items: u64, bytes: u64) -> String {
 }
 
 fn write_report(sandbox: &[SandboxRow], dav: &[DavRow], quick: bool, scratch: &Path) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md");
-    let existing = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let (start, end) = (
-        "<!-- services_transfer:start -->",
-        "<!-- services_transfer:end -->",
-    );
-    let machine = format!(
-        "{} cores, {}",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        Command::new("uname")
-            .arg("-sr")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    );
+    let machine = support::machine();
     let rclone = Command::new("rclone")
         .arg("version")
         .output()
@@ -691,7 +677,7 @@ fn write_report(sandbox: &[SandboxRow], dav: &[DavRow], quick: bool, scratch: &P
         .collect();
     let tmpfs = scratch.starts_with("/dev/shm");
     let section = format!(
-        "{start}\n## Online transfers (sandbox and WebDAV)\n\n\
+        "## Online transfers (sandbox and WebDAV)\n\n\
          `cargo bench -p ferry-cli --bench services_transfer` — measured {date} on {machine}{quick}. \
          Everything runs on this one machine over loopback: the services, the server and the \
          tools share the 2 cores, so these figures bound the client's own overhead rather than \
@@ -721,7 +707,7 @@ fn write_report(sandbox: &[SandboxRow], dav: &[DavRow], quick: bool, scratch: &P
          name), so 2 requests per file against the loop's 1, on a server that shares the same \
          2 cores; it also reads and sniffs every file while planning and hashes every byte.\n\n\
          | files | ferry | rclone copy | PUT loop | ferry vs PUT loop | ferry vs rclone | ferry peak RSS | rclone peak RSS |\n\
-         |---|---|---|---|---|---|---|---|\n{dav_rows}\n{end}",
+         |---|---|---|---|---|---|---|---|\n{dav_rows}",
         date = time::OffsetDateTime::now_utc().date(),
         quick = if quick {
             " (QUICK: a tenth of the sizes)"
@@ -737,15 +723,6 @@ fn write_report(sandbox: &[SandboxRow], dav: &[DavRow], quick: bool, scratch: &P
         sandbox_rows = sandbox_rows.join("\n"),
         dav_rows = dav_rows.join("\n"),
     );
-    let updated = match (existing.find(start), existing.find(end)) {
-        (Some(a), Some(b)) if a < b => format!(
-            "{}{}{}",
-            &existing[..a],
-            section,
-            &existing[b + end.len()..]
-        ),
-        _ => format!("{}\n\n{}\n", existing.trim_end(), section),
-    };
-    std::fs::write(&path, updated).expect("write docs/benchmarks.md");
+    support::write_section("services_transfer", &section);
     println!("{}\n\n{}", sandbox_rows.join("\n"), dav_rows.join("\n"));
 }

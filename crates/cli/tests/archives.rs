@@ -14,21 +14,11 @@ use ferry_sandbox::corpus::{self, Manifest};
 /// Every file under `dir`, by content.
 fn files_by_content(dir: &Path) -> HashMap<Vec<u8>, Vec<PathBuf>> {
     let mut out: HashMap<Vec<u8>, Vec<PathBuf>> = HashMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.entry(std::fs::read(&path).unwrap())
-                    .or_default()
-                    .push(path);
-            }
-        }
+    for relative in files_under(dir) {
+        let path = dir.join(relative);
+        out.entry(std::fs::read(&path).unwrap())
+            .or_default()
+            .push(path);
     }
     out
 }
