@@ -188,7 +188,10 @@ fn print_details(report: &Report) {
 pub fn print_job(job: &Job, report: &Report) {
     let c = &report.counts;
     println!("Job {}: {}", job.id, job.state);
-    println!("  From: {}", job.spec.sources.join(", "));
+    println!(
+        "  From: {}",
+        crate::endpoints::show_sources(&job.spec.sources)
+    );
     println!("  To:   {}", job.spec.destination);
     println!("  Created {}, updated {}", job.created_at, job.updated_at);
     println!(
@@ -269,7 +272,7 @@ pub async fn print_jobs(engine: &Engine, json: bool) -> Result<()> {
             state,
             format!("{}/{}", counts.done + counts.skipped, counts.total),
             job.created_at.get(..19).unwrap_or(&job.created_at),
-            job.spec.sources.join(", "),
+            crate::endpoints::show_sources(&job.spec.sources),
             job.spec.destination
         );
     }

@@ -76,6 +76,33 @@ pub fn archive_parts(spec: &str) -> Option<(Vec<PathBuf>, SourceOptions)> {
     None
 }
 
+/// A source spec as people read it: an export's parts as the first part's path and how many
+/// more, rather than the journal's JSON.
+pub fn show_source(spec: &str) -> String {
+    match archive_parts(spec) {
+        Some((parts, _)) => match parts.as_slice() {
+            [] => "an empty export".to_string(),
+            [one] => one.display().to_string(),
+            [first, rest @ ..] => format!(
+                "{} (+{} more part{})",
+                first.display(),
+                rest.len(),
+                if rest.len() == 1 { "" } else { "s" }
+            ),
+        },
+        None => spec.to_string(),
+    }
+}
+
+/// The sources of a job as people read them.
+pub fn show_sources(specs: &[String]) -> String {
+    specs
+        .iter()
+        .map(|s| show_source(s))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn archive_spec(parts: &[PathBuf], options: SourceOptions) -> String {
     if options == SourceOptions::default() {
         return serde_json::to_string(parts).unwrap_or_default();
@@ -225,5 +252,22 @@ mod tests {
         assert_eq!(as_connection("C:\\photos"), None);
         assert_eq!(as_connection("/tmp/x"), None);
         assert_eq!(as_connection("my photos:x"), None);
+    }
+
+    #[test]
+    fn export_specs_round_trip_and_show_as_paths() {
+        let parts = vec![PathBuf::from("/a/x-1.zip"), PathBuf::from("/a/x-2.zip")];
+        let plain = archive_spec(&parts, SourceOptions::default());
+        assert_eq!(plain, r#"["/a/x-1.zip","/a/x-2.zip"]"#);
+        assert_eq!(
+            archive_parts(&plain),
+            Some((parts.clone(), SourceOptions::default()))
+        );
+        let exif = SourceOptions { write_exif: true };
+        let with = archive_spec(&parts, exif);
+        assert_eq!(archive_parts(&with), Some((parts, exif)));
+        assert_eq!(show_source(&plain), "/a/x-1.zip (+1 more part)");
+        assert_eq!(show_source("dbx:/a"), "dbx:/a");
+        assert_eq!(archive_parts("dbx:"), None);
     }
 }

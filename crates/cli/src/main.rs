@@ -392,7 +392,7 @@ async fn execute(
         let verb = if resumed { "resuming" } else { "job" };
         eprintln!(
             "{verb} {job_id}: {} → {}",
-            spec.sources.join(", "),
+            crate::endpoints::show_sources(&spec.sources),
             spec.destination
         );
     }
