@@ -542,6 +542,7 @@ async fn memory_stays_bounded_on_large_exports() {
                 uploaded: None,
                 location: None,
                 albums: vec!["a:summer".into()],
+                live_photo_of: None,
             }));
     }
     let source = LargeSource {

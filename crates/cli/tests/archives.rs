@@ -103,6 +103,25 @@ fn an_unpacked_takeout_folder_places_a_copy_in_each_album() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_landed(&manifest, &tree, &dst);
+
+    // A live photo's video lands next to its still, not among the videos.
+    let landed = files_by_content(&dst);
+    let folder_of = |file: &str| {
+        let bytes = std::fs::read(tree.join(file)).unwrap();
+        landed[&bytes][0].parent().unwrap().to_path_buf()
+    };
+    let mut pairs = 0;
+    for item in manifest
+        .media
+        .iter()
+        .filter(|m| m.format == corpus::Format::Mp4)
+    {
+        if let Some(still) = &item.live_partner {
+            assert_eq!(folder_of(&item.file), folder_of(still), "{}", item.file);
+            pairs += 1;
+        }
+    }
+    assert!(pairs > 0, "the corpus has live photos");
 }
 
 #[test]

@@ -78,6 +78,7 @@ fn item(id: &str, name: &str, kind: MediaKind, size: u64, albums: &[&str]) -> Sp
             uploaded: taken,
             location: None,
             albums: albums.iter().map(|a| a.to_string()).collect(),
+            live_photo_of: None,
         },
         seed: id
             .bytes()

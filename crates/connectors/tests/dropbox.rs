@@ -64,6 +64,7 @@ fn target(container: &str, name: &str, size: usize, modified: Option<OffsetDateT
             uploaded: None,
             location: None,
             albums: vec![],
+            live_photo_of: None,
         },
     }
 }

@@ -196,6 +196,7 @@ fn target(container: &str, name: &str, bytes: &[u8]) -> (Target, Content) {
         uploaded: None,
         location: None,
         albums: vec![],
+        live_photo_of: None,
     };
     let t = Target {
         container: container.into(),

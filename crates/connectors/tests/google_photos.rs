@@ -73,6 +73,7 @@ fn item(container: &str, name: &str, bytes: Vec<u8>, caption: Option<&str>) -> I
         uploaded: None,
         location: None,
         albums: vec![],
+        live_photo_of: None,
     };
     Item {
         target: Target {

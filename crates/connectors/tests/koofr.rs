@@ -70,6 +70,7 @@ fn target(container: &str, name: &str, bytes: &[u8], modified: Option<OffsetDate
             uploaded: None,
             location: None,
             albums: vec![],
+            live_photo_of: None,
         },
     }
 }

@@ -271,6 +271,7 @@ fn target(container: &str, name: &str, len: usize) -> Target {
             uploaded: None,
             location: None,
             albums: vec![],
+            live_photo_of: None,
         },
     }
 }

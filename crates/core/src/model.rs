@@ -138,6 +138,10 @@ pub struct MediaItem {
     /// Ids of the albums the item belongs to, in the source's order; empty when in none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub albums: Vec<String>,
+    /// For the motion half of a live or motion photo (a video): the id of its still photo.
+    /// Destinations that keep photos and videos apart keep this video next to its photo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_photo_of: Option<String>,
 }
 
 /// A named group of media.
@@ -472,6 +476,7 @@ mod tests {
                 name: None,
             }),
             albums: vec!["a".into()],
+            live_photo_of: None,
         };
         let doc = Versioned::new(Record::Media(item.clone()));
         let json = serde_json::to_value(&doc).unwrap();

@@ -131,6 +131,7 @@ impl Gallery {
             uploaded: seen.uploaded.filter(|u| Some(*u) != taken),
             location: seen.location,
             albums: seen.album.into_iter().collect(),
+            live_photo_of: None,
         };
         self.items.insert(path.to_owned(), Entry { item, exact });
         self.order.push(path.to_owned());

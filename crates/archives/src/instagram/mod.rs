@@ -393,6 +393,7 @@ impl<'a> Reader<'a> {
             uploaded: None,
             location: None,
             albums: Vec::new(),
+            live_photo_of: None,
         };
         merge(&mut item, info, album);
         Some(item)

@@ -432,11 +432,14 @@ fn emit(items: Vec<Item>, cat: &mut Catalogue) {
             continue;
         }
         let own = matches!(item.found.rule, Some(r) if r != Rule::LivePhoto);
-        let photo = media.get(p).map(|m| (m.taken, m.albums.clone()));
-        if let (Some((taken, albums)), Some(video)) = (photo, media.get_mut(v)) {
+        let photo = media
+            .get(p)
+            .map(|m| (m.taken, m.albums.clone(), m.id.clone()));
+        if let (Some((taken, albums, photo_id)), Some(video)) = (photo, media.get_mut(v)) {
             if !own && taken.is_some() {
                 video.taken = taken;
             }
+            video.live_photo_of = Some(photo_id);
             for album in albums {
                 if !video.albums.contains(&album) {
                     video.albums.push(album);
@@ -495,6 +498,7 @@ fn media_item(item: &Item) -> MediaItem {
         uploaded,
         location: sidecar.and_then(Sidecar::location),
         albums: item.albums.clone(),
+        live_photo_of: None,
     }
 }
 

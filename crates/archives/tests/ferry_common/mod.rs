@@ -125,7 +125,9 @@ fn media(
             name: Some("Tour Eiffel".into()),
         }),
         albums: albums.iter().map(|a| a.to_string()).collect(),
+        live_photo_of: None,
     }
+    live_photo_of: None,
 }
 
 fn person(name: &str) -> Person {

@@ -369,6 +369,7 @@ impl FacebookSource {
             location: photo.place.and_then(location),
             albums: album.map(|a| vec![a.to_string()]).unwrap_or_default(),
             id: photo.id,
+            live_photo_of: None,
         }));
     }
 
@@ -401,6 +402,7 @@ impl FacebookSource {
             location: video.place.and_then(location),
             albums: Vec::new(),
             id: video.id,
+            live_photo_of: None,
         }));
     }
 

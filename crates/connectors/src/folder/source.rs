@@ -390,5 +390,6 @@ fn describe_entry(root: &Path, entry: &walkdir::DirEntry, scope: &Scope) -> List
         uploaded: None,
         location: probe.location,
         albums,
+        live_photo_of: None,
     })))
 }

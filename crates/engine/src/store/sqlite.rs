@@ -239,7 +239,12 @@ impl Store for SqliteStore {
                 .bind(source_index as i64)
                 .bind(&item.id)
                 .bind(album)
-                .bind(kind_str(item.kind))
+                // The motion half of a live photo is placed with the photos, next to its still.
+                .bind(kind_str(if item.live_photo_of.is_some() {
+                    MediaKind::Photo
+                } else {
+                    item.kind
+                }))
                 .bind(&item.file_name)
                 .bind(&record)
                 .bind(item.size.map(|s| s as i64))
