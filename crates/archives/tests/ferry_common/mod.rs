@@ -127,7 +127,6 @@ fn media(
         albums: albums.iter().map(|a| a.to_string()).collect(),
         live_photo_of: None,
     }
-    live_photo_of: None,
 }
 
 fn person(name: &str) -> Person {
