@@ -353,10 +353,11 @@ impl ArchiveFs {
         match &entry.location {
             Location::File(file) => Ok(Box::new(BoundedReader::new(File::open(file)?, entry.size))),
             Location::Zip { index } => {
-                let archive = self.parts[entry.part]
-                    .zip
-                    .clone()
-                    .expect("zip entries come from zip parts");
+                let archive = self
+                    .parts
+                    .get(entry.part)
+                    .and_then(|p| p.zip.clone())
+                    .ok_or_else(|| io::Error::other(format!("{path}: its zip part is gone")))?;
                 Ok(Box::new(BoundedReader::new(
                     open_zip_entry(archive, *index)?,
                     entry.size,
