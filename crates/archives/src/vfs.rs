@@ -111,7 +111,12 @@ impl ArchiveFs {
             reason,
         };
         let file = File::open(path).map_err(|e| error(e.to_string()))?;
-        let archive = ZipArchive::new(SharedFile::new(file))
+        let shared = if is_age_name(path) {
+            SharedFile::sealed(file).map_err(error)?
+        } else {
+            SharedFile::new(file)
+        };
+        let archive = ZipArchive::new(shared)
             .map_err(|e| error(format!("not a readable zip archive ({e})")))?;
         let part = self.parts.len();
         let label = path.file_name().map_or_else(
@@ -468,9 +473,16 @@ fn read_full(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-fn is_zip_name(path: &Path) -> bool {
+/// A zip part, plain or encrypted with age (`OUT-1.zip.age`).
+pub fn is_zip_name(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+        || is_age_name(path)
+}
+
+fn is_age_name(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("age"))
 }
 
 /// Opens one zip entry's decompressed bytes on its own handle of the part (a cheap clone that
@@ -553,26 +565,101 @@ impl<R: Read> Read for CrcReader<R> {
     }
 }
 
-/// A file shared between readers, each with its own position (reads use `pread`), so that a
-/// zip part is opened once and read by many streams at a time.
-#[derive(Clone, Debug)]
+/// A part shared between readers, each with its own position, so that a zip part is opened
+/// once and read by many streams at a time: a plain file read with `pread`, or a part
+/// encrypted with age, decrypted through one seekable age reader behind a lock.
+#[derive(Clone)]
 struct SharedFile {
-    file: Arc<File>,
+    source: Shared,
     pos: u64,
+}
+
+#[derive(Clone)]
+enum Shared {
+    Plain(Arc<File>),
+    Sealed {
+        reader: Arc<std::sync::Mutex<age::stream::StreamReader<File>>>,
+        len: u64,
+    },
+}
+
+impl std::fmt::Debug for SharedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.source {
+            Shared::Plain(_) => "plain",
+            Shared::Sealed { .. } => "age",
+        };
+        f.debug_struct("SharedFile")
+            .field("kind", &kind)
+            .field("pos", &self.pos)
+            .finish()
+    }
 }
 
 impl SharedFile {
     fn new(file: File) -> Self {
         SharedFile {
-            file: Arc::new(file),
+            source: Shared::Plain(Arc::new(file)),
             pos: 0,
         }
+    }
+
+    /// Opens a part encrypted with age (ferry's `--encrypt`), with the keys in the
+    /// environment: `FERRY_EXPORT_PASSPHRASE`, or `FERRY_AGE_IDENTITY` naming an identity
+    /// file. Keys are read here and never stored, so a journalled job names only the part.
+    fn sealed(file: File) -> Result<Self, String> {
+        let mut identities: Vec<Box<dyn age::Identity>> = Vec::new();
+        if let Ok(passphrase) = std::env::var("FERRY_EXPORT_PASSPHRASE")
+            && !passphrase.is_empty()
+        {
+            identities.push(Box::new(age::scrypt::Identity::new(
+                secrecy::SecretString::from(passphrase),
+            )));
+        }
+        if let Some(key_file) = std::env::var_os("FERRY_AGE_IDENTITY") {
+            let keys = age::IdentityFile::from_file(key_file.to_string_lossy().into_owned())
+                .and_then(|f| f.into_identities().map_err(io::Error::other))
+                .map_err(|e| {
+                    format!("cannot read the age identity file FERRY_AGE_IDENTITY: {e}")
+                })?;
+            identities.extend(keys);
+        }
+        if identities.is_empty() {
+            return Err(
+                "encrypted with age: set FERRY_EXPORT_PASSPHRASE to its passphrase, \
+                        or FERRY_AGE_IDENTITY to the file of its key"
+                    .into(),
+            );
+        }
+        let decryptor = age::Decryptor::new(file).map_err(|e| format!("not an age file ({e})"))?;
+        let mut reader = decryptor
+            .decrypt(identities.iter().map(|i| i.as_ref()))
+            .map_err(|e| format!("cannot decrypt it ({e})"))?;
+        let len = reader
+            .seek(SeekFrom::End(0))
+            .map_err(|e| format!("cannot decrypt it ({e})"))?;
+        Ok(SharedFile {
+            source: Shared::Sealed {
+                reader: Arc::new(std::sync::Mutex::new(reader)),
+                len,
+            },
+            pos: 0,
+        })
     }
 }
 
 impl Read for SharedFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.file.read_at(buf, self.pos)?;
+        let n = match &self.source {
+            Shared::Plain(file) => file.read_at(buf, self.pos)?,
+            Shared::Sealed { reader, .. } => {
+                let mut reader = reader
+                    .lock()
+                    .map_err(|_| io::Error::other("the age reader failed earlier"))?;
+                reader.seek(SeekFrom::Start(self.pos))?;
+                reader.read(buf)?
+            }
+        };
         self.pos += n as u64;
         Ok(n)
     }
@@ -580,9 +667,13 @@ impl Read for SharedFile {
 
 impl Seek for SharedFile {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let len = || match &self.source {
+            Shared::Plain(file) => file.metadata().map(|m| m.len()),
+            Shared::Sealed { len, .. } => Ok(*len),
+        };
         let next = match pos {
             SeekFrom::Start(p) => Some(p),
-            SeekFrom::End(d) => self.file.metadata()?.len().checked_add_signed(d),
+            SeekFrom::End(d) => len()?.checked_add_signed(d),
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
         };
         self.pos = next.ok_or_else(|| {

@@ -114,11 +114,10 @@ fn archive_spec(parts: &[PathBuf], options: SourceOptions) -> String {
     .unwrap_or_default()
 }
 
-/// Whether a file argument is a part of an export archive (by name: a zip).
+/// Whether a file argument is a part of an export archive (by name: a zip, or a zip
+/// encrypted with age).
 fn is_archive_file(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
-        && path.is_file()
+    ferry_archives::vfs::is_zip_name(path) && path.is_file()
 }
 
 /// Normalises the FROM arguments. Zip files given together are the parts of one export and

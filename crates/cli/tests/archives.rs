@@ -373,7 +373,46 @@ fn an_encrypted_export_decrypts_with_age_to_a_readable_archive() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(json(&out)["service"], "ferry");
+    let decrypted = json(&out);
+    assert_eq!(decrypted["service"], "ferry");
+
+    // ferry reads the encrypted part itself, given the passphrase…
+    let out = ferry(&dir.path().join("data"))
+        .args(["inspect", sealed.to_str().unwrap(), "--json"])
+        .env("FERRY_EXPORT_PASSPHRASE", "correct horse battery staple")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["types"], decrypted["types"]);
+    let dst = dir.path().join("dst");
+    let out = ferry(&dir.path().join("data"))
+        .args([
+            "transfer",
+            sealed.to_str().unwrap(),
+            dst.to_str().unwrap(),
+            "--json",
+        ])
+        .env("FERRY_EXPORT_PASSPHRASE", "correct horse battery staple")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["items"]["failed"], 0);
+    // …and says what it needs without it, or with a wrong one.
+    for passphrase in [None, Some("wrong")] {
+        let mut cmd = ferry(&dir.path().join("data"));
+        cmd.args(["inspect", sealed.to_str().unwrap()])
+            .env_remove("FERRY_EXPORT_PASSPHRASE")
+            .env_remove("FERRY_AGE_IDENTITY");
+        if let Some(p) = passphrase {
+            cmd.env("FERRY_EXPORT_PASSPHRASE", p);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("fb.zip.age"), "{err}");
+        assert!(!err.contains("correct horse"), "{err}");
+    }
 
     // Without a passphrase there is no encrypted export, and nothing is written.
     let out = ferry(&dir.path().join("data"))

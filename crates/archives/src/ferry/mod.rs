@@ -42,7 +42,8 @@
 //! reported; an error that pauses a job (expired credentials, a full disk) aborts the export
 //! and removes its `.partial` files.
 //!
-//! Reading encrypted (`.age`) parts is not supported: decrypt them first (`age -d`).
+//! Encrypted (`.age`) parts are read like plain ones ([`crate::vfs`] decrypts them through a
+//! seekable age reader) when `FERRY_EXPORT_PASSPHRASE` or `FERRY_AGE_IDENTITY` gives the key.
 
 mod format;
 mod reader;
