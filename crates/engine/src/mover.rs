@@ -445,6 +445,7 @@ impl Mover {
                     .await?
                     .is_some()
             {
+                Progress::add(&self.progress.moved_bytes, bytes);
                 return Ok(Handoff::Settled(Outcome {
                     seq: unit.seq,
                     state: UnitState::Done,
