@@ -141,6 +141,9 @@ pub async fn normalize_sources(
         sources.push(normalize_source(connections, arg, options).await?);
     }
     if !zips.is_empty() {
+        // In name order, whatever order they were given in: the same parts are the same job.
+        zips.sort();
+        zips.dedup();
         sources.insert(0, archive_spec(&zips, options));
     }
     Ok(sources)
