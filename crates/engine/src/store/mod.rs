@@ -107,6 +107,46 @@ impl std::fmt::Debug for ConnectionRow {
     }
 }
 
+/// A person who signs in to `ferry serve`.
+#[derive(Clone)]
+pub struct AccountRow {
+    pub id: String,
+    /// Lowercased and trimmed; unique.
+    pub email: String,
+    /// An argon2id PHC string.
+    pub password_hash: String,
+    pub created_at: String,
+}
+
+impl std::fmt::Debug for AccountRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountRow")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A signed-in browser, found by the SHA-256 of its cookie token. Times are Unix seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub account_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// When the person last entered their password in this session.
+    pub confirmed_at: i64,
+}
+
+/// One line of an account's audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: String,
+    pub event: String,
+    pub detail: String,
+}
+
 /// The other units of one source item (an item in several albums has a unit per album).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Siblings {
@@ -203,4 +243,24 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     /// Deletes a connection; whether it existed.
     async fn delete_connection(&self, name: &str) -> Result<bool>;
+
+    /// Adds an account; `false` when the e-mail address is taken already.
+    async fn create_account(&self, row: &AccountRow) -> Result<bool>;
+    async fn account(&self, id: &str) -> Result<Option<AccountRow>>;
+    async fn account_by_email(&self, email: &str) -> Result<Option<AccountRow>>;
+
+    async fn create_session(&self, row: &SessionRow) -> Result<()>;
+    /// The session with this token hash, unless it has expired by `now`.
+    async fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>>;
+    /// Records that the password was entered again in this session at `at`.
+    async fn confirm_session(&self, token_hash: &str, at: i64) -> Result<()>;
+    /// Deletes a session (signing out); whether it existed.
+    async fn delete_session(&self, token_hash: &str) -> Result<bool>;
+    /// Deletes every session expired by `now`; how many.
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64>;
+
+    /// Appends to an account's audit log.
+    async fn audit(&self, account_id: &str, event: &str, detail: &str) -> Result<()>;
+    /// An account's audit log, newest first.
+    async fn audit_log(&self, account_id: &str, limit: u32) -> Result<Vec<AuditEntry>>;
 }

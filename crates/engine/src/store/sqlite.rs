@@ -18,7 +18,10 @@ use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{ConnectionRow, Group, Outcome, Siblings, StagedRow, Store, Unit, UnitState};
+use super::{
+    AccountRow, AuditEntry, ConnectionRow, Group, Outcome, SessionRow, Siblings, StagedRow, Store,
+    Unit, UnitState,
+};
 use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::report::{Counts, Failure};
 use crate::{EngineError, Result};
@@ -692,6 +695,141 @@ impl Store for SqliteStore {
             .await?;
         Ok(done.rows_affected() > 0)
     }
+
+    async fn create_account(&self, row: &AccountRow) -> Result<bool> {
+        // ON CONFLICT on the unique e-mail rather than a check first: two sign-ups racing for
+        // one address get one account and one refusal.
+        let done = sqlx::query(
+            "INSERT INTO accounts (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(&row.id)
+        .bind(&row.email)
+        .bind(&row.password_hash)
+        .bind(&row.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<AccountRow>> {
+        let row =
+            sqlx::query("SELECT id, email, password_hash, created_at FROM accounts WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn account_by_email(&self, email: &str) -> Result<Option<AccountRow>> {
+        let row = sqlx::query(
+            "SELECT id, email, password_hash, created_at FROM accounts WHERE email = ?",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn create_session(&self, row: &SessionRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, account_id, created_at, expires_at, confirmed_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&row.token_hash)
+        .bind(&row.account_id)
+        .bind(row.created_at)
+        .bind(row.expires_at)
+        .bind(row.confirmed_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
+        let row = sqlx::query(
+            "SELECT token_hash, account_id, created_at, expires_at, confirmed_at FROM sessions
+             WHERE token_hash = ? AND expires_at > ?",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(SessionRow {
+            token_hash: row.try_get("token_hash")?,
+            account_id: row.try_get("account_id")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            confirmed_at: row.try_get("confirmed_at")?,
+        }))
+    }
+
+    async fn confirm_session(&self, token_hash: &str, at: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET confirmed_at = ? WHERE token_hash = ?")
+            .bind(at)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn audit(&self, account_id: &str, event: &str, detail: &str) -> Result<()> {
+        sqlx::query("INSERT INTO audit_log (account_id, at, event, detail) VALUES (?, ?, ?, ?)")
+            .bind(account_id)
+            .bind(now())
+            .bind(event)
+            .bind(detail)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, account_id: &str, limit: u32) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, event, detail FROM audit_log WHERE account_id = ?
+             ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(account_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    seq: row.try_get("seq")?,
+                    at: row.try_get("at")?,
+                    event: row.try_get("event")?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn account_from_row(row: &SqliteRow) -> Result<AccountRow> {
+    Ok(AccountRow {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: row.try_get("created_at")?,
+    })
 }
 
 /// The journal's JSON form of a [`Container`] (core keeps its types free of storage concerns).
