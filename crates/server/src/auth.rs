@@ -600,6 +600,44 @@ mod tests {
         }
     }
 
+    fn session_confirmed_ago(secs: i64) -> CurrentSession {
+        let now = unix_now();
+        CurrentSession {
+            account: AccountRow {
+                id: "a".into(),
+                email: "a@x".into(),
+                password_hash: String::new(),
+                created_at: String::new(),
+            },
+            session: SessionRow {
+                token_hash: String::new(),
+                account_id: "a".into(),
+                created_at: now - 3600,
+                expires_at: now + 3600,
+                confirmed_at: now - secs,
+            },
+        }
+    }
+
+    #[test]
+    fn a_confirmation_is_fresh_for_five_minutes() {
+        assert!(
+            session_confirmed_ago(10)
+                .require_recent_confirmation(CONFIRMATION_MAX_AGE)
+                .is_ok()
+        );
+        assert!(matches!(
+            session_confirmed_ago(301).require_recent_confirmation(CONFIRMATION_MAX_AGE),
+            Err(ApiError::ConfirmationRequired)
+        ));
+        // A confirmation "from the future" (a clock stepped back) is not trusted.
+        assert!(
+            session_confirmed_ago(-600)
+                .require_recent_confirmation(CONFIRMATION_MAX_AGE)
+                .is_err()
+        );
+    }
+
     #[test]
     fn a_password_does_not_print() {
         let password = Password::new("correct horse".into());
