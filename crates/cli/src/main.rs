@@ -95,9 +95,22 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Run the web app and JSON API (accounts and sign-in so far) until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
     /// Run emulators of Facebook, Dropbox, Google Photos and Koofr (seeded accounts, fault
     /// injection, an inspection API) until stopped.
     Sandbox(ferry_sandbox::SandboxOptions),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The address and port to listen on.
+    #[arg(long, env = "FERRY_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// People reach the server over https (directly or through a proxy): mark the session
+    /// cookie Secure.
+    #[arg(long, env = "FERRY_SECURE_COOKIES")]
+    secure_cookies: bool,
 }
 
 #[derive(Args)]
@@ -243,6 +256,21 @@ async fn open_default(cli: &Cli) -> Result<Ferry> {
     open_ferry(&dir, config).await
 }
 
+async fn serve(ferry: &Ferry, args: ServeArgs) -> Result<()> {
+    let config = ferry_server::ServerConfig {
+        secure_cookies: args.secure_cookies,
+        ..ferry_server::ServerConfig::default()
+    };
+    let state = ferry_server::AppState::new(ferry.engine.store().clone(), config);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    eprintln!("ferry serves on http://{}", listener.local_addr()?);
+    ferry_server::serve(listener, state, ferry_server::shutdown_signal())
+        .await
+        .context("the server stopped")
+}
+
 async fn run(cli: Cli) -> Result<u8> {
     if let Command::Sandbox(options) = cli.command {
         run_sandbox(options).await?;
@@ -257,6 +285,10 @@ async fn run(cli: Cli) -> Result<u8> {
     }
     let ferry = open_default(&cli).await?;
     match cli.command {
+        Command::Serve(args) => {
+            serve(&ferry, args).await?;
+            Ok(EXIT_OK)
+        }
         Command::Transfer(args) => transfer(&ferry, args).await,
         Command::Export(args) => export::export(&ferry, args).await,
         Command::Resume { job, run } => {
