@@ -130,3 +130,30 @@ pub async fn confirm(
     session.confirmed_at = auth::unix_now();
     Ok(Json(info(&current.account, &session)).into_response())
 }
+
+/// One line of the audit log, as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct AuditLine {
+    pub at: String,
+    pub event: String,
+    pub detail: String,
+}
+
+/// The newest entries of the signed-in person's own audit log (sign-ups, sign-ins, failed
+/// attempts with the address they came from, sign-outs).
+pub async fn audit_log(
+    State(state): State<AppState>,
+    current: CurrentSession,
+) -> Result<Json<Vec<AuditLine>>, ApiError> {
+    let entries = state.store().audit_log(&current.account.id, 200).await?;
+    Ok(Json(
+        entries
+            .into_iter()
+            .map(|entry| AuditLine {
+                at: entry.at,
+                event: entry.event,
+                detail: entry.detail,
+            })
+            .collect(),
+    ))
+}

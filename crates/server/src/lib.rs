@@ -106,6 +106,11 @@ fn api_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/api/v1/session", post(api::sign_in)),
         (Method::DELETE, "/api/v1/session", delete(api::sign_out)),
         (Method::POST, "/api/v1/session/confirm", post(api::confirm)),
+        (
+            Method::GET,
+            "/api/v1/account/audit-log",
+            get(api::audit_log),
+        ),
     ]
 }
 

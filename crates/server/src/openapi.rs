@@ -123,6 +123,16 @@ pub fn spec() -> Value {
                         json!({ "200": session_ok("Confirmed; confirmed_at is now.") }),
                         &["400", "401", "403", "429"]),
                 }
+            },
+            "/api/v1/account/audit-log": {
+                "get": {
+                    "operationId": "auditLog",
+                    "summary": "The newest 200 entries of the signed-in person's own audit log.",
+                    "security": [{ "session": [] }],
+                    "responses": with_errors(json!({ "200": { "description": "Newest first.",
+                        "content": { "application/json": { "schema": { "type": "array",
+                            "items": { "$ref": "#/components/schemas/AuditLine" } } } } } }), &["401"]),
+                }
             }
         },
         "components": {
@@ -152,6 +162,15 @@ pub fn spec() -> Value {
                         "expires_at": { "type": "integer", "description": "Unix seconds." },
                         "confirmed_at": { "type": "integer",
                             "description": "When the password was last entered in this session (Unix seconds)." }
+                    }
+                },
+                "AuditLine": {
+                    "type": "object", "required": ["at", "event", "detail"],
+                    "properties": {
+                        "at": { "type": "string", "format": "date-time" },
+                        "event": { "type": "string",
+                            "description": "sign_up, sign_in, sign_in_failed, confirmation_failed, sign_out" },
+                        "detail": { "type": "string", "description": "e.g. the client address of a sign-in." }
                     }
                 },
                 "Health": {

@@ -484,3 +484,34 @@ async fn shutdown_stops_the_server() {
     server.stop().await;
     assert!(server.http.get(server.url("/health")).send().await.is_err());
 }
+
+#[tokio::test]
+async fn each_account_reads_only_its_own_audit_log() {
+    let server = start(ServerConfig::default()).await;
+    let ann = server.account("ann@example.org", PASSWORD).await;
+    let bob = server
+        .account("bob@example.org", "bob's own password")
+        .await;
+    server.sign_in("ann@example.org", "a wrong guess").await;
+    let log = |cookie: String| {
+        let request = server.http.get(server.url("/api/v1/account/audit-log"));
+        async move {
+            let response = request.header(COOKIE, cookie).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let lines: Vec<Value> = response.json().await.unwrap();
+            lines
+                .iter()
+                .map(|line| line["event"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(log(ann).await, ["sign_in_failed", "sign_up"]);
+    assert_eq!(log(bob).await, ["sign_up"]);
+    let anonymous = server
+        .http
+        .get(server.url("/api/v1/account/audit-log"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
