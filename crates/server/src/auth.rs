@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::PasswordHash;
@@ -94,9 +94,24 @@ fn check_new_password(password: &Password) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Hashes at once: each takes 19 MiB and a core for tens of milliseconds, so a burst of
+/// sign-ins must queue rather than exhaust memory.
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    tokio::sync::Semaphore::new(cores * 2)
+});
+
+async fn hashing_permit() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    HASHING
+        .acquire()
+        .await
+        .map_err(|err| ApiError::Internal(format!("hashing queue: {err}")))
+}
+
 /// An argon2id PHC string (argon2's defaults: 19 MiB, 2 passes, the OWASP minimum). Hashing
 /// takes tens of milliseconds of CPU, so it runs off the async workers.
 async fn hash_password(password: Password) -> Result<String, ApiError> {
+    let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.bytes())
@@ -111,6 +126,7 @@ async fn hash_password(password: Password) -> Result<String, ApiError> {
 /// made with older parameters keep working.
 async fn verify_password(password: &Password, phc: String) -> Result<bool, ApiError> {
     let password = Password(password.0.clone());
+    let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&phc)
             .map_err(|err| ApiError::Internal(format!("a stored password hash: {err}")))?;

@@ -25,11 +25,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request, Response, StatusCode, header};
+use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use axum::routing::{MethodRouter, delete, get, post};
 use ferry_engine::Store;
 use tokio::net::TcpListener;
 use tower_http::csrf::{CsrfLayer, ProtectionError};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::{
@@ -135,12 +136,31 @@ pub fn router(state: AppState) -> Router {
         .route("/sign-out", post(web::sign_out_form))
         .with_state(state)
         .layer(CsrfLayer::new().with_rejection_response(csrf_refused))
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::REFERRER_POLICY, "same-origin"))
+        // The pages must not be framed by another site (clickjacking the sign-in form).
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header_layer(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; \
+             form-action 'self'; base-uri 'none'",
+        ))
+        // Session details and pages with personal data stay out of shared caches.
+        .layer(header_layer(header::CACHE_CONTROL, "no-store"))
         .layer(
             // The path only: query strings will carry OAuth codes, which must not reach logs.
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
             }),
         )
+}
+
+/// Sets `name` on every response that does not set it itself.
+fn header_layer(
+    name: header::HeaderName,
+    value: &'static str,
+) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
 fn csrf_refused(_: ProtectionError) -> Response<Body> {
@@ -150,7 +170,7 @@ fn csrf_refused(_: ProtectionError) -> Response<Body> {
     *response.status_mut() = StatusCode::FORBIDDEN;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
+        HeaderValue::from_static("application/json"),
     );
     response
 }

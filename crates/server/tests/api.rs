@@ -419,6 +419,19 @@ async fn the_sign_in_page_signs_in_and_out() {
             .unwrap()
             .starts_with("text/html")
     );
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(page.headers()[name], value);
+    }
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("action=\"/sign-in\"") && html.contains("type=\"password\""));
 
