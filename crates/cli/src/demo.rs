@@ -57,9 +57,9 @@ pub async fn run(dir: &Path, keep: bool, run: &RunArgs) -> Result<u8> {
             &creds.dropbox.refresh_token,
         ),
     ] {
-        ferry
-            .connections
-            .connect(ConnectArgs {
+        crate::connections::connect(
+            &ferry.connections,
+            ConnectArgs {
                 service: kind,
                 name: Some(name.into()),
                 token: Some(access.clone()),
@@ -69,8 +69,9 @@ pub async fn run(dir: &Path, keep: bool, run: &RunArgs) -> Result<u8> {
                 url: None,
                 password: None,
                 no_browser: true,
-            })
-            .await?;
+            },
+        )
+        .await?;
     }
     let spec = JobSpec {
         sources: vec![format!("{FACEBOOK}:")],
@@ -78,7 +79,7 @@ pub async fn run(dir: &Path, keep: bool, run: &RunArgs) -> Result<u8> {
         scope: Scope::media(),
         layout: LayoutOptions::default(),
     };
-    let (job, _) = ferry.engine.start(&spec).await?;
+    let (job, _) = ferry.engine.start(crate::LOCAL, &spec).await?;
     let code = crate::execute(&ferry, &job.id, &spec, run, Mode::Transfer, false).await?;
     if !run.json {
         explain(&sandbox);

@@ -190,7 +190,7 @@ pub fn print_job(job: &Job, report: &Report) {
     println!("Job {}: {}", job.id, job.state);
     println!(
         "  From: {}",
-        crate::endpoints::show_sources(&job.spec.sources)
+        ferry_endpoints::show_sources(&job.spec.sources)
     );
     println!("  To:   {}", job.spec.destination);
     println!("  Created {}, updated {}", job.created_at, job.updated_at);
@@ -231,7 +231,7 @@ pub async fn print_plan(engine: &Engine, report: &Report, spec: &JobSpec) -> Res
 }
 
 pub async fn print_jobs(engine: &Engine, json: bool) -> Result<()> {
-    let jobs = engine.store().jobs().await?;
+    let jobs = engine.store().jobs(crate::LOCAL).await?;
     if json {
         let mut out = Vec::new();
         for job in &jobs {
@@ -272,7 +272,7 @@ pub async fn print_jobs(engine: &Engine, json: bool) -> Result<()> {
             state,
             format!("{}/{}", counts.done + counts.skipped, counts.total),
             job.created_at.get(..19).unwrap_or(&job.created_at),
-            crate::endpoints::show_sources(&job.spec.sources),
+            ferry_endpoints::show_sources(&job.spec.sources),
             job.spec.destination
         );
     }

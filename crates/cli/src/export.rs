@@ -198,15 +198,16 @@ pub async fn export(ferry: &crate::Ferry, args: ExportArgs) -> Result<u8> {
     } else {
         None
     };
-    let specs = crate::endpoints::normalize_sources(
+    let specs = ferry_endpoints::normalize_sources(
         &ferry.connections,
+        crate::LOCAL,
         from,
         ferry_archives::SourceOptions::default(),
     )
     .await?;
     let mut sources = Vec::new();
     for spec in &specs {
-        sources.push(crate::endpoints::open_source(&ferry.connections, spec).await?);
+        sources.push(ferry_endpoints::open_source(&ferry.connections, crate::LOCAL, spec).await?);
     }
     let options = ExportOptions {
         scope,

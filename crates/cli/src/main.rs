@@ -3,7 +3,6 @@
 mod connections;
 mod demo;
 mod display;
-mod endpoints;
 mod export;
 mod inspect;
 mod paths;
@@ -13,6 +12,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
+use connections::LOCAL;
 use ferry_core::{DataType, Scope};
 use ferry_engine::{
     Engine, JobSpec, LayoutOptions, Progress, Report, RunOptions, SqliteStore, Stop,
@@ -222,7 +222,7 @@ fn one_line(err: &anyhow::Error) -> String {
 /// The journal, and the connections with the configuration to open them.
 struct Ferry {
     engine: Engine,
-    connections: Arc<connections::Connections>,
+    connections: Arc<ferry_endpoints::Connections>,
 }
 
 async fn open_ferry(
@@ -237,7 +237,7 @@ async fn open_ferry(
     let store: Arc<dyn ferry_engine::Store> = Arc::new(store);
     Ok(Ferry {
         engine: Engine::new(store.clone()),
-        connections: Arc::new(connections::Connections::new(
+        connections: Arc::new(ferry_endpoints::Connections::new(
             store,
             data_dir.to_path_buf(),
             config,
@@ -296,15 +296,15 @@ async fn run(cli: Cli) -> Result<u8> {
             execute(&ferry, &job.id, &job.spec, &run, Mode::Resume, false).await
         }
         Command::Connect(args) => {
-            ferry.connections.connect(args).await?;
+            connections::connect(&ferry.connections, args).await?;
             Ok(EXIT_OK)
         }
         Command::Connections { json } => {
-            ferry.connections.list(json).await?;
+            connections::list(&ferry.connections, json).await?;
             Ok(EXIT_OK)
         }
         Command::Disconnect { name } => {
-            ferry.connections.disconnect(&name).await?;
+            connections::disconnect(&ferry.connections, &name).await?;
             Ok(EXIT_OK)
         }
         Command::Jobs { json } => {
@@ -362,8 +362,10 @@ async fn transfer(ferry: &Ferry, args: TransferArgs) -> Result<u8> {
     let options = ferry_archives::SourceOptions {
         write_exif: args.write_exif,
     };
-    let sources = endpoints::normalize_sources(&ferry.connections, from, options).await?;
-    let destination = endpoints::normalize_destination(&ferry.connections, &to[0]).await?;
+    let sources =
+        ferry_endpoints::normalize_sources(&ferry.connections, LOCAL, from, options).await?;
+    let destination =
+        ferry_endpoints::normalize_destination(&ferry.connections, LOCAL, &to[0]).await?;
     let spec = JobSpec {
         sources,
         destination,
@@ -383,10 +385,10 @@ async fn transfer(ferry: &Ferry, args: TransferArgs) -> Result<u8> {
             engine: Engine::new(Arc::new(SqliteStore::in_memory().await?)),
             connections: ferry.connections.clone(),
         };
-        let job = dry.engine.store().create_job(&spec).await?;
+        let job = dry.engine.store().create_job(LOCAL, &spec).await?;
         return execute(&dry, &job.id, &spec, &args.run, Mode::DryRun, false).await;
     }
-    let (job, resumed) = ferry.engine.start(&spec).await?;
+    let (job, resumed) = ferry.engine.start(LOCAL, &spec).await?;
     let mode = if args.share_link {
         Mode::ShareLink
     } else {
@@ -417,14 +419,15 @@ async fn execute(
     let dry_run = mode == Mode::DryRun;
     let mut sources = Vec::new();
     for s in &spec.sources {
-        sources.push(endpoints::open_source(&ferry.connections, s).await?);
+        sources.push(ferry_endpoints::open_source(&ferry.connections, LOCAL, s).await?);
     }
-    let dest = endpoints::open_destination(&ferry.connections, &spec.destination).await?;
+    let dest =
+        ferry_endpoints::open_destination(&ferry.connections, LOCAL, &spec.destination).await?;
     if !args.json {
         let verb = if resumed { "resuming" } else { "job" };
         eprintln!(
             "{verb} {job_id}: {} → {}",
-            crate::endpoints::show_sources(&spec.sources),
+            ferry_endpoints::show_sources(&spec.sources),
             spec.destination
         );
     }

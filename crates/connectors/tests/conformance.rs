@@ -511,7 +511,7 @@ async fn transfer(h: &Harness, library: &Arc<Library>) -> Report {
         scope: Scope::media(),
         layout: LayoutOptions::default(),
     };
-    let (job, _) = engine.start(&spec).await.unwrap();
+    let (job, _) = engine.start("", &spec).await.unwrap();
     let source: Arc<dyn Source> = Arc::new(GeneratedSource(library.clone()));
     // A paused job (tokens, quota) resumes with a new destination, as a new process would.
     for _ in 0..3 {

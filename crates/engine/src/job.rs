@@ -46,15 +46,23 @@ pub enum JobState {
     Paused,
     /// Every item is done, skipped or failed.
     Done,
+    /// Stopped for good by the person; never resumed.
+    Cancelled,
 }
 
 impl JobState {
+    /// Whether the job will not move anything more.
+    pub fn is_final(self) -> bool {
+        matches!(self, JobState::Done | JobState::Cancelled)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobState::Planning => "planning",
             JobState::Running => "running",
             JobState::Paused => "paused",
             JobState::Done => "done",
+            JobState::Cancelled => "cancelled",
         }
     }
 }
@@ -73,6 +81,7 @@ impl FromStr for JobState {
             "running" => Ok(JobState::Running),
             "paused" => Ok(JobState::Paused),
             "done" => Ok(JobState::Done),
+            "cancelled" => Ok(JobState::Cancelled),
             other => Err(format!("unknown job state '{other}'")),
         }
     }
@@ -81,6 +90,8 @@ impl FromStr for JobState {
 #[derive(Clone, Debug)]
 pub struct Job {
     pub id: JobId,
+    /// Whose job: '' for the machine's own user, else a server account's id.
+    pub owner: String,
     pub spec: JobSpec,
     pub state: JobState,
     /// Why the job is paused.

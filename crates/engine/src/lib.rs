@@ -22,7 +22,10 @@ pub use mover::{Engine, RunOptions, Stop};
 pub use progress::{Phase, Progress};
 pub use report::{Counts, Failure, Report};
 pub use retry::RetryPolicy;
-pub use store::{AccountRow, AuditEntry, ConnectionRow, SessionRow, SqliteStore, Store};
+pub use store::{
+    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Notice, SessionRow,
+    SqliteStore, Store,
+};
 pub use vault::Vault;
 
 /// Errors of the engine itself (the journal, a job that does not exist); item errors are

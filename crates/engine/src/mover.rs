@@ -85,12 +85,12 @@ impl Engine {
         &self.store
     }
 
-    /// The unfinished job with this spec (a re-run continues it), or a new one.
-    pub async fn start(&self, spec: &JobSpec) -> Result<(Job, bool)> {
-        if let Some(job) = self.store.unfinished_job(spec).await? {
+    /// `owner`'s unfinished job with this spec (a re-run continues it), or a new one.
+    pub async fn start(&self, owner: &str, spec: &JobSpec) -> Result<(Job, bool)> {
+        if let Some(job) = self.store.unfinished_job(owner, spec).await? {
             return Ok((job, true));
         }
-        Ok((self.store.create_job(spec).await?, false))
+        Ok((self.store.create_job(owner, spec).await?, false))
     }
 
     /// Runs a job to its end, or until it pauses.
@@ -105,6 +105,9 @@ impl Engine {
     ) -> Result<Report> {
         let started = Instant::now();
         let job = self.store.job(job_id).await?;
+        if job.state == JobState::Cancelled {
+            return Err(EngineError::Setup(format!("job {} was cancelled", job.id)));
+        }
         if sources.len() != job.spec.sources.len() {
             return Err(EngineError::Setup(format!(
                 "job {} has {} sources, {} given",

@@ -108,3 +108,153 @@ async fn each_account_reads_its_own_audit_log_newest_first() {
 fn an_account_does_not_print_its_hash() {
     assert!(!format!("{:?}", account("a", "ann@x")).contains("argon2"));
 }
+
+fn connection(id: &str, owner: &str, name: &str) -> ferry_engine::ConnectionRow {
+    ferry_engine::ConnectionRow {
+        id: id.into(),
+        owner: owner.into(),
+        name: name.into(),
+        service: "dropbox".into(),
+        account: format!("{owner}@dropbox"),
+        settings: "{}".into(),
+        sealed_secret: vec![1, 2, 3],
+        created_at: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn connections_and_jobs_belong_to_their_owner() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    store.create_account(&account("a", "ann@x")).await.unwrap();
+    store.create_account(&account("b", "bob@x")).await.unwrap();
+    // The same name under two owners: one connection each.
+    store
+        .add_connection(&connection("1", "a", "dropbox"))
+        .await
+        .unwrap();
+    store
+        .add_connection(&connection("2", "b", "dropbox"))
+        .await
+        .unwrap();
+    store
+        .add_connection(&connection("3", "", "dropbox"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .add_connection(&connection("4", "a", "dropbox"))
+            .await
+            .is_err(),
+        "names are unique per owner"
+    );
+    assert_eq!(
+        store.connection("a", "dropbox").await.unwrap().unwrap().id,
+        "1"
+    );
+    assert_eq!(
+        store.connection("b", "dropbox").await.unwrap().unwrap().id,
+        "2"
+    );
+    assert_eq!(store.connections("a").await.unwrap().len(), 1);
+    assert!(store.delete_connection("a", "dropbox").await.unwrap());
+    assert!(store.connection("b", "dropbox").await.unwrap().is_some());
+    assert!(store.connection("", "dropbox").await.unwrap().is_some());
+
+    let spec = ferry_engine::JobSpec {
+        sources: vec!["facebook:".into()],
+        destination: "dropbox:".into(),
+        scope: ferry_core::Scope::media(),
+        layout: Default::default(),
+    };
+    let job_a = store.create_job("a", &spec).await.unwrap();
+    assert_eq!(job_a.owner, "a");
+    // The same spec under another owner is another job, never a resume of the first.
+    assert!(store.unfinished_job("b", &spec).await.unwrap().is_none());
+    assert_eq!(
+        store.unfinished_job("a", &spec).await.unwrap().unwrap().id,
+        job_a.id
+    );
+    assert_eq!(store.jobs("a").await.unwrap().len(), 1);
+    assert!(store.jobs("b").await.unwrap().is_empty());
+    store
+        .set_state(&job_a.id, ferry_engine::JobState::Cancelled, None)
+        .await
+        .unwrap();
+    assert!(
+        store.unfinished_job("a", &spec).await.unwrap().is_none(),
+        "a cancelled job is never resumed"
+    );
+    assert!(store.job(&job_a.id).await.unwrap().finished_at.is_some());
+}
+
+#[tokio::test]
+async fn archives_expire_and_tickets_are_spent_once() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    store.create_account(&account("a", "ann@x")).await.unwrap();
+    let row = ferry_engine::ArchiveRow {
+        id: "arch".into(),
+        owner: "a".into(),
+        state: "building".into(),
+        request: "{}".into(),
+        path: None,
+        size: None,
+        sha256: None,
+        summary: None,
+        error: None,
+        created_at: 10,
+        ready_at: None,
+        expires_at: None,
+    };
+    store.create_archive(&row).await.unwrap();
+    assert_eq!(store.building_archives().await.unwrap().len(), 1);
+    store
+        .archive_ready(
+            "arch",
+            &ferry_engine::ArchiveReady {
+                path: "/x/arch.zip".into(),
+                size: 42,
+                sha256: "ab".into(),
+                summary: "{}".into(),
+                ready_at: 20,
+                expires_at: 100,
+            },
+        )
+        .await
+        .unwrap();
+    let ready = store.archive("arch").await.unwrap().unwrap();
+    assert_eq!((ready.state.as_str(), ready.size), ("ready", Some(42)));
+    assert!(store.building_archives().await.unwrap().is_empty());
+    assert_eq!(store.archives("a").await.unwrap().len(), 1);
+
+    store.create_ticket("t1", "arch", "a", 50).await.unwrap();
+    store.create_ticket("t2", "arch", "a", 50).await.unwrap();
+    assert_eq!(
+        store.spend_ticket("t1", 30).await.unwrap(),
+        Some(("arch".into(), "a".into()))
+    );
+    assert_eq!(store.spend_ticket("t1", 31).await.unwrap(), None, "reused");
+    assert_eq!(store.spend_ticket("t2", 50).await.unwrap(), None, "expired");
+    assert_eq!(store.spend_ticket("nope", 30).await.unwrap(), None);
+
+    assert!(store.due_archives(99).await.unwrap().is_empty());
+    assert_eq!(store.due_archives(100).await.unwrap().len(), 1);
+    store.create_ticket("t3", "arch", "a", 500).await.unwrap();
+    store.archive_expired("arch").await.unwrap();
+    let expired = store.archive("arch").await.unwrap().unwrap();
+    assert_eq!((expired.state.as_str(), expired.path), ("expired", None));
+    assert_eq!(
+        store.spend_ticket("t3", 120).await.unwrap(),
+        None,
+        "an expired archive's tickets go with it"
+    );
+    assert!(store.due_archives(1000).await.unwrap().is_empty());
+
+    store
+        .notify("a", "Your archive is ready", "/archives/arch")
+        .await
+        .unwrap();
+    store.notify("a", "Second", "").await.unwrap();
+    let notices = store.notices("a", 10).await.unwrap();
+    assert_eq!(notices.len(), 2);
+    assert_eq!(notices[0].text, "Second");
+}

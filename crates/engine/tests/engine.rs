@@ -158,7 +158,7 @@ fn options() -> RunOptions {
 }
 
 async fn run(f: &Fixture, dest: Arc<dyn Destination>) -> ferry_engine::Report {
-    let (job, _) = f.engine.start(&spec(f)).await.unwrap();
+    let (job, _) = f.engine.start("", &spec(f)).await.unwrap();
     let source: Arc<dyn Source> = Arc::new(FolderSource::open(&f.src).unwrap());
     f.engine
         .run(
@@ -303,7 +303,7 @@ async fn expired_credentials_pause_the_job() {
 #[tokio::test]
 async fn an_item_gone_from_the_source_is_skipped_with_its_reason() {
     let f = fixture(&["a.jpg", "b.jpg"]).await;
-    let (job, _) = f.engine.start(&spec(&f)).await.unwrap();
+    let (job, _) = f.engine.start("", &spec(&f)).await.unwrap();
     let source: Arc<dyn Source> = Arc::new(FolderSource::open(&f.src).unwrap());
     let plan_only = RunOptions {
         plan_only: true,
@@ -368,7 +368,7 @@ async fn albums_past_the_destination_limit_are_split_into_numbered_parts() {
     let names: Vec<String> = (0..7).map(|i| format!("p{i}.jpg")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let f = fixture(&refs).await;
-    let (job, _) = f.engine.start(&spec(&f)).await.unwrap();
+    let (job, _) = f.engine.start("", &spec(&f)).await.unwrap();
     let source: Arc<dyn Source> = Arc::new(FolderSource::open(&f.src).unwrap());
     let folder = FolderDestination::new(&f.dst);
     let albums = Capabilities {

@@ -86,6 +86,9 @@ pub struct StagedRow {
 #[derive(Clone)]
 pub struct ConnectionRow {
     pub id: String,
+    /// Whose connection: '' for the machine's own user, else a server account's id. Names
+    /// are unique per owner.
+    pub owner: String,
     pub name: String,
     pub service: String,
     /// Who the account is (an e-mail address, a name), shown in listings.
@@ -100,6 +103,7 @@ impl std::fmt::Debug for ConnectionRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectionRow")
             .field("id", &self.id)
+            .field("owner", &self.owner)
             .field("name", &self.name)
             .field("service", &self.service)
             .field("account", &self.account)
@@ -138,6 +142,48 @@ pub struct SessionRow {
     pub confirmed_at: i64,
 }
 
+/// A "download your information" archive that the server builds for an account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArchiveRow {
+    pub id: String,
+    pub owner: String,
+    /// building | ready | failed | expired
+    pub state: String,
+    /// JSON: what was asked for (sources, scope).
+    pub request: String,
+    pub path: Option<String>,
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+    /// JSON: records per type.
+    pub summary: Option<String>,
+    pub error: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub ready_at: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+/// What a finished archive build records.
+#[derive(Clone, Debug)]
+pub struct ArchiveReady {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub summary: String,
+    pub ready_at: i64,
+    pub expires_at: i64,
+}
+
+/// An in-app notice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub seq: i64,
+    pub at: String,
+    pub text: String,
+    /// A path in the web app to go to ('' for none).
+    pub link: String,
+}
+
 /// One line of an account's audit log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -166,13 +212,14 @@ pub struct Group {
 
 #[async_trait]
 pub trait Store: Send + Sync {
-    async fn create_job(&self, spec: &JobSpec) -> Result<Job>;
+    /// A new job of `owner` ('' for the machine's own user, else a server account's id).
+    async fn create_job(&self, owner: &str, spec: &JobSpec) -> Result<Job>;
     /// A job by its id or an unambiguous prefix of it.
     async fn job(&self, id: &str) -> Result<Job>;
     /// Every job, newest first.
-    async fn jobs(&self) -> Result<Vec<Job>>;
+    async fn jobs(&self, owner: &str) -> Result<Vec<Job>>;
     /// The newest unfinished job with exactly this spec, which a re-run continues.
-    async fn unfinished_job(&self, spec: &JobSpec) -> Result<Option<Job>>;
+    async fn unfinished_job(&self, owner: &str, spec: &JobSpec) -> Result<Option<Job>>;
     async fn set_state(&self, job: &JobId, state: JobState, reason: Option<&str>) -> Result<()>;
 
     /// Journals one listed page and the cursor after it, in one transaction.
@@ -229,8 +276,8 @@ pub trait Store: Send + Sync {
 
     /// Adds a connection; a name already taken is an error.
     async fn add_connection(&self, row: &ConnectionRow) -> Result<()>;
-    async fn connections(&self) -> Result<Vec<ConnectionRow>>;
-    async fn connection(&self, name: &str) -> Result<Option<ConnectionRow>>;
+    async fn connections(&self, owner: &str) -> Result<Vec<ConnectionRow>>;
+    async fn connection(&self, owner: &str, name: &str) -> Result<Option<ConnectionRow>>;
     /// Replaces a connection's sealed secret (a refreshed token).
     async fn update_connection_secret(&self, id: &str, sealed: &[u8]) -> Result<()>;
     /// Replaces who a connection is and its credentials (connecting again).
@@ -242,7 +289,7 @@ pub trait Store: Send + Sync {
         sealed: &[u8],
     ) -> Result<()>;
     /// Deletes a connection; whether it existed.
-    async fn delete_connection(&self, name: &str) -> Result<bool>;
+    async fn delete_connection(&self, owner: &str, name: &str) -> Result<bool>;
 
     /// Adds an account; `false` when the e-mail address is taken already.
     async fn create_account(&self, row: &AccountRow) -> Result<bool>;
@@ -263,4 +310,36 @@ pub trait Store: Send + Sync {
     async fn audit(&self, account_id: &str, event: &str, detail: &str) -> Result<()>;
     /// An account's audit log, newest first.
     async fn audit_log(&self, account_id: &str, limit: u32) -> Result<Vec<AuditEntry>>;
+
+    /// Records an archive request (state `building`).
+    async fn create_archive(&self, row: &ArchiveRow) -> Result<()>;
+    async fn archive(&self, id: &str) -> Result<Option<ArchiveRow>>;
+    /// An owner's archives, newest first.
+    async fn archives(&self, owner: &str) -> Result<Vec<ArchiveRow>>;
+    /// Archives still `building` (a server that stopped mid-build starts them again).
+    async fn building_archives(&self) -> Result<Vec<ArchiveRow>>;
+    /// Marks an archive ready to download until `expires_at`.
+    async fn archive_ready(&self, id: &str, ready: &ArchiveReady) -> Result<()>;
+    async fn archive_failed(&self, id: &str, error: &str) -> Result<()>;
+    /// Ready archives whose link has expired by `now`: the caller deletes their files, then
+    /// marks them expired.
+    async fn due_archives(&self, now: i64) -> Result<Vec<ArchiveRow>>;
+    async fn archive_expired(&self, id: &str) -> Result<()>;
+
+    /// A one-time download ticket for an archive (its SHA-256 only).
+    async fn create_ticket(
+        &self,
+        ticket_hash: &str,
+        archive_id: &str,
+        owner: &str,
+        expires_at: i64,
+    ) -> Result<()>;
+    /// Spends a ticket: its (archive id, owner) if it exists, is unused and unexpired at
+    /// `now`; it can never be spent again.
+    async fn spend_ticket(&self, ticket_hash: &str, now: i64) -> Result<Option<(String, String)>>;
+
+    /// Adds an in-app notice for an account.
+    async fn notify(&self, owner: &str, text: &str, link: &str) -> Result<()>;
+    /// An account's notices, newest first.
+    async fn notices(&self, owner: &str, limit: u32) -> Result<Vec<Notice>>;
 }

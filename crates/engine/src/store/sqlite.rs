@@ -19,8 +19,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{
-    AccountRow, AuditEntry, ConnectionRow, Group, Outcome, SessionRow, Siblings, StagedRow, Store,
-    Unit, UnitState,
+    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Group, Notice, Outcome,
+    SessionRow, Siblings, StagedRow, Store, Unit, UnitState,
 };
 use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::report::{Counts, Failure};
@@ -87,6 +87,7 @@ fn job_from_row(row: &SqliteRow) -> Result<Job> {
     let state: String = row.try_get("state")?;
     Ok(Job {
         id: row.try_get("id")?,
+        owner: row.try_get("owner")?,
         spec: serde_json::from_str(&spec)?,
         state: JobState::from_str(&state).map_err(EngineError::Store)?,
         reason: row.try_get("reason")?,
@@ -123,17 +124,18 @@ fn unit_from_row(row: &SqliteRow) -> Result<Unit> {
     })
 }
 
-const JOB_COLUMNS: &str = "id, spec, state, reason, plan_source, plan_cursor, planned, created_at, updated_at, finished_at";
+const JOB_COLUMNS: &str = "id, owner, spec, state, reason, plan_source, plan_cursor, planned, created_at, updated_at, finished_at";
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_job(&self, spec: &JobSpec) -> Result<Job> {
+    async fn create_job(&self, owner: &str, spec: &JobSpec) -> Result<Job> {
         let id = uuid::Uuid::now_v7().to_string();
         let at = now();
         sqlx::query(
-            "INSERT INTO jobs (id, spec, state, created_at, updated_at) VALUES (?, ?, 'planning', ?, ?)",
+            "INSERT INTO jobs (id, owner, spec, state, created_at, updated_at) VALUES (?, ?, ?, 'planning', ?, ?)",
         )
         .bind(&id)
+        .bind(owner)
         .bind(serde_json::to_string(spec)?)
         .bind(&at)
         .bind(&at)
@@ -161,19 +163,21 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn jobs(&self) -> Result<Vec<Job>> {
+    async fn jobs(&self, owner: &str) -> Result<Vec<Job>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs ORDER BY id DESC"
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = ? ORDER BY id DESC"
         )))
+        .bind(owner)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(job_from_row).collect()
     }
 
-    async fn unfinished_job(&self, spec: &JobSpec) -> Result<Option<Job>> {
+    async fn unfinished_job(&self, owner: &str, spec: &JobSpec) -> Result<Option<Job>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE spec = ? AND state != 'done' ORDER BY id DESC LIMIT 1"
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = ? AND spec = ? AND state NOT IN ('done', 'cancelled') ORDER BY id DESC LIMIT 1"
         )))
+        .bind(owner)
         .bind(serde_json::to_string(spec)?)
         .fetch_optional(&self.pool)
         .await?;
@@ -182,7 +186,7 @@ impl Store for SqliteStore {
 
     async fn set_state(&self, job: &JobId, state: JobState, reason: Option<&str>) -> Result<()> {
         let at = now();
-        let finished = (state == JobState::Done).then(|| at.clone());
+        let finished = state.is_final().then(|| at.clone());
         sqlx::query(
             "UPDATE jobs SET state = ?, reason = ?, updated_at = ?, finished_at = ? WHERE id = ?",
         )
@@ -617,10 +621,11 @@ impl Store for SqliteStore {
     async fn add_connection(&self, row: &ConnectionRow) -> Result<()> {
         let at = now();
         let done = sqlx::query(
-            "INSERT INTO connections (id, name, service, account, settings, secret, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO connections (id, owner, name, service, account, settings, secret, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner, name) DO NOTHING",
         )
         .bind(&row.id)
+        .bind(&row.owner)
         .bind(&row.name)
         .bind(&row.service)
         .bind(&row.account)
@@ -639,19 +644,23 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn connections(&self) -> Result<Vec<ConnectionRow>> {
+    async fn connections(&self, owner: &str) -> Result<Vec<ConnectionRow>> {
         let rows = sqlx::query(
-            "SELECT id, name, service, account, settings, secret, created_at FROM connections ORDER BY name",
+            "SELECT id, owner, name, service, account, settings, secret, created_at FROM connections
+             WHERE owner = ? ORDER BY name",
         )
+        .bind(owner)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(connection_from_row).collect()
     }
 
-    async fn connection(&self, name: &str) -> Result<Option<ConnectionRow>> {
+    async fn connection(&self, owner: &str, name: &str) -> Result<Option<ConnectionRow>> {
         let row = sqlx::query(
-            "SELECT id, name, service, account, settings, secret, created_at FROM connections WHERE name = ?",
+            "SELECT id, owner, name, service, account, settings, secret, created_at FROM connections
+             WHERE owner = ? AND name = ?",
         )
+        .bind(owner)
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
@@ -688,8 +697,9 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn delete_connection(&self, name: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM connections WHERE name = ?")
+    async fn delete_connection(&self, owner: &str, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM connections WHERE owner = ? AND name = ?")
+            .bind(owner)
             .bind(name)
             .execute(&self.pool)
             .await?;
@@ -821,6 +831,163 @@ impl Store for SqliteStore {
             })
             .collect()
     }
+
+    async fn create_archive(&self, row: &ArchiveRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO archives (id, owner, state, request, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&row.id)
+        .bind(&row.owner)
+        .bind(&row.state)
+        .bind(&row.request)
+        .bind(row.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn archive(&self, id: &str) -> Result<Option<ArchiveRow>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(archive_from_row).transpose()
+    }
+
+    async fn archives(&self, owner: &str) -> Result<Vec<ArchiveRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE owner = ? ORDER BY id DESC"
+        )))
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(archive_from_row).collect()
+    }
+
+    async fn building_archives(&self) -> Result<Vec<ArchiveRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE state = 'building' ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(archive_from_row).collect()
+    }
+
+    async fn archive_ready(&self, id: &str, ready: &ArchiveReady) -> Result<()> {
+        sqlx::query(
+            "UPDATE archives SET state = 'ready', path = ?, size = ?, sha256 = ?, summary = ?,
+             ready_at = ?, expires_at = ?, error = NULL WHERE id = ?",
+        )
+        .bind(&ready.path)
+        .bind(ready.size as i64)
+        .bind(&ready.sha256)
+        .bind(&ready.summary)
+        .bind(ready.ready_at)
+        .bind(ready.expires_at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn archive_failed(&self, id: &str, error: &str) -> Result<()> {
+        sqlx::query("UPDATE archives SET state = 'failed', error = ? WHERE id = ?")
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn due_archives(&self, now: i64) -> Result<Vec<ArchiveRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE state = 'ready' AND expires_at <= ? ORDER BY id"
+        )))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(archive_from_row).collect()
+    }
+
+    async fn archive_expired(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE archives SET state = 'expired', path = NULL WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM download_tickets WHERE archive_id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_ticket(
+        &self,
+        ticket_hash: &str,
+        archive_id: &str,
+        owner: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO download_tickets (ticket_hash, archive_id, owner, expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(ticket_hash)
+        .bind(archive_id)
+        .bind(owner)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn spend_ticket(&self, ticket_hash: &str, now: i64) -> Result<Option<(String, String)>> {
+        // One statement: two downloads racing on one ticket cannot both spend it.
+        let row = sqlx::query(
+            "UPDATE download_tickets SET used_at = ?
+             WHERE ticket_hash = ? AND used_at IS NULL AND expires_at > ?
+             RETURNING archive_id, owner",
+        )
+        .bind(now)
+        .bind(ticket_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get("archive_id")?, r.try_get("owner")?)))
+            .transpose()
+    }
+
+    async fn notify(&self, owner: &str, text: &str, link: &str) -> Result<()> {
+        sqlx::query("INSERT INTO notices (owner, at, text, link) VALUES (?, ?, ?, ?)")
+            .bind(owner)
+            .bind(now())
+            .bind(text)
+            .bind(link)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn notices(&self, owner: &str, limit: u32) -> Result<Vec<Notice>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, text, link FROM notices WHERE owner = ? ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(owner)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Notice {
+                    seq: r.try_get("seq")?,
+                    at: r.try_get("at")?,
+                    text: r.try_get("text")?,
+                    link: r.try_get("link")?,
+                })
+            })
+            .collect()
+    }
 }
 
 fn account_from_row(row: &SqliteRow) -> Result<AccountRow> {
@@ -869,9 +1036,29 @@ impl From<ContainerJson> for Container {
     }
 }
 
+const ARCHIVE_COLUMNS: &str = "id, owner, state, request, path, size, sha256, summary, error, created_at, ready_at, expires_at";
+
+fn archive_from_row(row: &SqliteRow) -> Result<ArchiveRow> {
+    Ok(ArchiveRow {
+        id: row.try_get("id")?,
+        owner: row.try_get("owner")?,
+        state: row.try_get("state")?,
+        request: row.try_get("request")?,
+        path: row.try_get("path")?,
+        size: row.try_get::<Option<i64>, _>("size")?.map(|n| n as u64),
+        sha256: row.try_get("sha256")?,
+        summary: row.try_get("summary")?,
+        error: row.try_get("error")?,
+        created_at: row.try_get("created_at")?,
+        ready_at: row.try_get("ready_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
 fn connection_from_row(row: &SqliteRow) -> Result<ConnectionRow> {
     Ok(ConnectionRow {
         id: row.try_get("id")?,
+        owner: row.try_get("owner")?,
         name: row.try_get("name")?,
         service: row.try_get("service")?,
         account: row.try_get("account")?,

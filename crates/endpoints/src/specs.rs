@@ -18,7 +18,7 @@ use ferry_core::{Destination, Source};
 use crate::connections::Connections;
 
 /// `NAME:path` when the text has that shape and is not an existing local path.
-fn as_connection(arg: &str) -> Option<(&str, &str)> {
+pub fn as_connection(arg: &str) -> Option<(&str, &str)> {
     let (name, path) = arg.split_once(':')?;
     let shaped = name.len() > 1 // a drive letter is a path
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -26,7 +26,7 @@ fn as_connection(arg: &str) -> Option<(&str, &str)> {
 }
 
 /// The journal's form of a connection endpoint: `name:` or `name:/a/b`.
-fn connection_spec(name: &str, path: &str) -> String {
+pub fn connection_spec(name: &str, path: &str) -> String {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     if parts.is_empty() {
         format!("{name}:")
@@ -47,8 +47,13 @@ fn absolute(arg: &str) -> Result<PathBuf> {
     })
 }
 
-async fn known_connection(connections: &Connections, arg: &str, name: &str) -> Result<()> {
-    if !connections.exists(name).await? {
+async fn known_connection(
+    connections: &Connections,
+    owner: &str,
+    arg: &str,
+    name: &str,
+) -> Result<()> {
+    if !connections.exists(owner, name).await? {
         bail!(
             "'{arg}': no connection named '{name}' (see `ferry connections`; add one with `ferry connect <service> --name {name}`)"
         );
@@ -125,6 +130,7 @@ fn is_archive_file(path: &Path) -> bool {
 /// export; any other folder is a folder of photos and videos.
 pub async fn normalize_sources(
     connections: &Connections,
+    owner: &str,
     args: &[String],
     options: SourceOptions,
 ) -> Result<Vec<String>> {
@@ -138,7 +144,7 @@ pub async fn normalize_sources(
                 continue;
             }
         }
-        sources.push(normalize_source(connections, arg, options).await?);
+        sources.push(normalize_source(connections, owner, arg, options).await?);
     }
     if !zips.is_empty() {
         // In name order, whatever order they were given in: the same parts are the same job.
@@ -151,11 +157,12 @@ pub async fn normalize_sources(
 
 pub async fn normalize_source(
     connections: &Connections,
+    owner: &str,
     arg: &str,
     options: SourceOptions,
 ) -> Result<String> {
     if let Some((name, path)) = as_connection(arg) {
-        known_connection(connections, arg, name).await?;
+        known_connection(connections, owner, arg, name).await?;
         return Ok(connection_spec(name, path));
     }
     let path = absolute(arg)?;
@@ -185,9 +192,13 @@ pub async fn normalize_source(
     }
 }
 
-pub async fn normalize_destination(connections: &Connections, arg: &str) -> Result<String> {
+pub async fn normalize_destination(
+    connections: &Connections,
+    owner: &str,
+    arg: &str,
+) -> Result<String> {
     if let Some((name, path)) = as_connection(arg) {
-        known_connection(connections, arg, name).await?;
+        known_connection(connections, owner, arg, name).await?;
         return Ok(connection_spec(name, path));
     }
     let path = absolute(arg)?;
@@ -217,14 +228,18 @@ async fn holds_export(folder: &Path) -> Result<bool> {
     found.map_err(|err| anyhow::anyhow!("{shown}: {err}"))
 }
 
-pub async fn open_source(connections: &Connections, spec: &str) -> Result<Arc<dyn Source>> {
+pub async fn open_source(
+    connections: &Connections,
+    owner: &str,
+    spec: &str,
+) -> Result<Arc<dyn Source>> {
     if let Some((parts, options)) = archive_parts(spec) {
         return Ok(Arc::new(
             ferry_archives::ArchiveSource::open_with(parts, options).await?,
         ));
     }
     if let Some((name, path)) = as_connection(spec) {
-        let session = connections.session(name).await?;
+        let session = connections.session(owner, name).await?;
         return Ok(Arc::from(session.source(path)?));
     }
     Ok(Arc::new(FolderSource::open(spec)?))
@@ -232,10 +247,11 @@ pub async fn open_source(connections: &Connections, spec: &str) -> Result<Arc<dy
 
 pub async fn open_destination(
     connections: &Connections,
+    owner: &str,
     spec: &str,
 ) -> Result<Arc<dyn Destination>> {
     if let Some((name, path)) = as_connection(spec) {
-        let session = connections.session(name).await?;
+        let session = connections.session(owner, name).await?;
         return Ok(Arc::from(session.destination(path)?));
     }
     Ok(Arc::new(FolderDestination::new(spec)))

@@ -1,0 +1,18 @@
+//! ferry-endpoints: what the CLI and `ferry serve` share to run a job: turning the journal's
+//! endpoint specs (a folder, an export archive's parts, `NAME:/path` on a connection) into
+//! Sources and Destinations, and keeping people's connections to services, sealed.
+//!
+//! Connections belong to an owner: '' is the machine's own user (the CLI), a server account
+//! has its id. Every lookup goes through the owner, so one account cannot open another's.
+//!
+//! Errors are `anyhow`: they are only ever shown to a person as one line (the CLI prints
+//! them, the server puts them in a job's reason), never matched on.
+
+pub mod connections;
+pub mod specs;
+
+pub use connections::{Connections, Saved, validate_name};
+pub use specs::{
+    archive_parts, normalize_destination, normalize_source, normalize_sources, open_destination,
+    open_source, show_source, show_sources,
+};
