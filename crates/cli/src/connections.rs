@@ -154,16 +154,10 @@ async fn authorize(
     eprintln!("Waiting for the authorization (5 minutes)…");
     let (code, verifier, redirect_uri) = pending.wait(Duration::from_secs(300)).await?;
     let http = ferry_connectors::http::client();
-    let secret = match kind {
-        ServiceKind::Facebook => {
-            ferry_connectors::facebook::auth::exchange(&http, config, &redirect_uri, &code).await?
-        }
-        _ => {
-            app.exchange_standard(&http, config, &redirect_uri, code, verifier)
-                .await?
-        }
-    };
-    Ok(secret)
+    let verifier = verifier.map(|v| v.into_secret());
+    Ok(app
+        .exchange(&http, config, &redirect_uri, code, verifier)
+        .await?)
 }
 
 pub async fn list(connections: &Connections, json: bool) -> Result<()> {

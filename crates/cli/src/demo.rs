@@ -78,6 +78,7 @@ pub async fn run(dir: &Path, keep: bool, run: &RunArgs) -> Result<u8> {
         destination: format!("{DROPBOX}:"),
         scope: Scope::media(),
         layout: LayoutOptions::default(),
+        albums: None,
     };
     let (job, _) = ferry.engine.start(crate::LOCAL, &spec).await?;
     let code = crate::execute(&ferry, &job.id, &spec, run, Mode::Transfer, false).await?;

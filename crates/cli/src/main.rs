@@ -378,6 +378,7 @@ async fn transfer(ferry: &Ferry, args: TransferArgs) -> Result<u8> {
             photos_root: args.photos_root.clone(),
             videos_root: args.videos_root.clone(),
         },
+        albums: None,
     };
     if args.dry_run {
         // A dry run plans into a journal of its own that vanishes with it.

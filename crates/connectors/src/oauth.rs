@@ -40,6 +40,22 @@ pub struct OAuthApp {
     pub pkce: bool,
 }
 
+/// An authorization for a web app's callback: the URL to send the browser to, and the state
+/// and PKCE verifier to keep (secret, server-side) until the callback comes.
+pub struct Authorization {
+    pub url: String,
+    pub state: String,
+    pub verifier: Option<String>,
+}
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorization")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
 /// An authorization in progress: the URL to open, and what to check when the browser comes
 /// back.
 pub struct Pending {
@@ -95,7 +111,21 @@ impl OAuthApp {
             .map_err(|e| Error::io("the OAuth redirect listener", &e))?
             .port();
         let redirect_uri = format!("http://127.0.0.1:{port}/callback");
-        let client = self.client(config, &redirect_uri)?;
+        let authorization = self.authorize(config, &redirect_uri)?;
+        Ok(Pending {
+            url: authorization.url,
+            redirect_uri,
+            state: CsrfToken::new(authorization.state),
+            verifier: authorization.verifier.map(PkceCodeVerifier::new),
+            listener,
+        })
+    }
+
+    /// The URL the person approves in their browser, redirecting to `redirect_uri` (a web
+    /// app's callback), with a fresh random state and, where the service takes it, a PKCE
+    /// challenge. The caller keeps the state and verifier to check the callback.
+    pub fn authorize(&self, config: &ServiceConfig, redirect_uri: &str) -> Result<Authorization> {
+        let client = self.client(config, redirect_uri)?;
         let mut request = client.authorize_url(CsrfToken::new_random);
         if !self.scopes.is_empty() {
             // One parameter, joined the service's way (oauth2 joins with spaces).
@@ -108,16 +138,41 @@ impl OAuthApp {
         if self.pkce {
             let (challenge, v) = PkceCodeChallenge::new_random_sha256();
             request = request.set_pkce_challenge(challenge);
-            verifier = Some(v);
+            verifier = Some(v.into_secret());
         }
         let (url, state) = request.url();
-        Ok(Pending {
+        Ok(Authorization {
             url: url.to_string(),
-            redirect_uri,
-            state,
+            state: state.into_secret(),
             verifier,
-            listener,
         })
+    }
+
+    /// Exchanges the code a callback brought for tokens, the service's way (Facebook's own
+    /// exchange and long-lived token; the standard form POST elsewhere).
+    pub async fn exchange(
+        &self,
+        http: &reqwest::Client,
+        config: &ServiceConfig,
+        redirect_uri: &str,
+        code: String,
+        verifier: Option<String>,
+    ) -> Result<Secret> {
+        match self.kind {
+            ServiceKind::Facebook => {
+                crate::facebook::auth::exchange(http, config, redirect_uri, &code).await
+            }
+            _ => {
+                self.exchange_standard(
+                    http,
+                    config,
+                    redirect_uri,
+                    code,
+                    verifier.map(PkceCodeVerifier::new),
+                )
+                .await
+            }
+        }
     }
 
     /// Exchanges an authorization code for tokens (the standard form POST).

@@ -510,6 +510,7 @@ async fn transfer(h: &Harness, library: &Arc<Library>) -> Report {
         destination: format!("{:?}", h.kind),
         scope: Scope::media(),
         layout: LayoutOptions::default(),
+        albums: None,
     };
     let (job, _) = engine.start("", &spec).await.unwrap();
     let source: Arc<dyn Source> = Arc::new(GeneratedSource(library.clone()));

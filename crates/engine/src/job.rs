@@ -33,6 +33,18 @@ pub struct JobSpec {
     pub scope: Scope,
     #[serde(default)]
     pub layout: LayoutOptions,
+    /// Only these albums (source album ids) and the items in them; `None` moves everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub albums: Option<Vec<String>>,
+}
+
+impl JobSpec {
+    /// Whether the job moves this album (all do unless some were chosen).
+    pub fn wants_album(&self, album_id: &str) -> bool {
+        self.albums
+            .as_ref()
+            .is_none_or(|chosen| chosen.iter().any(|a| a == album_id))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -33,8 +33,15 @@ pub(crate) async fn list_sources(
         let mut items = Vec::new();
         for record in page.records {
             match record {
-                Record::Album(album) => albums.push(album),
-                Record::Media(item) if job.spec.scope.wants(item.kind.data_type()) => {
+                Record::Album(album) if job.spec.wants_album(&album.id) => albums.push(album),
+                Record::Media(mut item) if job.spec.scope.wants(item.kind.data_type()) => {
+                    if let Some(chosen) = &job.spec.albums {
+                        // An item goes only to the chosen albums it is in; in none of them, it stays behind.
+                        item.albums.retain(|a| chosen.contains(a));
+                        if item.albums.is_empty() {
+                            continue;
+                        }
+                    }
                     items.push(item)
                 }
                 // Text records are for exports; a transfer moves media.

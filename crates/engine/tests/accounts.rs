@@ -165,6 +165,7 @@ async fn connections_and_jobs_belong_to_their_owner() {
         destination: "dropbox:".into(),
         scope: ferry_core::Scope::media(),
         layout: Default::default(),
+        albums: None,
     };
     let job_a = store.create_job("a", &spec).await.unwrap();
     assert_eq!(job_a.owner, "a");

@@ -142,6 +142,7 @@ fn spec(f: &Fixture) -> JobSpec {
         destination: f.dst.display().to_string(),
         scope: Scope::media(),
         layout: LayoutOptions::default(),
+        albums: None,
     }
 }
 

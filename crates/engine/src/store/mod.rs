@@ -219,6 +219,9 @@ pub trait Store: Send + Sync {
     /// Every job, newest first.
     async fn jobs(&self, owner: &str) -> Result<Vec<Job>>;
     /// The newest unfinished job with exactly this spec, which a re-run continues.
+    /// Every job, of any owner, that is not done or cancelled (a server starting up resumes
+    /// its accounts' jobs).
+    async fn unfinished_jobs(&self) -> Result<Vec<Job>>;
     async fn unfinished_job(&self, owner: &str, spec: &JobSpec) -> Result<Option<Job>>;
     async fn set_state(&self, job: &JobId, state: JobState, reason: Option<&str>) -> Result<()>;
 

@@ -173,6 +173,15 @@ impl Store for SqliteStore {
         rows.iter().map(job_from_row).collect()
     }
 
+    async fn unfinished_jobs(&self) -> Result<Vec<Job>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state NOT IN ('done', 'cancelled') ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
     async fn unfinished_job(&self, owner: &str, spec: &JobSpec) -> Result<Option<Job>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = ? AND spec = ? AND state NOT IN ('done', 'cancelled') ORDER BY id DESC LIMIT 1"
