@@ -62,7 +62,7 @@ fn info(account: &AccountRow, session: &ferry_engine::SessionRow) -> SessionInfo
 
 /// `Json` that answers a malformed body in the API's own error form. The parser's message is
 /// not passed on: it may quote the body, and the body holds a password.
-fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     json.map(|Json(value)| value).map_err(|rejection| {
         ApiError::BadRequest(format!(
             "expected a JSON body (application/json) with the documented fields ({})",
@@ -153,6 +153,33 @@ pub async fn audit_log(
                 at: entry.at,
                 event: entry.event,
                 detail: entry.detail,
+            })
+            .collect(),
+    ))
+}
+
+/// One in-app notice, as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct NoticeLine {
+    pub at: String,
+    pub text: String,
+    /// A path in the web app, or empty.
+    pub link: String,
+}
+
+/// The signed-in person's newest notices (transfers started and ended, archives ready).
+pub async fn notices(
+    State(state): State<AppState>,
+    current: CurrentSession,
+) -> Result<Json<Vec<NoticeLine>>, ApiError> {
+    let notices = state.store().notices(&current.account.id, 100).await?;
+    Ok(Json(
+        notices
+            .into_iter()
+            .map(|n| NoticeLine {
+                at: n.at,
+                text: n.text,
+                link: n.link,
             })
             .collect(),
     ))

@@ -25,6 +25,15 @@ pub enum ApiError {
     Throttled { retry_after: Duration },
     #[error("enter your password again to continue")]
     ConfirmationRequired,
+    /// Also what another account's jobs, connections and archives look like: their ids are
+    /// not confirmed to exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// An expired archive, a spent download ticket.
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -39,6 +48,9 @@ impl ApiError {
             ApiError::EmailTaken => StatusCode::CONFLICT,
             ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ConfirmationRequired => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -53,6 +65,9 @@ impl ApiError {
             ApiError::EmailTaken => "email_taken",
             ApiError::Throttled { .. } => "throttled",
             ApiError::ConfirmationRequired => "confirmation_required",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Gone(_) => "gone",
+            ApiError::Conflict(_) => "conflict",
             ApiError::Internal(_) => "internal",
         }
     }

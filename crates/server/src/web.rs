@@ -1,5 +1,6 @@
-//! The server-rendered pages (askama). For now: sign in, sign up, and a home page that says
-//! who is signed in. They use the same account functions as the JSON API.
+//! The server-rendered pages (askama) shared by every feature: sign in, sign up, the home page
+//! with the notices, and the pieces other pages use (who is signed in, error pages). They use
+//! the same functions as the JSON API.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -23,7 +24,80 @@ struct SignInPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "home.html")]
 struct HomePage {
-    email: String,
+    nav: Nav,
+    notices: Vec<ferry_engine::Notice>,
+}
+
+/// What every signed-in page shows around its content.
+pub struct Nav {
+    pub email: String,
+    pub sandbox: bool,
+}
+
+impl Nav {
+    pub fn new(state: &AppState, current: &CurrentSession) -> Nav {
+        Nav {
+            email: current.account.email.clone(),
+            sandbox: state.config().sandbox,
+        }
+    }
+}
+
+/// The signed-in person of a page; anyone else is sent to sign in.
+pub struct Page(pub CurrentSession);
+
+impl axum::extract::FromRequestParts<AppState> for Page {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        match <CurrentSession as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            parts, state,
+        )
+        .await
+        {
+            Ok(current) => Ok(Page(current)),
+            Err(ApiError::Unauthorized) => Err(Redirect::to("/sign-in").into_response()),
+            Err(err) => Err(err.into_response()),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "message.html")]
+struct MessagePage {
+    nav: Nav,
+    heading: String,
+    text: String,
+    back: String,
+}
+
+/// A page that says what went wrong, with the error's status.
+pub fn error_page(
+    state: &AppState,
+    current: &CurrentSession,
+    err: ApiError,
+    back: &str,
+) -> Response {
+    let status = err.status();
+    let heading = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::GONE => "No longer available",
+        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => "Not allowed",
+        _ => "Something went wrong",
+    };
+    let page = MessagePage {
+        nav: Nav::new(state, current),
+        heading: heading.into(),
+        text: err.to_string(),
+        back: back.into(),
+    };
+    if let ApiError::Internal(cause) = &err {
+        tracing::error!(%cause, "page failed");
+    }
+    (status, page).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -32,13 +106,17 @@ pub struct CredentialsForm {
     password: Password,
 }
 
-pub async fn home(current: Option<CurrentSession>) -> Response {
-    match current {
-        Some(current) => HomePage {
-            email: current.account.email,
+pub async fn home(State(state): State<AppState>, current: Option<CurrentSession>) -> Response {
+    let Some(current) = current else {
+        return Redirect::to("/sign-in").into_response();
+    };
+    match state.store().notices(&current.account.id, 20).await {
+        Ok(notices) => HomePage {
+            nav: Nav::new(&state, &current),
+            notices,
         }
         .into_response(),
-        None => Redirect::to("/sign-in").into_response(),
+        Err(err) => error_page(&state, &current, err.into(), "/"),
     }
 }
 

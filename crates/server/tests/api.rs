@@ -15,7 +15,7 @@ const PASSWORD: &str = "a long enough password";
 
 #[tokio::test]
 async fn health_answers_ok() {
-    let server = start(ServerConfig::default()).await;
+    let server = start(common::config()).await;
     let response = server.http.get(server.url("/health")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
@@ -26,7 +26,7 @@ async fn health_answers_ok() {
 
 #[tokio::test]
 async fn sign_up_sign_out_and_sign_in_again() {
-    let server = start(ServerConfig::default()).await;
+    let server = start(common::config()).await;
 
     let response = server.sign_up(" Ann@Example.org ", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -73,7 +73,7 @@ async fn sign_up_sign_out_and_sign_in_again() {
 async fn behind_https_the_cookie_is_secure_and_host_bound() {
     let server = start(ServerConfig {
         secure_cookies: true,
-        ..ServerConfig::default()
+        ..common::config()
     })
     .await;
     let response = server.sign_up("ann@example.org", PASSWORD).await;
@@ -89,7 +89,7 @@ async fn behind_https_the_cookie_is_secure_and_host_bound() {
 
 #[tokio::test]
 async fn wrong_password_and_unknown_address_get_the_same_refusal() {
-    let server = start(ServerConfig::default()).await;
+    let server = start(common::config()).await;
     server.account("ann@example.org", PASSWORD).await;
 
     let wrong = server.sign_in("ann@example.org", "not the password").await;
@@ -105,7 +105,7 @@ async fn wrong_password_and_unknown_address_get_the_same_refusal() {
 
 #[tokio::test]
 async fn sign_up_refuses_taken_addresses_short_passwords_and_bad_bodies() {
-    let server = start(ServerConfig::default()).await;
+    let server = start(common::config()).await;
     server.account("ann@example.org", PASSWORD).await;
 
     let taken = server.sign_up("ANN@example.org", "another password").await;
@@ -143,7 +143,7 @@ async fn repeated_failures_lock_the_account_for_a_while() {
             window: Duration::from_secs(60),
             lockout: Duration::from_secs(900),
         },
-        ..ServerConfig::default()
+        ..common::config()
     })
     .await;
     server.account("ann@example.org", PASSWORD).await;
@@ -181,7 +181,7 @@ async fn repeated_failures_from_one_address_lock_that_address() {
             window: Duration::from_secs(60),
             lockout: Duration::from_secs(60),
         },
-        ..ServerConfig::default()
+        ..common::config()
     })
     .await;
     server.account("ann@example.org", PASSWORD).await;
@@ -197,7 +197,7 @@ async fn repeated_failures_from_one_address_lock_that_address() {
 
 #[tokio::test]
 async fn cross_site_state_changing_requests_are_refused() {
-    let server = start(ServerConfig::default()).await;
+    let server = start(common::config()).await;
     let cookie = server.account("ann@example.org", PASSWORD).await;
     let credentials = json!({ "email": "ann@example.org", "password": PASSWORD });
 
@@ -268,7 +268,7 @@ async fn cross_site_state_changing_requests_are_refused() {
 
 #[tokio::test]
 async fn two_accounts_see_only_their_own_session() {
-    let server = start(ServerConfig::default()).await;
+    let server = start(common::config()).await;
     let ann = server.account("ann@example.org", PASSWORD).await;
     let bob = server
         .account("bob@example.org", "bob's own password")
@@ -318,7 +318,7 @@ async fn two_accounts_see_only_their_own_session() {
 
 #[tokio::test]
 async fn confirming_the_password_again() {
-    let server = start(ServerConfig::default()).await;
+    let server = start(common::config()).await;
     let cookie = server.account("ann@example.org", PASSWORD).await;
     let confirm = |password: &str| {
         server
@@ -352,7 +352,7 @@ async fn confirming_the_password_again() {
 
 #[tokio::test]
 async fn the_openapi_document_describes_every_route_and_only_those() {
-    let server = start(ServerConfig::default()).await;
+    let server = start(common::config()).await;
     let response = server
         .http
         .get(server.url("/api/v1/openapi.json"))
@@ -401,7 +401,7 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
 
 #[tokio::test]
 async fn the_sign_in_page_signs_in_and_out() {
-    let server = start(ServerConfig::default()).await;
+    let server = start(common::config()).await;
     let response = server.http.get(server.url("/")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/sign-in");
@@ -483,7 +483,7 @@ async fn the_sign_in_page_signs_in_and_out() {
 
 #[tokio::test]
 async fn shutdown_stops_the_server() {
-    let mut server: Server = start(ServerConfig::default()).await;
+    let mut server: Server = start(common::config()).await;
     assert_eq!(
         server
             .http
@@ -500,7 +500,7 @@ async fn shutdown_stops_the_server() {
 
 #[tokio::test]
 async fn each_account_reads_only_its_own_audit_log() {
-    let server = start(ServerConfig::default()).await;
+    let server = start(common::config()).await;
     let ann = server.account("ann@example.org", PASSWORD).await;
     let bob = server
         .account("bob@example.org", "bob's own password")

@@ -7,7 +7,6 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use common::start;
-use ferry_server::ServerConfig;
 use reqwest::header::COOKIE;
 use serde_json::json;
 
@@ -46,7 +45,7 @@ async fn passwords_appear_in_no_log_response_or_stored_row() {
         .with_writer(move || writer.clone())
         .init();
 
-    let server = start(ServerConfig::default()).await;
+    let server = start(common::config()).await;
     let mut seen = String::new();
     let cookie = record(&mut seen, server.sign_up("ann@example.org", PASSWORD).await)
         .await

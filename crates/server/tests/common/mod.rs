@@ -16,18 +16,53 @@ pub struct Server {
     pub base: String,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
+    /// The emulated services people connect (the server runs as it does without real OAuth
+    /// apps configured).
+    pub sandbox: ferry_sandbox::Sandbox,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// The server's configuration for tests; `start` fills in the URL and folders.
+pub fn config() -> ServerConfig {
+    let mut config = ServerConfig::new(
+        "http://127.0.0.1:1".parse().unwrap(),
+        std::path::PathBuf::new(),
+    );
+    config.sandbox = true;
+    config
+}
+
 pub async fn start(config: ServerConfig) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("ferry.db"))
+    let sandbox = ferry_sandbox::start(ferry_sandbox::SandboxOptions::default())
         .await
         .unwrap();
-    let state = AppState::new(Arc::new(store), config);
+    start_with(config, sandbox, tempfile::tempdir().unwrap(), None).await
+}
+
+/// A server on `dir` (its journal, key and archives), with `outbox` sending its e-mail.
+pub async fn start_with(
+    mut config: ServerConfig,
+    sandbox: ferry_sandbox::Sandbox,
+    dir: tempfile::TempDir,
+    outbox: Option<Arc<dyn ferry_server::Outbox>>,
+) -> Server {
+    let store: Arc<dyn ferry_engine::Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("ferry.db"))
+            .await
+            .unwrap(),
+    );
+    let services = ferry_connectors::config::Config::parse(&sandbox.ferry_toml(), None).unwrap();
+    let connections = Arc::new(ferry_endpoints::Connections::new(
+        store.clone(),
+        dir.path().to_path_buf(),
+        Ok(services),
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    config.public_url = base.parse().unwrap();
+    config.archive_dir = dir.path().join("archives");
+    let state = AppState::new(store, connections, outbox, config);
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(ferry_server::serve(listener, state, async {
         let _ = rx.await;
@@ -40,6 +75,7 @@ pub async fn start(config: ServerConfig) -> Server {
         base,
         dir,
         http,
+        sandbox,
         shutdown: Some(tx),
         handle: Some(handle),
     }
@@ -48,6 +84,13 @@ pub async fn start(config: ServerConfig) -> Server {
 impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Asks the server to stop and waits until it has; returns what it ran on, to start
+    /// it again.
+    pub async fn stop_and_keep(mut self) -> (ferry_sandbox::Sandbox, tempfile::TempDir) {
+        self.stop().await;
+        (self.sandbox, self.dir)
     }
 
     /// Asks the server to stop and waits until it has.
@@ -119,4 +162,112 @@ pub fn set_cookie_header(response: &Response) -> String {
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned()
+}
+
+impl Server {
+    pub async fn get(&self, cookie: &str, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_json(&self, cookie: &str, path: &str, body: Value) -> Response {
+        self.http
+            .post(self.url(path))
+            .header(COOKIE, cookie)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Starts connecting `service` and returns the URL of the service's consent page.
+    pub async fn authorize_url(&self, cookie: &str, service: &str) -> String {
+        let response = self
+            .post_json(cookie, "/api/v1/connections", json!({ "service": service }))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        body["authorize_url"].as_str().unwrap().to_string()
+    }
+
+    /// Approves on the sandbox's consent page (as a person clicking "Allow" would) and
+    /// returns where the service sends the browser back to: ferry's callback URL.
+    pub async fn approve(&self, authorize_url: &str) -> String {
+        let url = reqwest::Url::parse(authorize_url).unwrap();
+        let mut form: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        form.push(("decision".into(), "approve".into()));
+        let mut action = url.clone();
+        action.set_query(None);
+        let response = self.http.post(action).form(&form).send().await.unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "the consent page redirects back: {}",
+            response.status()
+        );
+        response.headers()["location"].to_str().unwrap().to_string()
+    }
+
+    /// Connects `service` through the whole OAuth flow; returns the callback's response.
+    pub async fn connect(&self, cookie: &str, service: &str) -> Response {
+        let authorize = self.authorize_url(cookie, service).await;
+        let callback = self.approve(&authorize).await;
+        self.http
+            .get(callback)
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Re-enters the password in this session.
+    pub async fn confirm(&self, cookie: &str, password: &str) -> Response {
+        self.post_json(
+            cookie,
+            "/api/v1/session/confirm",
+            json!({ "password": password }),
+        )
+        .await
+    }
+
+    /// Polls a job until it is done or cancelled (at most `timeout`); its last view.
+    pub async fn wait_job(&self, cookie: &str, id: &str, timeout: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let job: Value = self
+                .get(cookie, &format!("/api/v1/jobs/{id}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let state = job["state"].as_str().unwrap_or_default().to_string();
+            if state == "done" || state == "cancelled" || tokio::time::Instant::now() > deadline {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Polls an archive until it is no longer building (at most `timeout`).
+    pub async fn wait_archive(&self, cookie: &str, id: &str, timeout: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let archive: Value = self
+                .get(cookie, &format!("/api/v1/archives/{id}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            if archive["state"] != "building" || tokio::time::Instant::now() > deadline {
+                return archive;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }

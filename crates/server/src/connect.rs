@@ -1,0 +1,464 @@
+//! Connecting a service from the browser: the OAuth 2.0 authorization-code flow with a
+//! random state and (where the service takes it) PKCE, redirecting back to
+//! `<public_url>/oauth/callback`.
+//!
+//! The state and verifier never leave the server: they wait here, bound to the session that
+//! asked, for 10 minutes. A callback is accepted once, from that same session; a wrong,
+//! reused, expired or foreign state is refused before any code is exchanged.
+//! They live in memory: a restart forgets authorizations in progress (the person clicks
+//! "Connect" again), and several server processes need them in the shared store (issue 7).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use ferry_connectors::service::{ServiceKind, Settings};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::auth::CurrentSession;
+use crate::forms::QueryPairs;
+use crate::web::{Nav, Page, error_page};
+use crate::{ApiError, AppState};
+
+/// How long the person has to approve at the service.
+const AUTHORIZATION_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// Authorizations one account may have in progress (each holds memory until it expires).
+const MAX_PENDING_PER_ACCOUNT: usize = 8;
+
+struct PendingConnect {
+    account_id: String,
+    session_hash: String,
+    kind: ServiceKind,
+    verifier: Option<Zeroizing<String>>,
+    redirect_uri: String,
+    /// Where to go once connected (a path in the app).
+    next: String,
+    created: Instant,
+}
+
+/// Authorizations waiting for their callback, by state.
+#[derive(Default)]
+pub struct PendingAuthorizations {
+    by_state: Mutex<HashMap<String, PendingConnect>>,
+}
+
+impl PendingAuthorizations {
+    fn insert(&self, state: String, pending: PendingConnect) -> Result<(), ApiError> {
+        let mut map = self
+            .by_state
+            .lock()
+            .map_err(|_| ApiError::Internal("pending authorizations poisoned".into()))?;
+        map.retain(|_, p| p.created.elapsed() < AUTHORIZATION_LIFETIME);
+        let mine = map
+            .values()
+            .filter(|p| p.account_id == pending.account_id)
+            .count();
+        if mine >= MAX_PENDING_PER_ACCOUNT {
+            return Err(ApiError::Conflict(
+                "too many connections in progress; finish one or wait a few minutes".into(),
+            ));
+        }
+        map.insert(state, pending);
+        Ok(())
+    }
+
+    /// Removes and returns the authorization of `state`: whatever happens next, a state is
+    /// good for one callback only.
+    fn take(&self, state: &str) -> Option<PendingConnect> {
+        self.by_state.lock().ok()?.remove(state)
+    }
+}
+
+/// A service a person can connect here.
+#[derive(Clone, Debug, Serialize)]
+pub struct Offered {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// Emulated by the sandbox, not the real service.
+    pub sandbox: bool,
+    /// "photos come from here" / "photos go here".
+    pub role: &'static str,
+}
+
+/// The services with an OAuth app configured: with no real app configured, `ferry serve`
+/// runs the sandbox and these are its emulators.
+pub fn offered(state: &AppState) -> Vec<Offered> {
+    let Ok(config) = state.connections().config() else {
+        return Vec::new();
+    };
+    ServiceKind::ALL
+        .iter()
+        .filter(|kind| {
+            let service = config.service(**kind);
+            service.client_id.is_some() && kind.oauth(service).is_some()
+        })
+        .map(|kind| Offered {
+            name: kind.name(),
+            title: kind.title(),
+            sandbox: state.config().sandbox,
+            role: if kind.is_source() {
+                "your photos, videos and posts come from here"
+            } else {
+                "your copies go here"
+            },
+        })
+        .collect()
+}
+
+fn offered_kind(state: &AppState, service: &str) -> Result<ServiceKind, ApiError> {
+    offered(state)
+        .iter()
+        .find(|o| o.name == service)
+        .and_then(|o| ServiceKind::from_name(o.name))
+        .ok_or_else(|| ApiError::NotFound(format!("'{service}' cannot be connected here")))
+}
+
+/// A path inside this app to return to, or `/connections`: never another site.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_string()
+        }
+        _ => "/connections".to_string(),
+    }
+}
+
+/// Starts an authorization: the URL to send the browser to.
+fn authorize(
+    state: &AppState,
+    current: &CurrentSession,
+    service: &str,
+    next: String,
+) -> Result<String, ApiError> {
+    let kind = offered_kind(state, service)?;
+    let config = state
+        .connections()
+        .config()
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .service(kind);
+    let app = kind
+        .oauth(config)
+        .ok_or_else(|| ApiError::NotFound(format!("{} has no OAuth flow", kind.title())))?;
+    let redirect_uri = state.config().absolute("/oauth/callback");
+    let authorization = app
+        .authorize(config, &redirect_uri)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.pending().insert(
+        authorization.state,
+        PendingConnect {
+            account_id: current.account.id.clone(),
+            session_hash: current.session.token_hash.clone(),
+            kind,
+            verifier: authorization.verifier.map(Zeroizing::new),
+            redirect_uri,
+            next,
+            created: Instant::now(),
+        },
+    )?;
+    Ok(authorization.url)
+}
+
+/// `GET /connect/{service}`: off to the service's consent page.
+pub async fn begin(
+    State(state): State<AppState>,
+    Page(current): Page,
+    Path(service): Path<String>,
+    QueryPairs(query): QueryPairs,
+) -> Response {
+    let next = safe_next(query.get("next"));
+    match authorize(&state, &current, &service, next) {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(err) => error_page(&state, &current, err, "/connections"),
+    }
+}
+
+/// `GET /oauth/callback`: the service sends the browser back here with a code (or an error).
+pub async fn callback(
+    State(state): State<AppState>,
+    Page(current): Page,
+    QueryPairs(query): QueryPairs,
+) -> Response {
+    match finish(&state, &current, &query).await {
+        Ok((next, done)) => {
+            let sep = if next.contains('?') { '&' } else { '?' };
+            let text: String = url::form_urlencoded::byte_serialize(done.as_bytes()).collect();
+            Redirect::to(&format!("{next}{sep}connected={text}")).into_response()
+        }
+        Err(err) => error_page(&state, &current, err, "/connections"),
+    }
+}
+
+async fn finish(
+    state: &AppState,
+    current: &CurrentSession,
+    query: &crate::forms::Pairs,
+) -> Result<(String, String), ApiError> {
+    let refused = || {
+        ApiError::BadRequest(
+            "this authorization is not valid here: it expired, was used already, or was started \
+             elsewhere. Connect the service again."
+                .into(),
+        )
+    };
+    let pending = query
+        .get("state")
+        .and_then(|s| state.pending().take(s))
+        .ok_or_else(refused)?;
+    if pending.session_hash != current.session.token_hash
+        || pending.account_id != current.account.id
+        || pending.created.elapsed() >= AUTHORIZATION_LIFETIME
+    {
+        return Err(refused());
+    }
+    let kind = pending.kind;
+    if let Some(error) = query.get("error") {
+        let _ = state
+            .store()
+            .audit(
+                &current.account.id,
+                "connection_refused",
+                &format!("{} {error}", kind.name()),
+            )
+            .await;
+        return Err(ApiError::BadRequest(format!(
+            "{} did not authorize ferry ({error})",
+            kind.title()
+        )));
+    }
+    let code = query
+        .get("code")
+        .ok_or_else(|| ApiError::BadRequest("the service sent no authorization code".into()))?;
+    let connections = state.connections();
+    let config = connections
+        .config()
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .service(kind);
+    let app = kind
+        .oauth(config)
+        .ok_or_else(|| ApiError::Internal(format!("{} has no OAuth flow", kind.title())))?;
+    let http = ferry_connectors::http::client();
+    let secret = app
+        .exchange(
+            &http,
+            config,
+            &pending.redirect_uri,
+            code.to_string(),
+            pending.verifier.as_ref().map(|v| v.to_string()),
+        )
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("{} refused: {e}", kind.title())))?;
+    let owner = &current.account.id;
+    let name = connections
+        .free_name(owner, kind)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let saved = connections
+        .save(owner, &name, kind, Settings::default(), &secret)
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("{e:#}")))?;
+    state
+        .store()
+        .audit(
+            owner,
+            "connected",
+            &format!("{name}: {} ({})", kind.name(), saved.account),
+        )
+        .await?;
+    Ok((
+        pending.next,
+        format!(
+            "{} ({}) is connected as {name}",
+            kind.title(),
+            saved.account
+        ),
+    ))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "connections.html")]
+struct ConnectionsPage {
+    nav: Nav,
+    rows: Vec<ConnectionView>,
+    services: Vec<Offered>,
+    next_query: String,
+    error: Option<String>,
+    done: Option<String>,
+}
+
+/// A connection as pages and the API show it: never its secret.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnectionView {
+    pub name: String,
+    pub service: String,
+    pub account: String,
+    pub created_at: String,
+    /// Photos come from it (a source) or go to it (a destination).
+    pub source: bool,
+}
+
+pub async fn connection_views(
+    state: &AppState,
+    owner: &str,
+) -> Result<Vec<ConnectionView>, ApiError> {
+    let rows = state
+        .connections()
+        .list(owner)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ConnectionView {
+            source: ServiceKind::from_name(&r.service).is_some_and(ServiceKind::is_source),
+            created_at: r.created_at.get(..10).unwrap_or(&r.created_at).to_string(),
+            name: r.name,
+            service: r.service,
+            account: r.account,
+        })
+        .collect())
+}
+
+/// `GET /connections`
+pub async fn page(
+    State(state): State<AppState>,
+    Page(current): Page,
+    QueryPairs(query): QueryPairs,
+) -> Response {
+    let rows = match connection_views(&state, &current.account.id).await {
+        Ok(rows) => rows,
+        Err(err) => return error_page(&state, &current, err, "/"),
+    };
+    let next_query = match query.get("next") {
+        Some(next) => {
+            let next: String =
+                url::form_urlencoded::byte_serialize(safe_next(Some(next)).as_bytes()).collect();
+            format!("?next={next}")
+        }
+        None => String::new(),
+    };
+    ConnectionsPage {
+        nav: Nav::new(&state, &current),
+        rows,
+        services: offered(&state),
+        next_query,
+        error: query.get("error").map(str::to_string),
+        done: query.get("connected").map(str::to_string),
+    }
+    .into_response()
+}
+
+/// `POST /connections/{name}/forget`
+pub async fn forget_form(
+    State(state): State<AppState>,
+    Page(current): Page,
+    Path(name): Path<String>,
+) -> Response {
+    match forget(&state, &current, &name).await {
+        Ok(()) => Redirect::to("/connections").into_response(),
+        Err(err) => error_page(&state, &current, err, "/connections"),
+    }
+}
+
+async fn forget(state: &AppState, current: &CurrentSession, name: &str) -> Result<(), ApiError> {
+    let owner = &current.account.id;
+    if !state
+        .connections()
+        .exists(owner, name)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+    {
+        return Err(ApiError::NotFound(format!("no connection named '{name}'")));
+    }
+    let warning = state
+        .connections()
+        .forget(owner, name)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(warning) = warning {
+        tracing::warn!(%warning, "disconnecting");
+    }
+    state.store().audit(owner, "disconnected", name).await?;
+    Ok(())
+}
+
+/// `GET /api/v1/services`: what can be connected here.
+pub async fn api_services(
+    State(state): State<AppState>,
+    _current: CurrentSession,
+) -> Json<Vec<Offered>> {
+    Json(offered(&state))
+}
+
+/// `GET /api/v1/connections`
+pub async fn api_list(
+    State(state): State<AppState>,
+    current: CurrentSession,
+) -> Result<Json<Vec<ConnectionView>>, ApiError> {
+    Ok(Json(connection_views(&state, &current.account.id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConnectRequest {
+    pub service: String,
+    /// Where the browser lands afterwards (a path in the web app).
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectStarted {
+    /// Open this in the person's browser (signed in to ferry in the same session).
+    pub authorize_url: String,
+}
+
+/// `POST /api/v1/connections`: starts connecting a service.
+pub async fn api_authorize(
+    State(state): State<AppState>,
+    current: CurrentSession,
+    json: Result<Json<ConnectRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let request = crate::api::body(json)?;
+    let next = safe_next(request.next.as_deref());
+    let url = authorize(&state, &current, &request.service, next)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ConnectStarted { authorize_url: url }),
+    )
+        .into_response())
+}
+
+/// `DELETE /api/v1/connections/{name}`: revokes where the service allows, and forgets.
+pub async fn api_forget(
+    State(state): State<AppState>,
+    current: CurrentSession,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    forget(&state, &current, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/transfer")), "/transfer");
+        assert_eq!(safe_next(Some("//evil.example/x")), "/connections");
+        assert_eq!(safe_next(Some("https://evil.example")), "/connections");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/connections");
+        assert_eq!(safe_next(None), "/connections");
+    }
+}

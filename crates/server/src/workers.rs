@@ -1,0 +1,423 @@
+//! The engine's jobs, run inside `ferry serve`: one task per running transfer, with its live
+//! progress and its stop handle, and one task per archive being built.
+//!
+//! The journal stays the truth: a job this process runs is a journal job like any other, so a
+//! server killed at any instant loses nothing. A stopping server pauses its jobs with
+//! [`SHUTDOWN_REASON`] and resumes exactly those when it starts again; a job the person
+//! paused stays paused.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferry_endpoints::Connections;
+use ferry_engine::{Engine, JobState, Progress, RunOptions, Stop};
+
+use crate::ServerConfig;
+use crate::notify::{Message, Notifier};
+
+/// Why a job is paused while the server is down; the next start resumes these.
+pub const SHUTDOWN_REASON: &str = "the server stopped; it goes on when the server starts again";
+const PAUSED_BY_PERSON: &str = "paused by you";
+const CANCELLED_BY_PERSON: &str = "cancelled by you";
+
+/// A transfer running in this process.
+pub struct Running {
+    pub progress: Arc<Progress>,
+    stop: Arc<Stop>,
+    cancel: AtomicBool,
+    rate: Mutex<RateMeter>,
+}
+
+impl Running {
+    /// Bytes per second, smoothed over the last seconds.
+    pub fn rate(&self) -> f64 {
+        let moved = Progress::get(&self.progress.moved_bytes);
+        match self.rate.lock() {
+            Ok(mut meter) => meter.observe(Instant::now(), moved),
+            Err(_) => 0.0,
+        }
+    }
+}
+
+/// A moving average of a byte counter's rate.
+struct RateMeter {
+    last: Option<(Instant, u64)>,
+    rate: f64,
+}
+
+impl RateMeter {
+    fn observe(&mut self, now: Instant, bytes: u64) -> f64 {
+        match self.last {
+            None => self.last = Some((now, bytes)),
+            Some((at, before)) => {
+                let secs = now.duration_since(at).as_secs_f64();
+                // Below half a second the sample is mostly noise: keep the last figure.
+                if secs >= 0.5 {
+                    let sample = bytes.saturating_sub(before) as f64 / secs;
+                    self.rate = if self.rate == 0.0 {
+                        sample
+                    } else {
+                        0.7 * self.rate + 0.3 * sample
+                    };
+                    self.last = Some((now, bytes));
+                }
+            }
+        }
+        self.rate
+    }
+}
+
+#[derive(Clone)]
+pub struct Workers {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    connections: Arc<Connections>,
+    notifier: Notifier,
+    config: ServerConfig,
+    running: Mutex<HashMap<String, Arc<Running>>>,
+    /// Transfers: a stopping server waits for them to pause.
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Archive builds: a stopping server abandons them (they start again on the next start).
+    builds: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    stopping: AtomicBool,
+}
+
+impl Workers {
+    pub fn new(
+        engine: Engine,
+        connections: Arc<Connections>,
+        notifier: Notifier,
+        config: ServerConfig,
+    ) -> Workers {
+        Workers {
+            inner: Arc::new(Inner {
+                engine,
+                connections,
+                notifier,
+                config,
+                running: Mutex::new(HashMap::new()),
+                tasks: Mutex::new(Vec::new()),
+                builds: Mutex::new(Vec::new()),
+                stopping: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The live handle of a job this process is running.
+    pub fn running(&self, job_id: &str) -> Option<Arc<Running>> {
+        self.inner.running.lock().ok()?.get(job_id).cloned()
+    }
+
+    fn keep(list: &Mutex<Vec<tokio::task::JoinHandle<()>>>, task: tokio::task::JoinHandle<()>) {
+        if let Ok(mut tasks) = list.lock() {
+            tasks.retain(|t| !t.is_finished());
+            tasks.push(task);
+        }
+    }
+
+    /// Runs a job in the background, unless it runs already. `announce`: tell the owner it
+    /// started (not on a resume after a restart).
+    pub fn run(&self, job_id: &str, announce: bool) {
+        if self.inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let running = Arc::new(Running {
+            progress: Arc::new(Progress::default()),
+            stop: Arc::new(Stop::default()),
+            cancel: AtomicBool::new(false),
+            rate: Mutex::new(RateMeter {
+                last: None,
+                rate: 0.0,
+            }),
+        });
+        {
+            let Ok(mut map) = self.inner.running.lock() else {
+                return;
+            };
+            if map.contains_key(job_id) {
+                return;
+            }
+            map.insert(job_id.to_string(), running.clone());
+        }
+        let workers = self.clone();
+        let job_id = job_id.to_string();
+        let task = tokio::spawn(async move {
+            workers.transfer(&job_id, running, announce).await;
+            if let Ok(mut map) = workers.inner.running.lock() {
+                map.remove(&job_id);
+            }
+        });
+        Self::keep(&self.inner.tasks, task);
+    }
+
+    async fn transfer(&self, job_id: &str, running: Arc<Running>, announce: bool) {
+        let engine = &self.inner.engine;
+        let store = engine.store();
+        let job = match store.job(job_id).await {
+            Ok(job) => job,
+            Err(err) => {
+                tracing::error!(job = job_id, error = %err, "cannot read the job");
+                return;
+            }
+        };
+        let owner = job.owner.clone();
+        let what = describe(&job.spec.sources, &job.spec.destination);
+        if announce {
+            self.inner
+                .notifier
+                .tell(
+                    &owner,
+                    Message {
+                        subject: "Your transfer has started".into(),
+                        text: format!("Your transfer {what} has started."),
+                        link: format!("/jobs/{job_id}"),
+                    },
+                )
+                .await;
+        }
+        let opened = async {
+            let mut sources = Vec::new();
+            for spec in &job.spec.sources {
+                sources.push(
+                    ferry_endpoints::open_source(&self.inner.connections, &owner, spec).await?,
+                );
+            }
+            let dest = ferry_endpoints::open_destination(
+                &self.inner.connections,
+                &owner,
+                &job.spec.destination,
+            )
+            .await?;
+            anyhow::Ok((sources, dest))
+        }
+        .await;
+        let (sources, dest) = match opened {
+            Ok(opened) => opened,
+            Err(err) => {
+                let reason = format!("cannot open the services: {err:#}");
+                let _ = store
+                    .set_state(&job.id, JobState::Paused, Some(&reason))
+                    .await;
+                self.tell_paused(&owner, job_id, &what, &reason).await;
+                return;
+            }
+        };
+        let options = RunOptions {
+            concurrency: self.inner.config.transfer_concurrency.max(1),
+            ..RunOptions::default()
+        };
+        let result = engine
+            .run(
+                &job.id,
+                sources,
+                dest,
+                &options,
+                running.progress.clone(),
+                running.stop.clone(),
+            )
+            .await;
+        if running.cancel.load(Ordering::SeqCst) {
+            let _ = store
+                .set_state(&job.id, JobState::Cancelled, Some(CANCELLED_BY_PERSON))
+                .await;
+            return;
+        }
+        match result {
+            Ok(report) if report.state == JobState::Done => {
+                let c = &report.counts;
+                let mut text = format!(
+                    "Your transfer {what} has finished: {} of {} items copied",
+                    c.done, c.total
+                );
+                if c.skipped > 0 {
+                    text.push_str(&format!(", {} skipped", c.skipped));
+                }
+                if c.failed > 0 {
+                    text.push_str(&format!(
+                        ", {} failed (see why on the job's page)",
+                        c.failed
+                    ));
+                }
+                text.push('.');
+                self.inner
+                    .notifier
+                    .tell(
+                        &owner,
+                        Message {
+                            subject: "Your transfer has finished".into(),
+                            text,
+                            link: format!("/jobs/{job_id}"),
+                        },
+                    )
+                    .await;
+                let _ = store
+                    .audit(&owner, "transfer_finished", &format!("{job_id} {what}"))
+                    .await;
+            }
+            Ok(report) => {
+                let reason = report.reason.unwrap_or_default();
+                if reason != SHUTDOWN_REASON && reason != PAUSED_BY_PERSON {
+                    self.tell_paused(&owner, job_id, &what, &reason).await;
+                }
+            }
+            Err(err) => {
+                let reason = format!("{err}");
+                let _ = store
+                    .set_state(&job.id, JobState::Paused, Some(&reason))
+                    .await;
+                self.tell_paused(&owner, job_id, &what, &reason).await;
+            }
+        }
+    }
+
+    async fn tell_paused(&self, owner: &str, job_id: &str, what: &str, reason: &str) {
+        self.inner
+            .notifier
+            .tell(
+                owner,
+                Message {
+                    subject: "Your transfer is paused".into(),
+                    text: format!("Your transfer {what} is paused: {reason}. Resume it once the cause is fixed."),
+                    link: format!("/jobs/{job_id}"),
+                },
+            )
+            .await;
+    }
+
+    /// Pauses a running job (it stops taking new items and finishes those in flight).
+    pub fn pause(&self, job_id: &str) -> bool {
+        match self.running(job_id) {
+            Some(running) => {
+                running.stop.stop(PAUSED_BY_PERSON);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cancels a job: a running one stops and is then marked cancelled; one not running is
+    /// marked at once.
+    pub async fn cancel(&self, job_id: &str) -> ferry_engine::Result<()> {
+        if let Some(running) = self.running(job_id) {
+            running.cancel.store(true, Ordering::SeqCst);
+            running.stop.stop(CANCELLED_BY_PERSON);
+            return Ok(());
+        }
+        self.inner
+            .engine
+            .store()
+            .set_state(
+                &job_id.to_string(),
+                JobState::Cancelled,
+                Some(CANCELLED_BY_PERSON),
+            )
+            .await
+    }
+
+    /// On start: resumes the accounts' jobs that were moving when the server stopped (or was
+    /// killed), and builds again the archives that were being built.
+    pub async fn resume_all(&self) {
+        let store = self.inner.engine.store();
+        match store.unfinished_jobs().await {
+            Ok(jobs) => {
+                for job in jobs {
+                    // '' is the machine's own user: the CLI's jobs are the CLI's to resume.
+                    let interrupted = matches!(job.state, JobState::Planning | JobState::Running)
+                        || job.reason.as_deref() == Some(SHUTDOWN_REASON);
+                    if !job.owner.is_empty() && interrupted {
+                        self.run(&job.id, false);
+                    }
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "cannot list the jobs to resume"),
+        }
+        match store.building_archives().await {
+            Ok(archives) => {
+                for archive in archives {
+                    self.build_archive(archive.id);
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "cannot list the archives to build"),
+        }
+    }
+
+    /// Builds an archive in the background (see `archives::build`).
+    pub fn build_archive(&self, archive_id: String) {
+        if self.inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let workers = self.clone();
+        let task = tokio::spawn(async move {
+            crate::archives::build(&workers, &archive_id).await;
+        });
+        Self::keep(&self.inner.builds, task);
+    }
+
+    pub fn connections(&self) -> &Connections {
+        &self.inner.connections
+    }
+
+    pub fn notifier(&self) -> &Notifier {
+        &self.inner.notifier
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// Whether the server is stopping (an archive build interrupted now is built again on
+    /// the next start, not failed).
+    pub fn stopping(&self) -> bool {
+        self.inner.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Pauses every running job with [`SHUTDOWN_REASON`] and waits (at most 30 s) for them to
+    /// settle their items in flight; archive builds are abandoned and start again later.
+    pub async fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        if let Ok(map) = self.inner.running.lock() {
+            for running in map.values() {
+                running.stop.stop(SHUTDOWN_REASON);
+            }
+        }
+        if let Ok(mut builds) = self.inner.builds.lock() {
+            for build in builds.drain(..) {
+                build.abort();
+            }
+        }
+        let tasks: Vec<_> = match self.inner.tasks.lock() {
+            Ok(mut tasks) => tasks.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        let all = futures::future::join_all(tasks);
+        if tokio::time::timeout(Duration::from_secs(30), all)
+            .await
+            .is_err()
+        {
+            tracing::warn!("some jobs did not pause within 30 s; they resume from the journal");
+        }
+    }
+}
+
+/// "from facebook to dropbox", from the journal's endpoint specs.
+pub fn describe(sources: &[String], destination: &str) -> String {
+    let name = |spec: &str| spec.trim_end_matches(':').to_string();
+    format!(
+        "from {} to {}",
+        sources
+            .iter()
+            .map(|s| name(s))
+            .collect::<Vec<_>>()
+            .join(", "),
+        name(destination)
+    )
+}
