@@ -536,7 +536,7 @@ fn request_page_for(
     error: Option<ApiError>,
 ) -> Response {
     let hours = state.config().link_lifetime.as_secs() / 3600;
-    let lifetime = if hours % 24 == 0 && hours > 0 {
+    let lifetime = if hours.is_multiple_of(24) && hours > 0 {
         format!("{} days", hours / 24)
     } else {
         format!("{hours} hours")

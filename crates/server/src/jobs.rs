@@ -462,10 +462,8 @@ async fn job_view(state: &AppState, job: &Job, failures: u32) -> Result<JobView,
     };
     let percent = if job.state == JobState::Done {
         100
-    } else if total > 0 {
-        (settled * 100 / total).min(100)
     } else {
-        0
+        (settled * 100).checked_div(total).unwrap_or(0).min(100)
     };
     let is_running = running.is_some();
     let final_state = job.state.is_final();

@@ -366,7 +366,7 @@ async fn sweep(state: AppState) {
     let mut runs: u64 = 0;
     loop {
         tick.tick().await;
-        if runs % 60 == 0
+        if runs.is_multiple_of(60)
             && let Err(err) = state
                 .store()
                 .delete_expired_sessions(auth::unix_now())
