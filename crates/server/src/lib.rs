@@ -15,7 +15,9 @@
 mod api;
 mod auth;
 mod error;
+mod mail;
 mod openapi;
+mod settings;
 mod web;
 
 use std::future::Future;
@@ -37,6 +39,11 @@ pub use auth::{
     CONFIRMATION_MAX_AGE, ClientIp, CurrentSession, Password, Throttle, ThrottleConfig,
 };
 pub use error::ApiError;
+pub use mail::{MailError, Mailer, SMTP_TIMEOUT};
+pub use settings::{
+    DEFAULT_LINK_LIFETIME, MailSettings, ServeSettings, SettingsError, SmtpCredentials,
+    SmtpSecurity,
+};
 
 /// How the server behaves; `ferry serve` fills it from flags and `ferry.toml`.
 #[derive(Clone, Debug)]
