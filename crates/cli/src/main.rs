@@ -6,6 +6,7 @@ mod display;
 mod export;
 mod inspect;
 mod paths;
+mod serve;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -95,22 +96,12 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
-    /// Run the web app and JSON API (accounts and sign-in so far) until Ctrl-C or SIGTERM.
-    Serve(ServeArgs),
+    /// Run the web app and JSON API (accounts, connections, transfers, download your
+    /// information), with the transfer workers, until Ctrl-C or SIGTERM.
+    Serve(serve::ServeArgs),
     /// Run emulators of Facebook, Dropbox, Google Photos and Koofr (seeded accounts, fault
     /// injection, an inspection API) until stopped.
     Sandbox(ferry_sandbox::SandboxOptions),
-}
-
-#[derive(Args)]
-struct ServeArgs {
-    /// The address and port to listen on.
-    #[arg(long, env = "FERRY_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: std::net::SocketAddr,
-    /// People reach the server over https (directly or through a proxy): mark the session
-    /// cookie Secure.
-    #[arg(long, env = "FERRY_SECURE_COOKIES")]
-    secure_cookies: bool,
 }
 
 #[derive(Args)]
@@ -256,21 +247,6 @@ async fn open_default(cli: &Cli) -> Result<Ferry> {
     open_ferry(&dir, config).await
 }
 
-async fn serve(ferry: &Ferry, args: ServeArgs) -> Result<()> {
-    let config = ferry_server::ServerConfig {
-        secure_cookies: args.secure_cookies,
-        ..ferry_server::ServerConfig::default()
-    };
-    let state = ferry_server::AppState::new(ferry.engine.store().clone(), config);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    eprintln!("ferry serves on http://{}", listener.local_addr()?);
-    ferry_server::serve(listener, state, ferry_server::shutdown_signal())
-        .await
-        .context("the server stopped")
-}
-
 async fn run(cli: Cli) -> Result<u8> {
     if let Command::Sandbox(options) = cli.command {
         run_sandbox(options).await?;
@@ -279,16 +255,18 @@ async fn run(cli: Cli) -> Result<u8> {
     if let Command::Inspect { parts, json } = cli.command {
         return inspect::inspect(parts, json).await;
     }
+    if let Command::Serve(args) = cli.command {
+        let data_dir = paths::data_dir(cli.data_dir.clone())?;
+        let config_file = paths::config_file(cli.config.clone())?;
+        serve::serve(&data_dir, &config_file, args).await?;
+        return Ok(EXIT_OK);
+    }
     if let Command::Demo { keep, run } = &cli.command {
         let dir = paths::data_dir(cli.data_dir.clone())?.join("demo");
         return demo::run(&dir, *keep, run).await;
     }
     let ferry = open_default(&cli).await?;
     match cli.command {
-        Command::Serve(args) => {
-            serve(&ferry, args).await?;
-            Ok(EXIT_OK)
-        }
         Command::Transfer(args) => transfer(&ferry, args).await,
         Command::Export(args) => export::export(&ferry, args).await,
         Command::Resume { job, run } => {
@@ -324,7 +302,10 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(exit_code(&report))
         }
-        Command::Sandbox(_) | Command::Demo { .. } | Command::Inspect { .. } => {
+        Command::Sandbox(_)
+        | Command::Demo { .. }
+        | Command::Inspect { .. }
+        | Command::Serve(_) => {
             unreachable!("handled above")
         }
     }

@@ -26,8 +26,10 @@ mod connect;
 mod error;
 mod forms;
 mod jobs;
+mod mail;
 mod notify;
 mod openapi;
+mod settings;
 mod web;
 mod workers;
 
@@ -52,7 +54,12 @@ pub use auth::{
     CONFIRMATION_MAX_AGE, ClientIp, CurrentSession, Password, Throttle, ThrottleConfig,
 };
 pub use error::ApiError;
+pub use mail::{MailError, Mailer, SMTP_TIMEOUT};
 pub use notify::Outbox;
+pub use settings::{
+    DEFAULT_LINK_LIFETIME, MailSettings, ServeSettings, SettingsError, SmtpCredentials,
+    SmtpSecurity,
+};
 
 /// How the server behaves; `ferry serve` fills it from flags and `ferry.toml`.
 #[derive(Clone, Debug)]
