@@ -73,7 +73,73 @@ async fn passwords_appear_in_no_log_response_or_stored_row() {
         .unwrap();
     record(&mut seen, form).await;
 
+    // Connect two services through OAuth, transfer, and download an archive: the tokens the
+    // services issue and the download ticket stay out of logs, pages and the database.
+    for service in ["facebook", "dropbox"] {
+        let response = server.connect(&cookie, service).await;
+        assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+        record(&mut seen, response).await;
+    }
+    let job: serde_json::Value = server
+        .post_json(
+            &cookie,
+            "/api/v1/transfers",
+            json!({ "source": "facebook", "destination": "dropbox" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = job["id"].as_str().unwrap();
+    let job = server
+        .wait_job(&cookie, id, std::time::Duration::from_secs(60))
+        .await;
+    assert_eq!(job["state"], "done", "{job}");
+    for path in ["/api/v1/connections", "/connections", "/api/v1/jobs"] {
+        record(&mut seen, server.get(&cookie, path).await).await;
+    }
+    let archive: serde_json::Value = server
+        .post_json(&cookie, "/api/v1/archives", json!({ "source": "facebook" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let archive_id = archive["id"].as_str().unwrap();
+    server
+        .wait_archive(&cookie, archive_id, std::time::Duration::from_secs(60))
+        .await;
+    server.confirm(&cookie, PASSWORD).await;
+    let ticket: serde_json::Value = server
+        .post_json(
+            &cookie,
+            &format!("/api/v1/archives/{archive_id}/ticket"),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = ticket["url"].as_str().unwrap().to_string();
+    let ticket_value = url.rsplit_once("ticket=").unwrap().1.to_string();
+    assert_eq!(
+        server.get(&cookie, &url).await.status(),
+        reqwest::StatusCode::OK
+    );
+
     let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        has_token("Bearer EAABx0123456789abcdefghij", "EAAB"),
+        "the check finds tokens"
+    );
+    // Facebook's tokens start "EAAB", Dropbox's "sl." (the sandbox issues real shapes).
+    for (text, what) in [(&logs, "logs"), (&seen, "responses")] {
+        assert!(!has_token(text, "EAAB"), "a Facebook token in the {what}");
+        assert!(!has_token(text, "sl."), "a Dropbox token in the {what}");
+        assert!(
+            !text.contains(&ticket_value),
+            "a download ticket in the {what}"
+        );
+    }
     assert!(
         logs.contains("/api/v1/session"),
         "the capture works: {logs}"
@@ -86,11 +152,43 @@ async fn passwords_appear_in_no_log_response_or_stored_row() {
     // The database keeps the argon2id hash only (the WAL holds the recent writes).
     let mut stored = Vec::new();
     for entry in std::fs::read_dir(server.dir.path()).unwrap() {
-        stored.extend(std::fs::read(entry.unwrap().path()).unwrap());
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("ferry.db")
+        {
+            stored.extend(std::fs::read(path).unwrap());
+        }
     }
     let stored = String::from_utf8_lossy(&stored);
     assert!(stored.contains("$argon2id$"));
     for secret in [PASSWORD, WRONG] {
         assert!(!stored.contains(secret), "a password in the database");
     }
+    assert!(
+        !has_token(&stored, "EAAB"),
+        "a Facebook token in the database"
+    );
+    assert!(
+        !has_token(&stored, "sl."),
+        "a Dropbox token in the database"
+    );
+    assert!(
+        !stored.contains(&ticket_value),
+        "a download ticket in the database"
+    );
+}
+
+/// Whether `text` holds `prefix` followed by at least 20 token characters.
+fn has_token(text: &str, prefix: &str) -> bool {
+    text.match_indices(prefix).any(|(at, _)| {
+        text[at + prefix.len()..]
+            .chars()
+            .take(20)
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .count()
+            == 20
+    })
 }
