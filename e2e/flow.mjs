@@ -47,6 +47,7 @@ const OTHER_EMAIL = `e2e-other-${crypto.randomBytes(6).toString('hex')}@example.
 /** The page of the step running now: what failure.png shows. */
 let currentPage = null;
 let stepNumber = 0;
+let stepName = 'start-up';
 let browser = null;
 let failing = false;
 
@@ -57,6 +58,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Runs one named step on `page`, then screenshots it as NN-name.png. */
 async function step(name, page, body) {
   stepNumber += 1;
+  stepName = name;
   currentPage = page;
   await body();
   const file = `${String(stepNumber).padStart(2, '0')}-${name}.png`;
@@ -203,7 +205,7 @@ async function waitForMail(to) {
 async function fail(err) {
   if (failing) return;
   failing = true;
-  console.error(`FAILED at step ${stepNumber + 1}: ${err?.stack || err}`);
+  console.error(`FAILED at step ${stepNumber} ${stepName}: ${err?.stack || err}`);
   if (currentPage && !currentPage.isClosed()) {
     try {
       await currentPage.screenshot({ path: path.join(SCREENSHOTS, 'failure.png'), fullPage: true });
