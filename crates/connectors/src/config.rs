@@ -80,6 +80,11 @@ pub struct ConfigError(pub String);
 struct File {
     #[serde(default)]
     services: BTreeMap<String, BTreeMap<String, String>>,
+    /// `ferry serve`'s settings: read by ferry-server, known here so that a typo in a table
+    /// name is still an error.
+    #[serde(default)]
+    #[allow(dead_code)]
+    serve: Option<toml::Table>,
 }
 
 /// The environment variable for a service's key.
