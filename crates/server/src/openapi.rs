@@ -274,9 +274,9 @@ fn connection_paths() -> Value {
             }
         },
         "/api/v1/connections/{name}": {
-            "parameters": path_param("name", "The connection's name."),
             "delete": {
                 "operationId": "disconnect",
+                "parameters": path_param("name", "The connection's name."),
                 "summary": "Revoke ferry's access where the service allows it, and forget the \
                     connection and its secret.",
                 "security": signed_in(),
@@ -292,9 +292,9 @@ fn transfer_paths() -> Value {
     let job_id = path_param("id", "The transfer's id (a whole UUID).");
     let action = |operation: &str, summary: &str, conflict: &'static str| {
         json!({
-            "parameters": job_id,
             "post": {
                 "operationId": operation,
+                "parameters": job_id,
                 "summary": summary,
                 "security": signed_in(),
                 "responses": with_errors(
@@ -360,9 +360,9 @@ fn transfer_paths() -> Value {
             }
         },
         "/api/v1/jobs/{id}": {
-            "parameters": job_id,
             "get": {
                 "operationId": "job",
+                "parameters": job_id,
                 "summary": "One transfer, with its first 1000 failures.",
                 "security": signed_in(),
                 "responses": with_errors(
@@ -371,9 +371,9 @@ fn transfer_paths() -> Value {
             }
         },
         "/api/v1/jobs/{id}/events": {
-            "parameters": job_id,
             "get": {
                 "operationId": "jobEvents",
+                "parameters": job_id,
                 "summary": "The transfer's progress, live.",
                 "security": signed_in(),
                 "responses": with_errors(json!({ "200": {
@@ -425,9 +425,9 @@ fn archive_paths() -> Value {
             }
         },
         "/api/v1/archives/{id}": {
-            "parameters": archive_id,
             "get": {
                 "operationId": "archive",
+                "parameters": archive_id,
                 "summary": "One archive.",
                 "security": signed_in(),
                 "responses": with_errors(
@@ -436,9 +436,9 @@ fn archive_paths() -> Value {
             }
         },
         "/api/v1/archives/{id}/ticket": {
-            "parameters": archive_id,
             "post": {
                 "operationId": "archiveTicket",
+                "parameters": archive_id,
                 "summary": "A one-time download URL for a ready archive. Needs the password \
                     entered within the last 5 minutes (POST /api/v1/session/confirm).",
                 "security": signed_in(),
@@ -453,13 +453,12 @@ fn archive_paths() -> Value {
             }
         },
         "/api/v1/archives/{id}/download": {
-            "parameters": archive_id,
             "get": {
                 "operationId": "downloadArchive",
                 "summary": "The archive's file, once per ticket, to the account that got the \
                     ticket (with its session cookie).",
                 "security": signed_in(),
-                "parameters": [{ "name": "ticket", "in": "query", "required": true,
+                "parameters": [archive_id[0], { "name": "ticket", "in": "query", "required": true,
                     "description": "From POST /api/v1/archives/{id}/ticket: good for one download, \
                         within 5 minutes.",
                     "schema": { "type": "string" } }],
