@@ -700,7 +700,7 @@ pub async fn api_archive(
 
 #[derive(Debug, Serialize)]
 pub struct Ticket {
-    /// Good for one download, within 5 minutes, in this session.
+    /// Good for one download, within 5 minutes, by the same signed-in account.
     pub url: String,
 }
 
