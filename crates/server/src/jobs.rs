@@ -295,13 +295,17 @@ async fn review(state: &AppState, owner: &str, checked: &Checked) -> Result<Revi
     } else {
         items_text.push_str(&format!(", in {} albums", inventory.albums.len()));
     }
-    let mut bytes_text = format!("{more}{}", human_bytes(inventory.bytes));
-    if inventory.unknown_sizes > 0 {
-        bytes_text.push_str(&format!(
-            " (and {} items whose size the source does not say)",
-            inventory.unknown_sizes
-        ));
-    }
+    let bytes_text = match (inventory.bytes, inventory.unknown_sizes) {
+        (_, 0) => format!("{more}{}", human_bytes(inventory.bytes)),
+        (0, _) => format!(
+            "known once copied: {} does not give file sizes beforehand",
+            checked.source.name
+        ),
+        (bytes, unknown) => format!(
+            "{more}{} and {unknown} items whose size the source does not give",
+            human_bytes(bytes)
+        ),
+    };
     Ok(Review {
         source: checked.source.name.clone(),
         source_title: title_of(&checked.source.service),
