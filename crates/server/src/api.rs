@@ -73,10 +73,11 @@ pub fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
 
 pub async fn sign_up(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     json: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Credentials { email, password } = body(json)?;
-    let (account, session) = auth::sign_up(&state, &email, password).await?;
+    let (account, session) = auth::sign_up(&state, &email, password, ip).await?;
     let cookie = auth::session_cookie(&state, &session.token);
     Ok((
         StatusCode::CREATED,

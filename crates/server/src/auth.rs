@@ -186,7 +186,11 @@ pub async fn sign_up(
     state: &AppState,
     email: &str,
     password: Password,
+    ip: IpAddr,
 ) -> Result<(AccountRow, NewSession), ApiError> {
+    // Bounds accounts made from one address (sign-up spam, and probing which addresses are
+    // taken); every attempt counts, made or not.
+    state.throttle().sign_up(ip, Instant::now())?;
     let email = normalize_email(email)?;
     check_new_password(&password)?;
     let account = AccountRow {
@@ -402,6 +406,8 @@ pub struct ThrottleConfig {
     pub window: Duration,
     /// How long sign-in is refused once a limit is reached.
     pub lockout: Duration,
+    /// Sign-up attempts per client address within `window` (then refused for `lockout`).
+    pub ip_sign_ups: u32,
 }
 
 impl Default for ThrottleConfig {
@@ -411,6 +417,7 @@ impl Default for ThrottleConfig {
             ip_failures: 20,
             window: Duration::from_secs(15 * 60),
             lockout: Duration::from_secs(15 * 60),
+            ip_sign_ups: 10,
         }
     }
 }
@@ -419,6 +426,7 @@ impl Default for ThrottleConfig {
 enum Key {
     Account(String),
     Ip(IpAddr),
+    SignUp(IpAddr),
 }
 
 #[derive(Debug)]
@@ -473,34 +481,54 @@ impl Throttle {
     }
 
     pub fn fail(&self, email: &str, ip: IpAddr, now: Instant) {
-        let config = &self.config;
         let mut entries = self.entries();
+        for key in Self::keys(email, ip) {
+            let limit = match key {
+                Key::Account(_) => self.config.account_failures,
+                _ => self.config.ip_failures,
+            };
+            self.bump(&mut entries, key, limit, now);
+        }
+    }
+
+    /// Counts a sign-up attempt from `ip`; refuses while the address is locked out.
+    pub fn sign_up(&self, ip: IpAddr, now: Instant) -> Result<(), ApiError> {
+        let key = Key::SignUp(ip_key(ip));
+        let mut entries = self.entries();
+        if let Some(wait) = entries
+            .get(&key)
+            .and_then(|entry| entry.locked_until?.checked_duration_since(now))
+            .filter(|wait| !wait.is_zero())
+        {
+            return Err(ApiError::Throttled { retry_after: wait });
+        }
+        self.bump(&mut entries, key, self.config.ip_sign_ups, now);
+        Ok(())
+    }
+
+    /// Adds one to a key's count in the window; at `limit`, locks it out.
+    fn bump(&self, entries: &mut HashMap<Key, Entry>, key: Key, limit: u32, now: Instant) {
+        let config = &self.config;
         if entries.len() >= SWEEP_AT {
             entries.retain(|_, entry| {
                 entry.locked_until.is_some_and(|until| until > now)
                     || now.duration_since(entry.since) < config.window
             });
         }
-        for key in Self::keys(email, ip) {
-            let limit = match key {
-                Key::Account(_) => config.account_failures,
-                Key::Ip(_) => config.ip_failures,
-            };
-            let entry = entries.entry(key).or_insert(Entry {
-                failures: 0,
-                since: now,
-                locked_until: None,
-            });
-            if now.duration_since(entry.since) >= config.window {
-                entry.failures = 0;
-                entry.since = now;
-            }
-            entry.failures += 1;
-            if entry.failures >= limit {
-                entry.locked_until = Some(now + config.lockout);
-                entry.failures = 0;
-                entry.since = now;
-            }
+        let entry = entries.entry(key).or_insert(Entry {
+            failures: 0,
+            since: now,
+            locked_until: None,
+        });
+        if now.duration_since(entry.since) >= config.window {
+            entry.failures = 0;
+            entry.since = now;
+        }
+        entry.failures += 1;
+        if entry.failures >= limit {
+            entry.locked_until = Some(now + config.lockout);
+            entry.failures = 0;
+            entry.since = now;
         }
     }
 
@@ -535,6 +563,7 @@ mod tests {
             ip_failures: 5,
             window: Duration::from_secs(60),
             lockout: Duration::from_secs(600),
+            ip_sign_ups: 2,
         })
     }
 

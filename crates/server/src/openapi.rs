@@ -168,7 +168,9 @@ fn account_paths() -> Value {
                 "responses": with_errors(
                     json!({ "201": session_ok("Created and signed in; the session cookie is set.") }),
                     &[BAD_REQUEST, CROSS_SITE,
-                        ("409", "An account with this e-mail address exists already (email_taken).")]),
+                        ("409", "An account with this e-mail address exists already (email_taken)."),
+                        ("429", "Too many sign-ups from this address (throttled); the Retry-After \
+                            header says when to try again.")]),
             }
         },
         "/api/v1/session": {

@@ -169,10 +169,11 @@ pub async fn sign_in_form(
 
 pub async fn sign_up_form(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Form(form): Form<CredentialsForm>,
 ) -> Response {
     let CredentialsForm { email, password } = form;
-    match auth::sign_up(&state, &email, password).await {
+    match auth::sign_up(&state, &email, password, ip).await {
         Ok((_, session)) => signed_in(&state, &session.token),
         Err(err) => form_error(true, email, err),
     }

@@ -142,6 +142,7 @@ async fn repeated_failures_lock_the_account_for_a_while() {
             ip_failures: 100,
             window: Duration::from_secs(60),
             lockout: Duration::from_secs(900),
+            ..ThrottleConfig::default()
         },
         ..common::config()
     })
@@ -180,6 +181,7 @@ async fn repeated_failures_from_one_address_lock_that_address() {
             ip_failures: 4,
             window: Duration::from_secs(60),
             lockout: Duration::from_secs(60),
+            ..ThrottleConfig::default()
         },
         ..common::config()
     })
@@ -527,4 +529,32 @@ async fn each_account_reads_only_its_own_audit_log() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn sign_ups_from_one_address_are_bounded() {
+    let server = start(ServerConfig {
+        throttle: ThrottleConfig {
+            ip_sign_ups: 3,
+            ..ThrottleConfig::default()
+        },
+        ..common::config()
+    })
+    .await;
+    for n in 0..3 {
+        let response = server
+            .sign_up(&format!("person{n}@example.com"), "long enough password")
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let response = server
+        .sign_up("person3@example.com", "long enough password")
+        .await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key(RETRY_AFTER));
+    // Signing in is another matter: the people already signed up still can.
+    let response = server
+        .sign_in("person0@example.com", "long enough password")
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
 }
