@@ -84,6 +84,7 @@ pub async fn serve(data_dir: &Path, config_file: &Path, args: ServeArgs) -> Resu
     let mut config = ferry_server::ServerConfig::new(public_url.clone(), archive_dir);
     config.secure_cookies = args.secure_cookies;
     config.link_lifetime = settings.link_lifetime;
+    config.trusted_proxies = settings.trusted_proxies.clone();
     config.sandbox = sandbox.is_some();
 
     eprintln!("ferry serves on {public_url} (listening on {local})");

@@ -378,21 +378,57 @@ impl OptionalFromRequestParts<AppState> for CurrentSession {
     }
 }
 
-/// The address a request came from, for throttling: the peer of the TCP connection.
-/// (Behind a reverse proxy that is the proxy; trusting a forwarded header is still to do.)
+/// The address a request came from, for throttling and the audit log: the peer of the TCP
+/// connection, or, when that peer is a trusted reverse proxy, the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy (the entries before it are whatever
+/// the client chose to send, so they are never believed).
 #[derive(Clone, Copy, Debug)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(addr)| addr.ip());
-        Ok(ClientIp(ip))
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok(ClientIp(client_ip(
+            peer,
+            &forwarded,
+            &state.config().trusted_proxies,
+        )))
     }
+}
+
+fn client_ip(peer: IpAddr, forwarded_for: &str, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for hop in forwarded_for.rsplit(',') {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !trusted.contains(&ip) {
+                    break;
+                }
+            }
+            // Garbage where an address should be: stop at the last address believed.
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 /// How many failed sign-ins are allowed before a pause.
@@ -568,6 +604,25 @@ mod tests {
     }
 
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.9".parse().unwrap();
+        let inner: IpAddr = "10.0.0.8".parse().unwrap();
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let direct: IpAddr = "198.51.100.1".parse().unwrap();
+        // Not from a proxy: the header is the client's word, ignored.
+        assert_eq!(client_ip(direct, "203.0.113.7", &[proxy]), direct);
+        // From the proxy: the nearest untrusted hop; a forged first entry is not believed.
+        assert_eq!(client_ip(proxy, "1.2.3.4, 203.0.113.7", &[proxy]), client);
+        assert_eq!(
+            client_ip(proxy, "1.2.3.4, 203.0.113.7, 10.0.0.8", &[proxy, inner]),
+            client
+        );
+        assert_eq!(client_ip(proxy, "", &[proxy]), proxy);
+        assert_eq!(client_ip(proxy, "junk", &[proxy]), proxy);
+        assert_eq!(client_ip(proxy, "203.0.113.7", &[]), proxy);
+    }
 
     #[test]
     fn locks_an_account_after_its_limit_and_releases_it_after_the_lockout() {

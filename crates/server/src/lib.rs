@@ -85,6 +85,8 @@ pub struct ServerConfig {
     /// How recently the password must have been entered to start a transfer or download an
     /// archive (5 minutes, as issue 6 asks; tests shorten it).
     pub confirmation_max_age: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl ServerConfig {
@@ -100,6 +102,7 @@ impl ServerConfig {
             sandbox: false,
             transfer_concurrency: 4,
             confirmation_max_age: CONFIRMATION_MAX_AGE,
+            trusted_proxies: Vec::new(),
         }
     }
 

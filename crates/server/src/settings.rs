@@ -40,6 +40,9 @@ pub struct ServeSettings {
     pub archive_dir: Option<PathBuf>,
     /// How long an archive's download link stays valid.
     pub link_lifetime: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (the client address for
+    /// throttling and the audit log); empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The SMTP server for notification e-mails; `None` when no mail is configured.
     pub mail: Option<MailSettings>,
 }
@@ -131,6 +134,8 @@ struct ServeTable {
     public_url: Option<String>,
     archive_dir: Option<PathBuf>,
     link_lifetime_hours: Option<u64>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
     mail: Option<MailTable>,
 }
 
@@ -242,12 +247,31 @@ impl ServeSettings {
             Some(h) => Duration::from_secs(h.saturating_mul(3600)),
         };
 
+        let proxies_env = env("FERRY_TRUSTED_PROXIES");
+        let proxies_raw: Vec<String> = match &proxies_env {
+            Some(raw) => raw.split(',').map(|p| p.trim().to_string()).collect(),
+            None => std::mem::take(&mut serve.trusted_proxies),
+        };
+        let mut trusted_proxies = Vec::new();
+        for raw in proxies_raw.iter().filter(|p| !p.is_empty()) {
+            let at = serve_src.of(
+                "trusted_proxies",
+                "FERRY_TRUSTED_PROXIES",
+                proxies_env.is_some(),
+            );
+            trusted_proxies.push(
+                raw.parse::<std::net::IpAddr>()
+                    .map_err(|_| fail(format!("{at}: {raw:?} is not an IP address")))?,
+            );
+        }
+
         let mail = resolve_mail(serve.mail.take(), &origin, &env)?;
 
         Ok(ServeSettings {
             public_url,
             archive_dir,
             link_lifetime,
+            trusted_proxies,
             mail,
         })
     }
@@ -268,6 +292,7 @@ impl Default for ServeSettings {
             public_url: None,
             archive_dir: None,
             link_lifetime: DEFAULT_LINK_LIFETIME,
+            trusted_proxies: Vec::new(),
             mail: None,
         }
     }
@@ -470,6 +495,28 @@ mod tests {
         assert_eq!(settings.archive_dir, None);
         assert_eq!(settings.link_lifetime, Duration::from_secs(96 * 3600));
         assert!(settings.mail.is_none());
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_or_the_environment() {
+        let text = "[serve]\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n";
+        let settings = ServeSettings::parse(text, None).unwrap();
+        assert_eq!(settings.trusted_proxies.len(), 2);
+        let env = ServeSettings::parse_with_env(text, None, |name| {
+            (name == "FERRY_TRUSTED_PROXIES").then(|| "10.0.0.1".to_string())
+        })
+        .unwrap();
+        assert_eq!(
+            env.trusted_proxies,
+            vec!["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+        );
+        let err = ServeSettings::parse("[serve]\ntrusted_proxies = [\"proxy\"]\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("trusted_proxies") && err.contains("not an IP address"),
+            "{err}"
+        );
     }
 
     #[test]
