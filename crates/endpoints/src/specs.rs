@@ -1,6 +1,8 @@
-//! Turning the command line's FROM and TO into sources and destinations: a local folder, a
-//! connection as `NAME:` or `NAME:/some/path` (rclone style), or an export archive (zip parts,
-//! or a folder holding an unpacked export).
+//! Endpoint specs, as the journal keeps them, and turning the command line's FROM and TO into
+//! them: a local folder, a connection as `NAME:` or `NAME:/some/path` (rclone style, looked up
+//! among the owner's connections), or an export archive (zip parts, or a folder holding an
+//! unpacked export). The server only ever builds `NAME:` specs from a person's own
+//! connections: folder and archive specs would read the server's disk.
 //!
 //! An export is journalled as a JSON array of its parts' absolute paths (`["/a/x-1.zip",
 //! "/a/x-2.zip"]`), or an object with the parts and how to read them (`{"parts": […],
