@@ -69,7 +69,8 @@ impl Connections {
 
     pub async fn row(&self, owner: &str, name: &str) -> Result<ConnectionRow> {
         self.store.connection(owner, name).await?.ok_or_else(|| {
-            anyhow!("no connection named '{name}' (see `ferry connections`; add one with `ferry connect <service> --name {name}`)")
+            // Said to CLI and web users alike: no command names here.
+            anyhow!("no connection named '{name}': it was disconnected, or never connected; connect it again")
         })
     }
 

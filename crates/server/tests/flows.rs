@@ -223,21 +223,9 @@ async fn oauth_callbacks_with_a_wrong_reused_or_foreign_state_are_refused() {
     // A real callback works once; the same callback again is refused.
     let authorize = server.authorize_url(&cookie, "dropbox").await;
     let callback = server.approve(&authorize).await;
-    let first = server
-        .http
-        .get(&callback)
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let first = server.get_url(&cookie, &callback).await;
     assert_eq!(first.status(), StatusCode::SEE_OTHER);
-    let again = server
-        .http
-        .get(&callback)
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let again = server.get_url(&cookie, &callback).await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
 
     // A state issued to one session is refused from another, even of the same person.
@@ -245,43 +233,16 @@ async fn oauth_callbacks_with_a_wrong_reused_or_foreign_state_are_refused() {
     let callback = server.approve(&authorize).await;
     let other_session =
         common::session_cookie(&server.sign_in("ann@example.com", PASSWORD).await).unwrap();
-    let response = server
-        .http
-        .get(&callback)
-        .header(COOKIE, &other_session)
-        .send()
-        .await
-        .unwrap();
+    let response = server.get_url(&other_session, &callback).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     // … and that attempt spent it.
-    let response = server
-        .http
-        .get(&callback)
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let response = server.get_url(&cookie, &callback).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
     // A person who refuses at the service connects nothing.
     let authorize = server.authorize_url(&cookie, "facebook").await;
-    let url = reqwest::Url::parse(&authorize).unwrap();
-    let mut form: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    form.push(("decision".into(), "deny".into()));
-    let mut action = url.clone();
-    action.set_query(None);
-    let denied = server.http.post(action).form(&form).send().await.unwrap();
-    let callback = denied.headers()["location"].to_str().unwrap().to_string();
-    let response = server
-        .http
-        .get(&callback)
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let callback = server.decide(&authorize, "deny").await;
+    let response = server.get_url(&cookie, &callback).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
     let connections: Value = server

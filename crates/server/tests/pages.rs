@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use common::start;
 use reqwest::StatusCode;
-use reqwest::header::COOKIE;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -55,13 +54,7 @@ async fn a_person_transfers_and_requests_an_archive_through_the_pages() {
         "{authorize}"
     );
     let callback = server.approve(&authorize).await;
-    let response = server
-        .http
-        .get(&callback)
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let response = server.get_url(&cookie, &callback).await;
     let location = response.headers()["location"].to_str().unwrap();
     assert!(location.starts_with("/transfer?connected="), "{location}");
     assert_eq!(
@@ -89,28 +82,12 @@ async fn a_person_transfers_and_requests_an_archive_through_the_pages() {
 
     // A wrong password: the review again, with the error, and no job.
     let form = format!("{query}&password=wrong");
-    let response = server
-        .http
-        .post(server.url("/transfer"))
-        .header(COOKIE, &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .unwrap();
+    let response = server.post_form(&cookie, "/transfer", &form).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.text().await.unwrap().contains("role=\"alert\""));
 
     let form = format!("{query}&password={}", PASSWORD.replace(' ', "+"));
-    let response = server
-        .http
-        .post(server.url("/transfer"))
-        .header(COOKIE, &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .unwrap();
+    let response = server.post_form(&cookie, "/transfer", &form).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let job_path = response.headers()["location"].to_str().unwrap().to_string();
     assert!(job_path.starts_with("/jobs/"));
@@ -146,14 +123,12 @@ async fn a_person_transfers_and_requests_an_archive_through_the_pages() {
     let (_, download) = page(&server, &cookie, "/download").await;
     assert!(download.contains("value=\"messages\""));
     let response = server
-        .http
-        .post(server.url("/download"))
-        .header(COOKIE, &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("source=facebook&types=photos&types=posts&since=&until=")
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &cookie,
+            "/download",
+            "source=facebook&types=photos&types=posts&since=&until=",
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/archives");
     let (_, archives) = page(&server, &cookie, "/archives").await;
@@ -161,14 +136,12 @@ async fn a_person_transfers_and_requests_an_archive_through_the_pages() {
 
     // A bad date is one clear line on the form.
     let response = server
-        .http
-        .post(server.url("/download"))
-        .header(COOKIE, &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("source=facebook&types=photos&since=yesterday")
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &cookie,
+            "/download",
+            "source=facebook&types=photos&since=yesterday",
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.text().await.unwrap().contains("is not a date"));
 }

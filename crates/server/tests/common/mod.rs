@@ -199,12 +199,18 @@ impl Server {
     /// Approves on the sandbox's consent page (as a person clicking "Allow" would) and
     /// returns where the service sends the browser back to: ferry's callback URL.
     pub async fn approve(&self, authorize_url: &str) -> String {
+        self.decide(authorize_url, "approve").await
+    }
+
+    /// Answers the sandbox's consent page with `decision` (`approve` or `deny`); returns the
+    /// callback URL the service redirects to.
+    pub async fn decide(&self, authorize_url: &str, decision: &str) -> String {
         let url = reqwest::Url::parse(authorize_url).unwrap();
         let mut form: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        form.push(("decision".into(), "approve".into()));
+        form.push(("decision".into(), decision.into()));
         let mut action = url.clone();
         action.set_query(None);
         let response = self.http.post(action).form(&form).send().await.unwrap();
@@ -216,16 +222,33 @@ impl Server {
         response.headers()["location"].to_str().unwrap().to_string()
     }
 
-    /// Connects `service` through the whole OAuth flow; returns the callback's response.
-    pub async fn connect(&self, cookie: &str, service: &str) -> Response {
-        let authorize = self.authorize_url(cookie, service).await;
-        let callback = self.approve(&authorize).await;
+    /// GETs an absolute URL (a callback) with the session cookie.
+    pub async fn get_url(&self, cookie: &str, url: &str) -> Response {
         self.http
-            .get(callback)
+            .get(url)
             .header(COOKIE, cookie)
             .send()
             .await
             .unwrap()
+    }
+
+    /// POSTs a urlencoded form body, as a browser submits a form.
+    pub async fn post_form(&self, cookie: &str, path: &str, body: &str) -> Response {
+        self.http
+            .post(self.url(path))
+            .header(COOKIE, cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Connects `service` through the whole OAuth flow; returns the callback's response.
+    pub async fn connect(&self, cookie: &str, service: &str) -> Response {
+        let authorize = self.authorize_url(cookie, service).await;
+        let callback = self.approve(&authorize).await;
+        self.get_url(cookie, &callback).await
     }
 
     /// Re-enters the password in this session.
