@@ -9,9 +9,11 @@
 //! them, the server puts them in a job's reason), never matched on.
 
 pub mod connections;
+pub mod jobs;
 pub mod specs;
 
 pub use connections::{Connections, Saved, validate_name};
+pub use jobs::JobOpener;
 pub use specs::{
     archive_parts, normalize_destination, normalize_source, normalize_sources, open_destination,
     open_source, show_source, show_sources,

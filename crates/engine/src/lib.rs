@@ -9,16 +9,19 @@
 //! killed at any instant is continued by the next one, which re-sends nothing already done.
 
 mod job;
+pub mod metrics;
 mod mover;
 mod plan;
 mod progress;
+pub mod queue;
 mod report;
 mod retry;
 pub mod store;
 pub mod vault;
+mod worker;
 
 pub use job::{Job, JobId, JobSpec, JobState, LayoutOptions};
-pub use mover::{Engine, RunOptions, Stop};
+pub use mover::{Engine, RangeOutcome, RunOptions, Stop, Throttle};
 pub use progress::{Phase, Progress};
 pub use report::{Counts, Failure, Report};
 pub use retry::RetryPolicy;
@@ -27,6 +30,7 @@ pub use store::{
     SqliteStore, Store,
 };
 pub use vault::Vault;
+pub use worker::{OpenJob, Opened, Worker, WorkerOptions};
 
 /// Errors of the engine itself (the journal, a job that does not exist); item errors are
 /// recorded in the journal, never returned.

@@ -18,6 +18,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::job::{Job, JobId, JobSpec, JobState};
+use crate::metrics;
 use crate::plan;
 use crate::progress::{Phase, Progress};
 use crate::report::Report;
@@ -33,6 +34,9 @@ pub struct RunOptions {
     pub retry: RetryPolicy,
     /// Plan only: list and name everything, move nothing (`--dry-run`).
     pub plan_only: bool,
+    /// A budget shared with other processes that every item takes a turn from (workers on
+    /// one database); `None` keeps rate limits to this process.
+    pub throttle: Option<Arc<dyn Throttle>>,
 }
 
 impl Default for RunOptions {
@@ -41,8 +45,28 @@ impl Default for RunOptions {
             concurrency: 4,
             retry: RetryPolicy::default(),
             plan_only: false,
+            throttle: None,
         }
     }
+}
+
+/// A rate budget beyond this process.
+#[async_trait::async_trait]
+pub trait Throttle: Send + Sync + std::fmt::Debug {
+    /// Waits for this item's turn.
+    async fn turn(&self);
+    /// Holds everyone sharing the budget off the service for `delay` (it answered 429).
+    async fn hold(&self, delay: Duration);
+}
+
+/// What a run over part of a job's units left.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RangeOutcome {
+    /// Every unit in the range is done, skipped or failed.
+    pub settled: bool,
+    /// Why the run stopped early: the destination is full, credentials expired, or the
+    /// front end stopped it.
+    pub stopped: Option<String>,
 }
 
 /// Stops a run: set by the engine when the destination is full or credentials expired, or
@@ -164,29 +188,8 @@ impl Engine {
         Progress::set(&progress.moved_bytes, counts.bytes);
         progress.set_phase(Phase::Moving);
 
-        let mover = Mover {
-            store: self.store.clone(),
-            job: job.id.clone(),
-            sources,
-            dest: dest.clone(),
-            retry: options.retry.clone(),
-            progress: progress.clone(),
-            stop: stop.clone(),
-            gate: Arc::new(Gate::new()),
-            containers: Arc::new(tokio::sync::Mutex::new(HashMap::new())),
-            max_batch: caps.max_commit_batch.max(1),
-            layout: caps.layout,
-        };
-        // Items a commit could not place go back to pending; later passes take them again.
-        for _ in 0..options.retry.max_attempts.max(1) {
-            let moved = mover.pass(options.concurrency.max(1)).await?;
-            if moved == 0 || stop.is_stopped() {
-                break;
-            }
-            if self.store.units_to_move(&job.id, 0, 1).await?.is_empty() {
-                break;
-            }
-        }
+        self.move_units(&job.id, sources, dest.clone(), options, None, progress.clone(), stop.clone())
+            .await?;
         if let Err(err) = dest.finish().await {
             tracing::warn!("cleaning up the destination: {err}");
         }
@@ -210,6 +213,96 @@ impl Engine {
         }
         progress.set_phase(Phase::Finished);
         self.report(&job.id, started.elapsed()).await
+    }
+
+    /// Moves the units `seqs` of a planned, running job: one worker's part of a job that
+    /// several move at once. The job's state is the caller's to set.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_range(
+        &self,
+        job_id: &JobId,
+        sources: Vec<Arc<dyn Source>>,
+        dest: Arc<dyn Destination>,
+        options: &RunOptions,
+        seqs: (i64, i64),
+        progress: Arc<Progress>,
+        stop: Arc<Stop>,
+    ) -> Result<RangeOutcome> {
+        let job = self.store.job(job_id).await?;
+        if !job.planned || job.state != JobState::Running {
+            return Err(EngineError::Setup(format!(
+                "job {} is {}, not running",
+                job.id, job.state
+            )));
+        }
+        if sources.len() != job.spec.sources.len() {
+            return Err(EngineError::Setup(format!(
+                "job {} has {} sources, {} given",
+                job.id,
+                job.spec.sources.len(),
+                sources.len()
+            )));
+        }
+        progress.set_phase(Phase::Moving);
+        self.move_units(&job.id, sources, dest, options, Some(seqs), progress.clone(), stop.clone())
+            .await?;
+        progress.set_phase(Phase::Finished);
+        let settled = self.next_to_move(&job.id, Some(seqs)).await?.is_none();
+        Ok(RangeOutcome {
+            settled,
+            stopped: stop.is_stopped().then(|| stop.reason().unwrap_or_else(|| "stopped".into())),
+        })
+    }
+
+    /// Moves every unit still to move (in `seqs` only, when given), in passes: items a
+    /// commit could not place go back to pending and a later pass takes them again.
+    #[allow(clippy::too_many_arguments)]
+    async fn move_units(
+        &self,
+        job_id: &JobId,
+        sources: Vec<Arc<dyn Source>>,
+        dest: Arc<dyn Destination>,
+        options: &RunOptions,
+        seqs: Option<(i64, i64)>,
+        progress: Arc<Progress>,
+        stop: Arc<Stop>,
+    ) -> Result<()> {
+        let caps = dest.capabilities();
+        let mover = Mover {
+            store: self.store.clone(),
+            job: job_id.clone(),
+            sources,
+            dest,
+            retry: options.retry.clone(),
+            progress,
+            stop: stop.clone(),
+            gate: Arc::new(Gate::new()),
+            throttle: options.throttle.clone(),
+            containers: Arc::new(tokio::sync::Mutex::new(HashMap::new())),
+            max_batch: caps.max_commit_batch.max(1),
+            layout: caps.layout,
+            seqs,
+        };
+        for _ in 0..options.retry.max_attempts.max(1) {
+            let moved = mover.pass(options.concurrency.max(1)).await?;
+            if moved == 0 || stop.is_stopped() {
+                break;
+            }
+            if self.next_to_move(job_id, seqs).await?.is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The first unit still to move, in `seqs` when given.
+    async fn next_to_move(&self, job_id: &JobId, seqs: Option<(i64, i64)>) -> Result<Option<i64>> {
+        let after = seqs.map_or(0, |(first, _)| first - 1);
+        let next = self.store.units_to_move(job_id, after, 1).await?;
+        Ok(next
+            .first()
+            .map(|u| u.seq)
+            .filter(|seq| seqs.is_none_or(|(_, last)| *seq <= last)))
     }
 
     /// The report of a job as the journal has it now.
@@ -251,10 +344,13 @@ struct Mover {
     progress: Arc<Progress>,
     stop: Arc<Stop>,
     gate: Arc<Gate>,
+    throttle: Option<Arc<dyn Throttle>>,
     /// Container key → destination id, created on first use.
     containers: Arc<tokio::sync::Mutex<HashMap<String, String>>>,
     max_batch: usize,
     layout: Layout,
+    /// Only these units (first and last seq): a worker's part of the job.
+    seqs: Option<(i64, i64)>,
 }
 
 /// Units fetched from the journal at a time.
@@ -279,13 +375,19 @@ impl Mover {
         let feeder = {
             let this = self.clone();
             tokio::spawn(async move {
-                let mut after = 0;
+                let (mut after, last_seq) = match this.seqs {
+                    Some((first, last)) => (first - 1, last),
+                    None => (0, i64::MAX),
+                };
                 let mut fed = 0u64;
-                while !this.stop.is_stopped() {
+                'fetch: while !this.stop.is_stopped() {
                     let units = this.store.units_to_move(&this.job, after, FETCH).await?;
                     let Some(last) = units.last() else { break };
                     after = last.seq;
                     for unit in units {
+                        if unit.seq > last_seq {
+                            break 'fetch;
+                        }
                         if this.stop.is_stopped() || units_tx.send(unit).await.is_err() {
                             return Ok(fed);
                         }
@@ -372,7 +474,12 @@ impl Mover {
             if self.stop.is_stopped() {
                 return None;
             }
+            let waiting = Instant::now();
+            if let Some(throttle) = &self.throttle {
+                throttle.turn().await;
+            }
             self.gate.wait().await;
+            metrics::waited_on_rate_limit(waiting.elapsed());
             let result = self.try_unit(&unit).await;
             let err = match result {
                 // Left pending: a later pass takes it once its sibling has landed.
@@ -412,10 +519,17 @@ impl Mover {
                             ..
                         } => {
                             self.gate.hold_for(*after).await;
+                            if let Some(throttle) = &self.throttle {
+                                throttle.hold(*after).await;
+                            }
                             *after
                         }
                         _ => delays.next().unwrap_or(self.retry.max_delay),
                     };
+                    metrics::retried(err.kind());
+                    if err.kind() == ErrorKind::RateLimited {
+                        metrics::waited_on_rate_limit(delay);
+                    }
                     tracing::info!(item = %unit.item.id, attempt = attempts, "retrying in {delay:?}: {err}");
                     tokio::time::sleep(delay).await;
                 }
@@ -584,6 +698,7 @@ impl Mover {
                 .filter(|o| o.state == UnitState::Failed)
                 .count() as u64;
             self.store.record_outcomes(&self.job, &outcomes).await?;
+            metrics::settled(&outcomes);
             for done in outcomes.iter().filter(|o| o.state == UnitState::Done) {
                 tracing::debug!("journaled done unit {}", done.seq);
             }
@@ -639,6 +754,7 @@ impl Mover {
                     ErrorKind::Retryable | ErrorKind::RateLimited
                         if attempts < self.retry.max_attempts =>
                     {
+                        metrics::retried(err.kind());
                         retry_later(err.to_string())
                     }
                     _ => Outcome {

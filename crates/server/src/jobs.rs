@@ -469,7 +469,10 @@ async fn job_view(state: &AppState, job: &Job, failures: u32) -> Result<JobView,
     } else {
         (settled * 100).checked_div(total).unwrap_or(0).min(100)
     };
-    let is_running = running.is_some();
+    // With workers elsewhere, the journal's state is all there is to go by.
+    let is_running = running.is_some()
+        || (state.config().work_queue.is_some()
+            && matches!(job.state, JobState::Planning | JobState::Running));
     let final_state = job.state.is_final();
     Ok(JobView {
         id: job.id.clone(),
@@ -807,7 +810,7 @@ async fn act(
     let owner = &current.account.id;
     match action {
         "pause" => {
-            if !state.workers().pause(&job.id) {
+            if !state.workers().pause(&job.id).await? {
                 return Err(ApiError::Conflict("the transfer is not running".into()));
             }
         }

@@ -27,6 +27,7 @@ mod error;
 mod forms;
 mod jobs;
 mod mail;
+mod metrics;
 mod notify;
 mod openapi;
 mod settings;
@@ -55,6 +56,7 @@ pub use auth::{
 };
 pub use error::ApiError;
 pub use mail::{MailError, Mailer, SMTP_TIMEOUT};
+pub use metrics::serve_metrics;
 pub use notify::Outbox;
 pub use settings::{
     DEFAULT_LINK_LIFETIME, MailSettings, ServeSettings, SettingsError, SmtpCredentials,
@@ -87,6 +89,19 @@ pub struct ServerConfig {
     pub confirmation_max_age: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// With a shared database (`--database`): transfers go to this queue, and `ferry worker`
+    /// processes move them; without, this process moves them itself.
+    pub work_queue: Option<WorkQueueHandle>,
+}
+
+/// The work queue of a shared database.
+#[derive(Clone)]
+pub struct WorkQueueHandle(pub Arc<dyn ferry_engine::queue::WorkQueue>);
+
+impl std::fmt::Debug for WorkQueueHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WorkQueue")
+    }
 }
 
 impl ServerConfig {
@@ -103,6 +118,7 @@ impl ServerConfig {
             transfer_concurrency: 4,
             confirmation_max_age: CONFIRMATION_MAX_AGE,
             trusted_proxies: Vec::new(),
+            work_queue: None,
         }
     }
 
@@ -285,6 +301,7 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .route("/", get(web::home))
+        .route("/metrics", get(metrics::scrape))
         .route("/sign-in", get(web::sign_in_page).post(web::sign_in_form))
         .route("/sign-up", get(web::sign_up_page).post(web::sign_up_form))
         .route("/sign-out", post(web::sign_out_form))

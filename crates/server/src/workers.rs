@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferry_endpoints::Connections;
+use ferry_engine::queue::WorkQueue;
 use ferry_engine::{Engine, JobState, Progress, RunOptions, Stop};
 
 use crate::ServerConfig;
@@ -128,6 +129,14 @@ impl Workers {
     /// started (not on a resume after a restart).
     pub fn run(&self, job_id: &str, announce: bool) {
         if self.inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Some(queue) = self.queue() {
+            let workers = self.clone();
+            let job_id = job_id.to_string();
+            tokio::spawn(async move {
+                workers.hand_over(queue.as_ref(), &job_id, announce).await;
+            });
             return;
         }
         let running = Arc::new(Running {
@@ -279,6 +288,50 @@ impl Workers {
         }
     }
 
+    fn queue(&self) -> Option<Arc<dyn WorkQueue>> {
+        self.inner.config.work_queue.as_ref().map(|q| q.0.clone())
+    }
+
+    /// With a shared database: queues the job (again, when resumed) for `ferry worker`s.
+    async fn hand_over(&self, queue: &dyn WorkQueue, job_id: &str, announce: bool) {
+        let store = self.inner.engine.store();
+        let handed = async {
+            let job = store.job(&job_id.to_string()).await?;
+            if queue.is_queued(&job.id).await? {
+                store.retry_failed(&job.id).await?;
+                let state = if job.planned {
+                    JobState::Running
+                } else {
+                    JobState::Planning
+                };
+                store.set_state(&job.id, state, None).await?;
+                queue.reopen(&job.id).await?;
+            } else {
+                queue.enqueue(&job.id).await?;
+            }
+            Ok::<_, ferry_engine::EngineError>(job)
+        }
+        .await;
+        match handed {
+            Ok(job) if announce => {
+                let what = describe(&job.spec.sources, &job.spec.destination);
+                self.inner
+                    .notifier
+                    .tell(
+                        &job.owner,
+                        Message {
+                            subject: "Your transfer has started".into(),
+                            text: format!("Your transfer {what} has started."),
+                            link: format!("/jobs/{job_id}"),
+                        },
+                    )
+                    .await;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::error!(job = job_id, error = %err, "cannot queue the job"),
+        }
+    }
+
     async fn tell_paused(&self, owner: &str, job_id: &str, what: &str, reason: &str) {
         self.inner
             .notifier
@@ -294,14 +347,26 @@ impl Workers {
     }
 
     /// Pauses a running job (it stops taking new items and finishes those in flight).
-    pub fn pause(&self, job_id: &str) -> bool {
-        match self.running(job_id) {
+    pub async fn pause(&self, job_id: &str) -> ferry_engine::Result<bool> {
+        if self.queue().is_some() {
+            // The workers' next lease renewal sees it and stops.
+            let store = self.inner.engine.store();
+            let job = store.job(&job_id.to_string()).await?;
+            if job.state.is_final() || job.state == JobState::Paused {
+                return Ok(false);
+            }
+            store
+                .set_state(&job.id, JobState::Paused, Some(PAUSED_BY_PERSON))
+                .await?;
+            return Ok(true);
+        }
+        Ok(match self.running(job_id) {
             Some(running) => {
                 running.stop.stop(PAUSED_BY_PERSON);
                 true
             }
             None => false,
-        }
+        })
     }
 
     /// Cancels a job: a running one stops and is then marked cancelled; one not running is
@@ -327,7 +392,13 @@ impl Workers {
     /// killed), and builds again the archives that were being built.
     pub async fn resume_all(&self) {
         let store = self.inner.engine.store();
-        match store.unfinished_jobs().await {
+        // Queued jobs are the workers' to resume.
+        let jobs = if self.queue().is_some() {
+            Ok(Vec::new())
+        } else {
+            store.unfinished_jobs().await
+        };
+        match jobs {
             Ok(jobs) => {
                 for job in jobs {
                     // '' is the machine's own user: the CLI's jobs are the CLI's to resume.

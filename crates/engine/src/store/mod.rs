@@ -223,6 +223,8 @@ pub trait Store: Send + Sync {
     /// its accounts' jobs).
     async fn unfinished_jobs(&self) -> Result<Vec<Job>>;
     async fn unfinished_job(&self, owner: &str, spec: &JobSpec) -> Result<Option<Job>>;
+    /// How many jobs are in each state, of every owner (for metrics).
+    async fn job_states(&self) -> Result<Vec<(JobState, u64)>>;
     async fn set_state(&self, job: &JobId, state: JobState, reason: Option<&str>) -> Result<()>;
 
     /// Journals one listed page and the cursor after it, in one transaction.

@@ -182,6 +182,19 @@ impl Store for SqliteStore {
         rows.iter().map(job_from_row).collect()
     }
 
+    async fn job_states(&self) -> Result<Vec<(JobState, u64)>> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state ORDER BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get("state")?;
+                let n: i64 = row.try_get("n")?;
+                Ok((state.parse().map_err(EngineError::Store)?, n as u64))
+            })
+            .collect()
+    }
+
     async fn unfinished_job(&self, owner: &str, spec: &JobSpec) -> Result<Option<Job>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = ? AND spec = ? AND state NOT IN ('done', 'cancelled') ORDER BY id DESC LIMIT 1"
