@@ -1,12 +1,14 @@
 //! The `ferry` command.
 
 mod connections;
+mod database;
 mod demo;
 mod display;
 mod export;
 mod inspect;
 mod paths;
 mod serve;
+mod worker;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -39,6 +41,16 @@ struct Cli {
     /// ~/.config/ferry/ferry.toml).
     #[arg(long, global = true, env = "FERRY_CONFIG", value_name = "FILE")]
     config: Option<std::path::PathBuf>,
+    /// Keep the journal in this PostgreSQL database instead of SQLite in the data folder:
+    /// what several processes share (`ferry worker`, `ferry serve`, `--detach`).
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,13 +59,17 @@ struct Cli {
 enum Command {
     /// Copy photos and videos from one or more sources to a destination (the last argument).
     Transfer(TransferArgs),
-    /// Continue a paused, interrupted or partly failed job.
+    /// Continue a paused, interrupted or partly failed job (a queued job goes back to the
+    /// workers).
     Resume {
         /// The job's id (or a unique prefix of it).
         job: String,
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Move the jobs queued in a shared PostgreSQL database (--database), with any number of
+    /// other workers, until Ctrl-C or SIGTERM.
+    Worker(worker::WorkerArgs),
     /// List jobs, newest first.
     Jobs {
         #[arg(long)]
@@ -130,6 +146,10 @@ struct TransferArgs {
     /// them right. Off by default: it changes the files' bytes.
     #[arg(long)]
     write_exif: bool,
+    /// Queue the job for `ferry worker`s on the shared database (--database), print its
+    /// id, and return at once.
+    #[arg(long)]
+    detach: bool,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -214,25 +234,24 @@ fn one_line(err: &anyhow::Error) -> String {
 struct Ferry {
     engine: Engine,
     connections: Arc<ferry_endpoints::Connections>,
+    /// With a shared database: where jobs go for `ferry worker`s.
+    queue: Option<Arc<dyn ferry_engine::queue::WorkQueue>>,
 }
 
 async fn open_ferry(
     data_dir: &std::path::Path,
     config: std::result::Result<ferry_connectors::config::Config, String>,
+    database: Option<&str>,
 ) -> Result<Ferry> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
-    let store = SqliteStore::open(&data_dir.join("ferry.db"))
-        .await
-        .with_context(|| format!("cannot open the journal in {}", data_dir.display()))?;
-    let store: Arc<dyn ferry_engine::Store> = Arc::new(store);
+    let journal = database::open(data_dir, database).await?;
     Ok(Ferry {
-        engine: Engine::new(store.clone()),
+        engine: Engine::new(journal.store.clone()),
         connections: Arc::new(ferry_endpoints::Connections::new(
-            store,
+            journal.store,
             data_dir.to_path_buf(),
             config,
         )),
+        queue: journal.queue,
     })
 }
 
@@ -244,7 +263,7 @@ async fn open_default(cli: &Cli) -> Result<Ferry> {
         .and_then(|path| {
             ferry_connectors::config::Config::load(Some(&path)).map_err(|e| e.to_string())
         });
-    open_ferry(&dir, config).await
+    open_ferry(&dir, config, cli.database.as_deref()).await
 }
 
 async fn run(cli: Cli) -> Result<u8> {
@@ -258,7 +277,7 @@ async fn run(cli: Cli) -> Result<u8> {
     if let Command::Serve(args) = cli.command {
         let data_dir = paths::data_dir(cli.data_dir.clone())?;
         let config_file = paths::config_file(cli.config.clone())?;
-        serve::serve(&data_dir, &config_file, args).await?;
+        serve::serve(&data_dir, &config_file, cli.database.as_deref(), args).await?;
         return Ok(EXIT_OK);
     }
     if let Command::Demo { keep, run } = &cli.command {
@@ -271,7 +290,23 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Export(args) => export::export(&ferry, args).await,
         Command::Resume { job, run } => {
             let job = ferry.engine.store().job(&job).await?;
+            if let Some(queue) = &ferry.queue
+                && queue.is_queued(&job.id).await?
+            {
+                return detach(&ferry, queue.as_ref(), &job, true, run.json).await;
+            }
             execute(&ferry, &job.id, &job.spec, &run, Mode::Resume, false).await
+        }
+        Command::Worker(args) => {
+            let queue = database::require_queue(ferry.queue.as_ref(), "ferry worker")?;
+            worker::run(
+                ferry.engine.store().clone(),
+                queue.clone(),
+                ferry.connections.clone(),
+                args,
+            )
+            .await?;
+            Ok(EXIT_OK)
         }
         Command::Connect(args) => {
             connections::connect(&ferry.connections, args).await?;
@@ -366,9 +401,18 @@ async fn transfer(ferry: &Ferry, args: TransferArgs) -> Result<u8> {
         let dry = Ferry {
             engine: Engine::new(Arc::new(SqliteStore::in_memory().await?)),
             connections: ferry.connections.clone(),
+            queue: None,
         };
         let job = dry.engine.store().create_job(LOCAL, &spec).await?;
         return execute(&dry, &job.id, &spec, &args.run, Mode::DryRun, false).await;
+    }
+    if args.detach {
+        let queue = database::require_queue(ferry.queue.as_ref(), "--detach")?;
+        if args.share_link {
+            bail!("--share-link needs the transfer to finish here: leave out --detach");
+        }
+        let (job, resumed) = ferry.engine.start(LOCAL, &spec).await?;
+        return detach(ferry, queue.as_ref(), &job, resumed, args.run.json).await;
     }
     let (job, resumed) = ferry.engine.start(LOCAL, &spec).await?;
     let mode = if args.share_link {
@@ -377,6 +421,31 @@ async fn transfer(ferry: &Ferry, args: TransferArgs) -> Result<u8> {
         Mode::Transfer
     };
     execute(ferry, &job.id, &spec, &args.run, mode, resumed).await
+}
+
+/// Hands a job to the workers and says so: its id alone on stdout, for scripts.
+async fn detach(
+    ferry: &Ferry,
+    queue: &dyn ferry_engine::queue::WorkQueue,
+    job: &ferry_engine::Job,
+    resumed: bool,
+    json: bool,
+) -> Result<u8> {
+    ferry_engine::queue::hand_over(ferry.engine.store().as_ref(), queue, job).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"job_id": job.id, "queued": true, "resumed": resumed})
+        );
+    } else {
+        println!("{}", job.id);
+        let verb = if resumed { "handed back" } else { "queued" };
+        eprintln!(
+            "{verb} job {}: `ferry worker`s on the database move it; follow it with `ferry job {}`",
+            job.id, job.id
+        );
+    }
+    Ok(EXIT_OK)
 }
 
 /// What `execute` is asked to do beyond moving.

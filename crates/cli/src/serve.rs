@@ -12,7 +12,6 @@ use anyhow::{Context, Result};
 use clap::Args;
 use ferry_connectors::config::Config;
 use ferry_connectors::service::ServiceKind;
-use ferry_engine::SqliteStore;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -33,7 +32,12 @@ fn has_oauth_app(config: &Config) -> bool {
     })
 }
 
-pub async fn serve(data_dir: &Path, config_file: &Path, args: ServeArgs) -> Result<()> {
+pub async fn serve(
+    data_dir: &Path,
+    config_file: &Path,
+    database: Option<&str>,
+    args: ServeArgs,
+) -> Result<()> {
     let settings = ferry_server::ServeSettings::load(Some(config_file))?;
     let services = Config::load(Some(config_file))?;
     let (services, sandbox) = if has_oauth_app(&services) {
@@ -52,13 +56,8 @@ pub async fn serve(data_dir: &Path, config_file: &Path, args: ServeArgs) -> Resu
         (config, Some(sandbox))
     };
 
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
-    let store: Arc<dyn ferry_engine::Store> = Arc::new(
-        SqliteStore::open(&data_dir.join("ferry.db"))
-            .await
-            .with_context(|| format!("cannot open the journal in {}", data_dir.display()))?,
-    );
+    let journal = crate::database::open(data_dir, database).await?;
+    let store = journal.store;
     let connections = Arc::new(ferry_endpoints::Connections::new(
         store.clone(),
         data_dir.to_path_buf(),
@@ -86,6 +85,7 @@ pub async fn serve(data_dir: &Path, config_file: &Path, args: ServeArgs) -> Resu
     config.link_lifetime = settings.link_lifetime;
     config.trusted_proxies = settings.trusted_proxies.clone();
     config.sandbox = sandbox.is_some();
+    config.work_queue = journal.queue.map(ferry_server::WorkQueueHandle);
 
     eprintln!("ferry serves on {public_url} (listening on {local})");
     if let Some(sandbox) = &sandbox {
@@ -95,6 +95,9 @@ pub async fn serve(data_dir: &Path, config_file: &Path, args: ServeArgs) -> Resu
             config_file.display(),
             sandbox.base_url()
         );
+    }
+    if config.work_queue.is_some() {
+        eprintln!("transfers go to the database's queue: `ferry worker --database …` moves them");
     }
     if outbox.is_none() {
         eprintln!("no [serve.mail] in the configuration: notices are in-app only");

@@ -297,18 +297,7 @@ impl Workers {
         let store = self.inner.engine.store();
         let handed = async {
             let job = store.job(&job_id.to_string()).await?;
-            if queue.is_queued(&job.id).await? {
-                store.retry_failed(&job.id).await?;
-                let state = if job.planned {
-                    JobState::Running
-                } else {
-                    JobState::Planning
-                };
-                store.set_state(&job.id, state, None).await?;
-                queue.reopen(&job.id).await?;
-            } else {
-                queue.enqueue(&job.id).await?;
-            }
+            ferry_engine::queue::hand_over(store.as_ref(), queue, &job).await?;
             Ok::<_, ferry_engine::EngineError>(job)
         }
         .await;

@@ -96,3 +96,36 @@ pub trait WorkQueue: Send + Sync {
     async fn hold(&self, key: &str, delay: Duration) -> Result<()>;
     async fn depth(&self) -> Result<QueueDepth>;
 }
+
+/// Gives a job to the workers: a new one is queued; one queued before (paused, or stopped
+/// by a failure) is reopened, its failed items tried again as a resume does.
+pub async fn hand_over(
+    store: &dyn crate::store::Store,
+    queue: &dyn WorkQueue,
+    job: &crate::job::Job,
+) -> Result<()> {
+    match job.state {
+        JobState::Cancelled => {
+            return Err(crate::EngineError::Setup(format!(
+                "job {} was cancelled",
+                job.id
+            )));
+        }
+        JobState::Done => return Ok(()),
+        _ => {}
+    }
+    store.retry_failed(&job.id).await?;
+    if queue.is_queued(&job.id).await? {
+        let state = if job.planned {
+            JobState::Running
+        } else {
+            JobState::Planning
+        };
+        store.set_state(&job.id, state, None).await?;
+        return queue.reopen(&job.id).await;
+    }
+    // New to the queue: its plan part plans it (at once, when it is planned already) and
+    // splits it.
+    store.set_state(&job.id, JobState::Planning, None).await?;
+    queue.enqueue(&job.id).await
+}
