@@ -26,8 +26,8 @@ pub use progress::{Phase, Progress};
 pub use report::{Counts, Failure, Report};
 pub use retry::RetryPolicy;
 pub use store::{
-    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Notice, SessionRow,
-    SqliteStore, Store,
+    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Notice, PgStore, SessionRow,
+    SqliteStore, Store, open_store,
 };
 pub use vault::Vault;
 pub use worker::{OpenJob, Opened, Worker, WorkerOptions};

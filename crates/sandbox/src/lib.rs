@@ -32,6 +32,7 @@ pub mod inspect;
 pub mod koofr;
 pub mod media;
 pub mod oauth;
+pub mod postgres;
 pub mod seed;
 pub mod store;
 mod util;

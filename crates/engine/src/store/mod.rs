@@ -1,9 +1,15 @@
-//! The journal behind a trait, so that a PostgreSQL store can serve many workers later while
-//! SQLite serves one machine now.
+//! The journal behind a trait: SQLite serves one machine (the CLI's default), PostgreSQL
+//! serves many workers on many machines. Both keep the same schema, version for version.
 
+mod postgres;
+mod rows;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferry_core::{Album, Container, MediaItem, MediaKind, Skipped};
@@ -83,7 +89,7 @@ pub struct StagedRow {
 
 /// A connection to a service as the journal keeps it: the secret stays sealed here; only the
 /// vault opens it.
-#[derive(Clone)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct ConnectionRow {
     pub id: String,
     /// Whose connection: '' for the machine's own user, else a server account's id. Names
@@ -95,6 +101,7 @@ pub struct ConnectionRow {
     pub account: String,
     /// Non-secret settings as JSON (a WebDAV URL, a user name).
     pub settings: String,
+    #[sqlx(rename = "secret")]
     pub sealed_secret: Vec<u8>,
     pub created_at: String,
 }
@@ -112,7 +119,7 @@ impl std::fmt::Debug for ConnectionRow {
 }
 
 /// A person who signs in to `ferry serve`.
-#[derive(Clone)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct AccountRow {
     pub id: String,
     /// Lowercased and trimmed; unique.
@@ -132,7 +139,7 @@ impl std::fmt::Debug for AccountRow {
 }
 
 /// A signed-in browser, found by the SHA-256 of its cookie token. Times are Unix seconds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct SessionRow {
     pub token_hash: String,
     pub account_id: String,
@@ -175,7 +182,7 @@ pub struct ArchiveReady {
 }
 
 /// An in-app notice.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Notice {
     pub seq: i64,
     pub at: String,
@@ -185,7 +192,7 @@ pub struct Notice {
 }
 
 /// One line of an account's audit log.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuditEntry {
     pub seq: i64,
     pub at: String,
@@ -208,6 +215,16 @@ pub struct Group {
     pub source_index: usize,
     pub album_id: String,
     pub kind: MediaKind,
+}
+
+/// Opens the journal at `location`: a `postgres://` or `postgresql://` URL is a PostgreSQL
+/// database (shared by many workers), anything else the path of a SQLite file.
+pub async fn open_store(location: &str) -> Result<Arc<dyn Store>> {
+    if postgres::is_url(location) {
+        Ok(Arc::new(PgStore::connect(location).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::open(Path::new(location)).await?))
+    }
 }
 
 #[async_trait]

@@ -10,17 +10,18 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferry_core::{Album, Container, MediaItem, MediaKind, Skipped};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, SqlitePool};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use ferry_core::{Album, Container, MediaItem, Skipped};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, SqlitePool};
 
+use super::rows::{
+    self, ARCHIVE_COLUMNS, AlbumRecord, ArchiveRecord, CONNECTION_COLUMNS, ContainerRecord,
+    CountRecord, FailureRecord, GroupRecord, JOB_COLUMNS, JobRecord, SiblingRecord, UNIT_COLUMNS,
+    UnitRecord, now,
+};
 use super::{
     AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Group, Notice, Outcome,
-    SessionRow, Siblings, StagedRow, Store, Unit, UnitState,
+    SessionRow, Siblings, StagedRow, Store, Unit,
 };
 use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::report::{Counts, Failure};
@@ -64,68 +65,6 @@ impl SqliteStore {
     }
 }
 
-fn now() -> String {
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
-fn kind_str(kind: MediaKind) -> &'static str {
-    kind.as_str()
-}
-
-fn parse_kind(s: &str) -> Result<MediaKind> {
-    match s {
-        "photo" => Ok(MediaKind::Photo),
-        "video" => Ok(MediaKind::Video),
-        other => Err(EngineError::Store(format!("unknown media kind '{other}'"))),
-    }
-}
-
-fn job_from_row(row: &SqliteRow) -> Result<Job> {
-    let spec: String = row.try_get("spec")?;
-    let state: String = row.try_get("state")?;
-    Ok(Job {
-        id: row.try_get("id")?,
-        owner: row.try_get("owner")?,
-        spec: serde_json::from_str(&spec)?,
-        state: JobState::from_str(&state).map_err(EngineError::Store)?,
-        reason: row.try_get("reason")?,
-        plan_source: row.try_get::<i64, _>("plan_source")? as usize,
-        plan_cursor: row.try_get("plan_cursor")?,
-        planned: row.try_get::<i64, _>("planned")? != 0,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        finished_at: row.try_get("finished_at")?,
-    })
-}
-
-fn unit_from_row(row: &SqliteRow) -> Result<Unit> {
-    let record: String = row.try_get("record")?;
-    let item: MediaItem = serde_json::from_str(&record)?;
-    let state: String = row.try_get("state")?;
-    Ok(Unit {
-        seq: row.try_get("seq")?,
-        source_index: row.try_get::<i64, _>("source_index")? as usize,
-        album_id: row.try_get("album_id")?,
-        item,
-        container: row
-            .try_get::<Option<String>, _>("container")?
-            .unwrap_or_default(),
-        name: row
-            .try_get::<Option<String>, _>("name")?
-            .unwrap_or_default(),
-        state: UnitState::parse(&state)
-            .ok_or_else(|| EngineError::Store(format!("unknown unit state '{state}'")))?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        token: row.try_get("token")?,
-        sha256: row.try_get("sha256")?,
-        bytes: row.try_get::<Option<i64>, _>("bytes")?.map(|b| b as u64),
-    })
-}
-
-const JOB_COLUMNS: &str = "id, owner, spec, state, reason, plan_source, plan_cursor, planned, created_at, updated_at, finished_at";
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_job(&self, owner: &str, spec: &JobSpec) -> Result<Job> {
@@ -145,41 +84,35 @@ impl Store for SqliteStore {
     }
 
     async fn job(&self, id: &str) -> Result<Job> {
-        // Ids are UUIDs: anything else cannot match, and must not reach LIKE as a pattern.
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        if !rows::is_job_prefix(id) {
             return Err(EngineError::NoSuchJob(id.to_string()));
         }
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let found: Vec<JobRecord> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE id LIKE ? || '%' ORDER BY id LIMIT 2"
         )))
         .bind(id.to_ascii_lowercase())
         .fetch_all(&self.pool)
         .await?;
-        match rows.as_slice() {
-            [] => Err(EngineError::NoSuchJob(id.to_string())),
-            [one] => job_from_row(one),
-            [exact, ..] if exact.try_get::<String, _>("id")? == id => job_from_row(exact),
-            _ => Err(EngineError::AmbiguousJob(id.to_string())),
-        }
+        rows::pick_job(id, found)
     }
 
     async fn jobs(&self, owner: &str) -> Result<Vec<Job>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let found = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = ? ORDER BY id DESC"
         )))
         .bind(owner)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(job_from_row).collect()
+        rows::jobs(found)
     }
 
     async fn unfinished_jobs(&self) -> Result<Vec<Job>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let found = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE state NOT IN ('done', 'cancelled') ORDER BY id"
         )))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(job_from_row).collect()
+        rows::jobs(found)
     }
 
     async fn job_states(&self) -> Result<Vec<(JobState, u64)>> {
@@ -196,14 +129,14 @@ impl Store for SqliteStore {
     }
 
     async fn unfinished_job(&self, owner: &str, spec: &JobSpec) -> Result<Option<Job>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let found: Option<JobRecord> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = ? AND spec = ? AND state NOT IN ('done', 'cancelled') ORDER BY id DESC LIMIT 1"
         )))
         .bind(owner)
         .bind(serde_json::to_string(spec)?)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(job_from_row).transpose()
+        found.map(JobRecord::decode).transpose()
     }
 
     async fn set_state(&self, job: &JobId, state: JobState, reason: Option<&str>) -> Result<()> {
@@ -244,54 +177,34 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        let mut seq: i64 =
+        let last_seq: i64 =
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM units WHERE job_id = ?")
                 .bind(job)
                 .fetch_one(&mut *tx)
                 .await?;
-        for item in items {
-            let record = serde_json::to_string(item)?;
-            // An item goes to each of its albums (or to none).
-            let albums: Vec<&str> = if item.albums.is_empty() {
-                vec![""]
-            } else {
-                item.albums.iter().map(String::as_str).collect()
+        // SQLite runs in-process: a statement per row costs no round trip.
+        for unit in rows::page_units(last_seq, items, skipped)? {
+            let (kind, file_name, record, size) = match unit.media {
+                Some((kind, file_name, record, size)) => {
+                    (Some(kind.as_str()), Some(file_name), Some(record), size)
+                }
+                None => (None, None, None, None),
             };
-            for album in albums {
-                seq += 1;
-                sqlx::query(
-                    "INSERT INTO units (job_id, seq, source_index, source_id, album_id, kind, file_name, record, size, state)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT DO NOTHING",
-                )
-                .bind(job)
-                .bind(seq)
-                .bind(source_index as i64)
-                .bind(&item.id)
-                .bind(album)
-                // The motion half of a live photo is placed with the photos, next to its still.
-                .bind(kind_str(if item.live_photo_of.is_some() {
-                    MediaKind::Photo
-                } else {
-                    item.kind
-                }))
-                .bind(&item.file_name)
-                .bind(&record)
-                .bind(item.size.map(|s| s as i64))
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        for entry in skipped {
-            seq += 1;
             sqlx::query(
-                "INSERT INTO units (job_id, seq, source_index, source_id, state, reason)
-                 VALUES (?, ?, ?, ?, 'skipped', ?) ON CONFLICT DO NOTHING",
+                "INSERT INTO units (job_id, seq, source_index, source_id, album_id, kind, file_name, record, size, state, reason)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             )
             .bind(job)
-            .bind(seq)
+            .bind(unit.seq)
             .bind(source_index as i64)
-            .bind(&entry.id)
-            .bind(&entry.reason)
+            .bind(unit.source_id)
+            .bind(unit.album_id)
+            .bind(kind)
+            .bind(file_name)
+            .bind(record)
+            .bind(size)
+            .bind(if kind.is_some() { "pending" } else { "skipped" })
+            .bind(unit.reason)
             .execute(&mut *tx)
             .await?;
         }
@@ -313,38 +226,24 @@ impl Store for SqliteStore {
     }
 
     async fn albums(&self, job: &JobId) -> Result<Vec<(usize, Album)>> {
-        let rows = sqlx::query("SELECT source_index, record FROM albums WHERE job_id = ? ORDER BY source_index, album_id")
-            .bind(job)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let record: String = row.try_get("record")?;
-                Ok((
-                    row.try_get::<i64, _>("source_index")? as usize,
-                    serde_json::from_str(&record)?,
-                ))
-            })
-            .collect()
+        let found: Vec<AlbumRecord> = sqlx::query_as(
+            "SELECT source_index, record FROM albums WHERE job_id = ? ORDER BY source_index, album_id",
+        )
+        .bind(job)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::albums(found)
     }
 
     async fn groups(&self, job: &JobId) -> Result<Vec<Group>> {
-        let rows = sqlx::query(
+        let found: Vec<GroupRecord> = sqlx::query_as(
             "SELECT DISTINCT source_index, album_id, kind FROM units
              WHERE job_id = ? AND kind IS NOT NULL ORDER BY source_index, album_id, kind",
         )
         .bind(job)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Group {
-                    source_index: row.try_get::<i64, _>("source_index")? as usize,
-                    album_id: row.try_get("album_id")?,
-                    kind: parse_kind(&row.try_get::<String, _>("kind")?)?,
-                })
-            })
-            .collect()
+        rows::groups(found)
     }
 
     async fn assign_container(
@@ -360,7 +259,7 @@ impl Store for SqliteStore {
         )
         .bind(job)
         .bind(key)
-        .bind(serde_json::to_string(&ContainerJson::from(container))?)
+        .bind(rows::container_json(container)?)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -370,7 +269,7 @@ impl Store for SqliteStore {
         .bind(job)
         .bind(group.source_index as i64)
         .bind(&group.album_id)
-        .bind(kind_str(group.kind))
+        .bind(group.kind.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -378,16 +277,13 @@ impl Store for SqliteStore {
     }
 
     async fn container_units(&self, job: &JobId, key: &str) -> Result<Vec<i64>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT seq FROM units WHERE job_id = ? AND container = ? AND kind IS NOT NULL ORDER BY seq",
         )
         .bind(job)
         .bind(key)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| Ok(row.try_get::<i64, _>("seq")?))
-            .collect()
+        .await?)
     }
 
     async fn move_units(
@@ -403,7 +299,7 @@ impl Store for SqliteStore {
         )
         .bind(job)
         .bind(key)
-        .bind(serde_json::to_string(&ContainerJson::from(container))?)
+        .bind(rows::container_json(container)?)
         .execute(&mut *tx)
         .await?;
         for seq in seqs {
@@ -419,32 +315,24 @@ impl Store for SqliteStore {
     }
 
     async fn containers(&self, job: &JobId) -> Result<Vec<(String, Container, Option<String>)>> {
-        let rows =
-            sqlx::query("SELECT key, spec, dest_id FROM containers WHERE job_id = ? ORDER BY key")
-                .bind(job)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|row| {
-                let spec: String = row.try_get("spec")?;
-                let spec: ContainerJson = serde_json::from_str(&spec)?;
-                Ok((row.try_get("key")?, spec.into(), row.try_get("dest_id")?))
-            })
-            .collect()
+        let found: Vec<ContainerRecord> = sqlx::query_as(
+            "SELECT key, spec, dest_id FROM containers WHERE job_id = ? ORDER BY key",
+        )
+        .bind(job)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::containers(found)
     }
 
     async fn wanted_names(&self, job: &JobId, container: &str) -> Result<Vec<(i64, String)>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT seq, file_name FROM units WHERE job_id = ? AND container = ?
              ORDER BY source_index, source_id, album_id",
         )
         .bind(job)
         .bind(container)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("seq")?, row.try_get("file_name")?)))
-            .collect()
+        .await?)
     }
 
     async fn set_names(&self, job: &JobId, names: &[(i64, String)]) -> Result<()> {
@@ -481,7 +369,7 @@ impl Store for SqliteStore {
     }
 
     async fn sibling_units(&self, job: &JobId, unit: &Unit) -> Result<Siblings> {
-        let rows = sqlx::query(
+        let found: Vec<SiblingRecord> = sqlx::query_as(
             "SELECT seq, state, dest_id, sha256, bytes FROM units
              WHERE job_id = ? AND source_index = ? AND source_id = ? AND seq <> ?
              ORDER BY seq",
@@ -492,43 +380,25 @@ impl Store for SqliteStore {
         .bind(unit.seq)
         .fetch_all(&self.pool)
         .await?;
-        let mut siblings = Siblings::default();
-        for row in rows {
-            let seq: i64 = row.try_get("seq")?;
-            let state: String = row.try_get("state")?;
-            match state.as_str() {
-                "done" if siblings.landed.is_none() => {
-                    let dest: Option<String> = row.try_get("dest_id")?;
-                    let sha: Option<String> = row.try_get("sha256")?;
-                    let bytes: Option<i64> = row.try_get("bytes")?;
-                    if let (Some(dest), Some(sha), Some(bytes)) = (dest, sha, bytes) {
-                        siblings.landed = Some((dest, sha, bytes as u64));
-                    }
-                }
-                "pending" | "staged" if seq < unit.seq => siblings.earlier_unsettled = true,
-                _ => {}
-            }
-        }
-        Ok(siblings)
+        Ok(rows::siblings(unit.seq, found))
     }
 
     async fn units_to_move(&self, job: &JobId, after_seq: i64, limit: u32) -> Result<Vec<Unit>> {
-        let rows = sqlx::query(
-            "SELECT seq, source_index, album_id, record, container, name, state, attempts, token, sha256, bytes
-             FROM units WHERE job_id = ? AND state IN ('pending', 'staged') AND seq > ?
-             ORDER BY seq LIMIT ?",
-        )
+        let found: Vec<UnitRecord> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {UNIT_COLUMNS} FROM units WHERE job_id = ? AND state IN ('pending', 'staged') AND seq > ?
+             ORDER BY seq LIMIT ?"
+        )))
         .bind(job)
         .bind(after_seq)
-        .bind(limit as i64)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(unit_from_row).collect()
+        rows::units(found)
     }
 
-    async fn mark_staged(&self, job: &JobId, rows: &[StagedRow]) -> Result<()> {
+    async fn mark_staged(&self, job: &JobId, staged: &[StagedRow]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        for row in rows {
+        for row in staged {
             sqlx::query(
                 "UPDATE units SET state = 'staged', token = ?, sha256 = ?, bytes = ? WHERE job_id = ? AND seq = ?",
             )
@@ -555,7 +425,7 @@ impl Store for SqliteStore {
             )
             .bind(o.state.as_str())
             .bind(&o.reason)
-            .bind(o.attempts as i64)
+            .bind(i64::from(o.attempts))
             .bind(&o.dest_id)
             .bind(&o.sha256)
             .bind(o.bytes.map(|b| b as i64))
@@ -580,64 +450,36 @@ impl Store for SqliteStore {
     }
 
     async fn counts(&self, job: &JobId) -> Result<Counts> {
-        let rows = sqlx::query(
+        let found: Vec<CountRecord> = sqlx::query_as(
             "SELECT state, COUNT(*) AS n, COALESCE(SUM(COALESCE(bytes, size, 0)), 0) AS b
              FROM units WHERE job_id = ? GROUP BY state",
         )
         .bind(job)
         .fetch_all(&self.pool)
         .await?;
-        let mut counts = Counts::default();
-        for row in rows {
-            let state: String = row.try_get("state")?;
-            let n = row.try_get::<i64, _>("n")? as u64;
-            let bytes = row.try_get::<i64, _>("b")? as u64;
-            counts.total += n;
-            counts.total_bytes += bytes;
-            match UnitState::parse(&state) {
-                Some(UnitState::Done) => {
-                    counts.done += n;
-                    counts.bytes += bytes;
-                }
-                Some(UnitState::Skipped) => counts.skipped += n,
-                Some(UnitState::Failed) => counts.failed += n,
-                _ => counts.pending += n,
-            }
-        }
-        Ok(counts)
+        Ok(rows::counts(found))
     }
 
     async fn failures(&self, job: &JobId, limit: u32) -> Result<Vec<Failure>> {
-        let rows = sqlx::query(
+        let found: Vec<FailureRecord> = sqlx::query_as(
             "SELECT source_id, reason FROM units WHERE job_id = ? AND state = 'failed' ORDER BY seq LIMIT ?",
         )
         .bind(job)
-        .bind(limit as i64)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Failure {
-                    item: row.try_get("source_id")?,
-                    reason: row
-                        .try_get::<Option<String>, _>("reason")?
-                        .unwrap_or_default(),
-                })
-            })
-            .collect()
+        Ok(rows::failures(found))
     }
 
     async fn skip_reasons(&self, job: &JobId) -> Result<Vec<(String, u64)>> {
-        let rows = sqlx::query(
+        let found: Vec<(String, i64)> = sqlx::query_as(
             "SELECT COALESCE(reason, '') AS reason, COUNT(*) AS n FROM units
              WHERE job_id = ? AND state = 'skipped' GROUP BY reason ORDER BY n DESC, reason",
         )
         .bind(job)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("reason")?, row.try_get::<i64, _>("n")? as u64)))
-            .collect()
+        Ok(found.into_iter().map(|(r, n)| (r, n as u64)).collect())
     }
 
     async fn add_connection(&self, row: &ConnectionRow) -> Result<()> {
@@ -658,35 +500,28 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(EngineError::Setup(format!(
-                "a connection named '{}' exists already; choose another --name or `ferry disconnect {}` first",
-                row.name, row.name
-            )));
+            return Err(rows::name_taken(&row.name));
         }
         Ok(())
     }
 
     async fn connections(&self, owner: &str) -> Result<Vec<ConnectionRow>> {
-        let rows = sqlx::query(
-            "SELECT id, owner, name, service, account, settings, secret, created_at FROM connections
-             WHERE owner = ? ORDER BY name",
-        )
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE owner = ? ORDER BY name"
+        )))
         .bind(owner)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(connection_from_row).collect()
+        .await?)
     }
 
     async fn connection(&self, owner: &str, name: &str) -> Result<Option<ConnectionRow>> {
-        let row = sqlx::query(
-            "SELECT id, owner, name, service, account, settings, secret, created_at FROM connections
-             WHERE owner = ? AND name = ?",
-        )
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE owner = ? AND name = ?"
+        )))
         .bind(owner)
         .bind(name)
         .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(connection_from_row).transpose()
+        .await?)
     }
 
     async fn update_connection_secret(&self, id: &str, sealed: &[u8]) -> Result<()> {
@@ -745,22 +580,23 @@ impl Store for SqliteStore {
     }
 
     async fn account(&self, id: &str) -> Result<Option<AccountRow>> {
-        let row =
-            sqlx::query("SELECT id, email, password_hash, created_at FROM accounts WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.as_ref().map(account_from_row).transpose()
+        Ok(
+            sqlx::query_as(
+                "SELECT id, email, password_hash, created_at FROM accounts WHERE id = ?",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?,
+        )
     }
 
     async fn account_by_email(&self, email: &str) -> Result<Option<AccountRow>> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, email, password_hash, created_at FROM accounts WHERE email = ?",
         )
         .bind(email)
         .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(account_from_row).transpose()
+        .await?)
     }
 
     async fn create_session(&self, row: &SessionRow) -> Result<()> {
@@ -779,22 +615,14 @@ impl Store for SqliteStore {
     }
 
     async fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT token_hash, account_id, created_at, expires_at, confirmed_at FROM sessions
              WHERE token_hash = ? AND expires_at > ?",
         )
         .bind(token_hash)
         .bind(now)
         .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(SessionRow {
-            token_hash: row.try_get("token_hash")?,
-            account_id: row.try_get("account_id")?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-            confirmed_at: row.try_get("confirmed_at")?,
-        }))
+        .await?)
     }
 
     async fn confirm_session(&self, token_hash: &str, at: i64) -> Result<()> {
@@ -834,24 +662,14 @@ impl Store for SqliteStore {
     }
 
     async fn audit_log(&self, account_id: &str, limit: u32) -> Result<Vec<AuditEntry>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT seq, at, event, detail FROM audit_log WHERE account_id = ?
              ORDER BY seq DESC LIMIT ?",
         )
         .bind(account_id)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditEntry {
-                    seq: row.try_get("seq")?,
-                    at: row.try_get("at")?,
-                    event: row.try_get("event")?,
-                    detail: row.try_get("detail")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     async fn create_archive(&self, row: &ArchiveRow) -> Result<()> {
@@ -869,32 +687,32 @@ impl Store for SqliteStore {
     }
 
     async fn archive(&self, id: &str) -> Result<Option<ArchiveRow>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let found: Option<ArchiveRecord> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE id = ?"
         )))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(archive_from_row).transpose()
+        Ok(found.map(ArchiveRow::from))
     }
 
     async fn archives(&self, owner: &str) -> Result<Vec<ArchiveRow>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let found = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE owner = ? ORDER BY id DESC"
         )))
         .bind(owner)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(archive_from_row).collect()
+        Ok(rows::archives(found))
     }
 
     async fn building_archives(&self) -> Result<Vec<ArchiveRow>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let found = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE state = 'building' ORDER BY id"
         )))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(archive_from_row).collect()
+        Ok(rows::archives(found))
     }
 
     async fn archive_ready(&self, id: &str, ready: &ArchiveReady) -> Result<()> {
@@ -924,24 +742,26 @@ impl Store for SqliteStore {
     }
 
     async fn due_archives(&self, now: i64) -> Result<Vec<ArchiveRow>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let found = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE state = 'ready' AND expires_at <= ? ORDER BY id"
         )))
         .bind(now)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(archive_from_row).collect()
+        Ok(rows::archives(found))
     }
 
     async fn archive_expired(&self, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE archives SET state = 'expired', path = NULL WHERE id = ?")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM download_tickets WHERE archive_id = ?")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -966,7 +786,7 @@ impl Store for SqliteStore {
 
     async fn spend_ticket(&self, ticket_hash: &str, now: i64) -> Result<Option<(String, String)>> {
         // One statement: two downloads racing on one ticket cannot both spend it.
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "UPDATE download_tickets SET used_at = ?
              WHERE ticket_hash = ? AND used_at IS NULL AND expires_at > ?
              RETURNING archive_id, owner",
@@ -975,9 +795,7 @@ impl Store for SqliteStore {
         .bind(ticket_hash)
         .bind(now)
         .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| Ok((r.try_get("archive_id")?, r.try_get("owner")?)))
-            .transpose()
+        .await?)
     }
 
     async fn notify(&self, owner: &str, text: &str, link: &str) -> Result<()> {
@@ -992,100 +810,12 @@ impl Store for SqliteStore {
     }
 
     async fn notices(&self, owner: &str, limit: u32) -> Result<Vec<Notice>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT seq, at, text, link FROM notices WHERE owner = ? ORDER BY seq DESC LIMIT ?",
         )
         .bind(owner)
-        .bind(limit as i64)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Notice {
-                    seq: r.try_get("seq")?,
-                    at: r.try_get("at")?,
-                    text: r.try_get("text")?,
-                    link: r.try_get("link")?,
-                })
-            })
-            .collect()
+        .await?)
     }
-}
-
-fn account_from_row(row: &SqliteRow) -> Result<AccountRow> {
-    Ok(AccountRow {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        password_hash: row.try_get("password_hash")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-/// The journal's JSON form of a [`Container`] (core keeps its types free of storage concerns).
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ContainerJson {
-    Folder {
-        path: Vec<String>,
-    },
-    Album {
-        title: String,
-        description: Option<String>,
-    },
-    Library,
-}
-
-impl From<&Container> for ContainerJson {
-    fn from(c: &Container) -> Self {
-        match c {
-            Container::Folder(path) => ContainerJson::Folder { path: path.clone() },
-            Container::Album { title, description } => ContainerJson::Album {
-                title: title.clone(),
-                description: description.clone(),
-            },
-            Container::Library => ContainerJson::Library,
-        }
-    }
-}
-
-impl From<ContainerJson> for Container {
-    fn from(c: ContainerJson) -> Self {
-        match c {
-            ContainerJson::Folder { path } => Container::Folder(path),
-            ContainerJson::Album { title, description } => Container::Album { title, description },
-            ContainerJson::Library => Container::Library,
-        }
-    }
-}
-
-const ARCHIVE_COLUMNS: &str = "id, owner, state, request, path, size, sha256, summary, error, created_at, ready_at, expires_at";
-
-fn archive_from_row(row: &SqliteRow) -> Result<ArchiveRow> {
-    Ok(ArchiveRow {
-        id: row.try_get("id")?,
-        owner: row.try_get("owner")?,
-        state: row.try_get("state")?,
-        request: row.try_get("request")?,
-        path: row.try_get("path")?,
-        size: row.try_get::<Option<i64>, _>("size")?.map(|n| n as u64),
-        sha256: row.try_get("sha256")?,
-        summary: row.try_get("summary")?,
-        error: row.try_get("error")?,
-        created_at: row.try_get("created_at")?,
-        ready_at: row.try_get("ready_at")?,
-        expires_at: row.try_get("expires_at")?,
-    })
-}
-
-fn connection_from_row(row: &SqliteRow) -> Result<ConnectionRow> {
-    Ok(ConnectionRow {
-        id: row.try_get("id")?,
-        owner: row.try_get("owner")?,
-        name: row.try_get("name")?,
-        service: row.try_get("service")?,
-        account: row.try_get("account")?,
-        settings: row.try_get("settings")?,
-        sealed_secret: row.try_get("secret")?,
-        created_at: row.try_get("created_at")?,
-    })
 }
