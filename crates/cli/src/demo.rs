@@ -41,7 +41,7 @@ pub async fn run(dir: &Path, keep: bool, run: &RunArgs) -> Result<u8> {
         let _ = std::fs::remove_file(dir.join(name));
     }
     let config = Config::parse(&sandbox.ferry_toml(), None)?;
-    let ferry = crate::open_ferry(dir, Ok(config)).await?;
+    let ferry = crate::open_ferry(dir, Ok(config), None).await?;
     let creds = sandbox.credentials();
     for (kind, name, access, refresh) in [
         (

@@ -5,180 +5,13 @@
 
 mod common;
 
+use common::sandbox::Env;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Output;
 use std::time::Duration;
 
-use ferry_sandbox::{Sandbox, SandboxOptions};
+use ferry_sandbox::SandboxOptions;
 use tokio::io::AsyncBufReadExt;
-use tokio::process::Command;
-
-struct Env {
-    sb: Sandbox,
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-    config: PathBuf,
-}
-
-impl Env {
-    async fn new(options: SandboxOptions) -> Env {
-        let sb = ferry_sandbox::start(options).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let config = dir.path().join("ferry.toml");
-        std::fs::write(&config, sb.ferry_toml()).unwrap();
-        Env {
-            sb,
-            _dir: dir,
-            data,
-            config,
-        }
-    }
-
-    fn ferry(&self) -> Command {
-        let mut cmd = Command::from(common::ferry(&self.data));
-        cmd.env("FERRY_CONFIG", &self.config)
-            .env_remove("FERRY_MASTER_KEY")
-            .kill_on_drop(true);
-        cmd
-    }
-
-    async fn run(&self, args: &[&str]) -> Output {
-        self.ferry().args(args).output().await.unwrap()
-    }
-
-    async fn ok(&self, args: &[&str]) -> Output {
-        let out = self.run(args).await;
-        assert!(
-            out.status.success(),
-            "ferry {args:?} failed: {}{}",
-            common::stdout(&out),
-            common::stderr(&out)
-        );
-        out
-    }
-
-    /// Connects every service with the sandbox's ready-made credentials, as a script would.
-    async fn connect_all(&self) {
-        let c = self.sb.credentials();
-        self.ok(&[
-            "connect",
-            "facebook",
-            "--name",
-            "fb",
-            "--token",
-            &c.facebook.access_token,
-        ])
-        .await;
-        self.ok(&[
-            "connect",
-            "dropbox",
-            "--name",
-            "dbx",
-            "--token",
-            &c.dropbox.access_token,
-            "--refresh-token",
-            c.dropbox.refresh_token.as_deref().unwrap(),
-        ])
-        .await;
-        self.ok(&[
-            "connect",
-            "google-photos",
-            "--name",
-            "gp",
-            "--token",
-            &c.google_photos.access_token,
-            "--refresh-token",
-            c.google_photos.refresh_token.as_deref().unwrap(),
-        ])
-        .await;
-        self.ok(&[
-            "connect",
-            "koofr",
-            "--name",
-            "koofr",
-            "--user",
-            &c.koofr.email,
-            "--app-password",
-            &c.koofr.app_password,
-        ])
-        .await;
-        self.ok(&[
-            "connect",
-            "webdav",
-            "--name",
-            "dav",
-            "--url",
-            &self.sb.urls().koofr.webdav_url,
-            "--user",
-            &c.koofr.email,
-            "--password",
-            &c.koofr.app_password,
-        ])
-        .await;
-    }
-
-    /// The seeded Facebook originals: SHA-256 → how many.
-    async fn originals(&self) -> BTreeMap<String, usize> {
-        let source: serde_json::Value =
-            reqwest::get(format!("{}/_sandbox/source", self.sb.base_url()))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-        let mut out = BTreeMap::new();
-        for kind in ["photos", "videos"] {
-            for item in source["facebook"][kind].as_array().unwrap() {
-                let sha = item["sha256"]
-                    .as_str()
-                    .expect("originals up to 256 MiB are hashed");
-                *out.entry(sha.to_string()).or_default() += 1;
-            }
-        }
-        out
-    }
-
-    /// What a destination holds: SHA-256 → how many, from the inspection API.
-    fn landed(&self, service: &str) -> BTreeMap<String, usize> {
-        let state = self.sb.state();
-        let files: Vec<&serde_json::Value> = match service {
-            "dropbox" => state["dropbox"]["entries"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .collect(),
-            "koofr" => state["koofr"]["files"].as_array().unwrap().iter().collect(),
-            "google_photos" => state["google_photos"]["media_items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .collect(),
-            other => panic!("{other}"),
-        };
-        let mut out = BTreeMap::new();
-        for f in files {
-            if f.get("type").is_some_and(|t| t != "file") {
-                continue;
-            }
-            let path = f["path_display"]
-                .as_str()
-                .or(f["path"].as_str())
-                .unwrap_or_default();
-            if path
-                .rsplit('/')
-                .next()
-                .is_some_and(|n| n.starts_with(".ferry-"))
-            {
-                continue;
-            }
-            *out.entry(f["sha256"].as_str().unwrap().to_string())
-                .or_default() += 1;
-        }
-        out
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_are_sealed_listed_and_revoked() {
@@ -567,12 +400,12 @@ async fn a_takeout_export_lands_once_per_photo_in_each_of_its_albums() {
     use sha2::Digest;
     let env = Env::new(SandboxOptions::default()).await;
     env.connect_all().await;
-    let tree = env._dir.path().join("takeout");
+    let tree = env.dir.path().join("takeout");
     let manifest =
         ferry_sandbox::corpus::takeout::write(&tree, ferry_sandbox::corpus::takeout::Era::Json)
             .unwrap();
     let parts =
-        ferry_sandbox::corpus::zip_parts(&tree, &env._dir.path().join("zips"), "takeout", 3)
+        ferry_sandbox::corpus::zip_parts(&tree, &env.dir.path().join("zips"), "takeout", 3)
             .unwrap();
     let mut args: Vec<String> = vec!["transfer".into()];
     args.extend(parts.iter().map(|p| p.to_string_lossy().into_owned()));

@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use ferry_sandbox::media::{PhotoSpec, jpeg};
 
+pub mod sandbox;
+
 pub fn ferry(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
     cmd.env("FERRY_DATA_DIR", data_dir).env_remove("RUST_LOG");

@@ -201,7 +201,7 @@ impl WorkQueue for PgQueue {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO work (job_id, part)
-             SELECT id, $2 FROM jobs WHERE id = $1 AND NOT planned
+             SELECT id, $2 FROM jobs WHERE id = $1 AND planned = 0
              ON CONFLICT (job_id, part) DO UPDATE SET state = 'open'",
         )
         .bind(job)

@@ -161,6 +161,14 @@ impl Store for PgStore {
         rows::jobs(found)
     }
 
+    async fn job_states(&self) -> Result<Vec<(JobState, u64)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        super::rows::job_states(rows)
+    }
+
     async fn unfinished_job(&self, owner: &str, spec: &JobSpec) -> Result<Option<Job>> {
         let found: Option<JobRecord> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = $1 AND spec = $2 AND state NOT IN ('done', 'cancelled') ORDER BY id DESC LIMIT 1"

@@ -388,3 +388,13 @@ impl From<ContainerJson> for Container {
         }
     }
 }
+
+/// `(state, count)` rows as job states.
+pub(super) fn job_states(rows: Vec<(String, i64)>) -> Result<Vec<(JobState, u64)>> {
+    rows.into_iter()
+        .map(|(state, n)| {
+            let state = state.parse::<JobState>().map_err(EngineError::Store)?;
+            Ok((state, u64::try_from(n).unwrap_or(0)))
+        })
+        .collect()
+}

@@ -116,16 +116,11 @@ impl Store for SqliteStore {
     }
 
     async fn job_states(&self) -> Result<Vec<(JobState, u64)>> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state ORDER BY state")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let state: String = row.try_get("state")?;
-                let n: i64 = row.try_get("n")?;
-                Ok((state.parse().map_err(EngineError::Store)?, n as u64))
-            })
-            .collect()
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        super::rows::job_states(rows)
     }
 
     async fn unfinished_job(&self, owner: &str, spec: &JobSpec) -> Result<Option<Job>> {
