@@ -8,7 +8,7 @@ CREATE TABLE work (
     first_seq    BIGINT NOT NULL DEFAULT 0,
     last_seq     BIGINT NOT NULL DEFAULT 0,
     state        TEXT NOT NULL DEFAULT 'open',    -- open | done
-    lease_owner  TEXT,                            -- the worker holding it
+    lease_owner  TEXT,                            -- the worker holding it (or that completed it)
     lease_until  TIMESTAMPTZ,                     -- free to claim after this
     claims       BIGINT NOT NULL DEFAULT 0,       -- how often it was taken (dead workers show here)
     PRIMARY KEY (job_id, part)

@@ -115,7 +115,7 @@ impl WorkQueue for PgQueue {
     async fn split(&self, held: &Lease, batch_items: u32) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE work SET state = 'done', lease_owner = NULL, lease_until = NULL
+            "UPDATE work SET state = 'done', lease_until = NULL
               WHERE job_id = $1 AND part = $2 AND lease_owner = $3 AND state = 'open'",
         )
         .bind(&held.job_id)
@@ -163,7 +163,7 @@ impl WorkQueue for PgQueue {
             .fetch_optional(&mut *tx)
             .await?;
         let done = sqlx::query(
-            "UPDATE work SET state = 'done', lease_owner = NULL, lease_until = NULL
+            "UPDATE work SET state = 'done', lease_until = NULL
               WHERE job_id = $1 AND part = $2 AND lease_owner = $3 AND state = 'open'",
         )
         .bind(&held.job_id)
