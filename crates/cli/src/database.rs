@@ -75,10 +75,7 @@ mod tests {
         let shown = redacted("postgres://ferry:s3cret@db.internal:5432/ferry");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("db.internal"));
-        assert_eq!(
-            redacted("postgres://db/ferry"),
-            "postgres://db/ferry"
-        );
+        assert_eq!(redacted("postgres://db/ferry"), "postgres://db/ferry");
         assert_eq!(redacted("postgres://a:s3cret@[bad"), "(an unreadable URL)");
     }
 }

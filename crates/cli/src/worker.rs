@@ -47,7 +47,9 @@ fn parse_rate(text: &str) -> Result<(String, RateLimit), String> {
         .parse()
         .ok()
         .filter(|n: &f64| n.is_finite() && *n > 0.0)
-        .ok_or_else(|| format!("'{text}': the rate must be a positive number of items per second"))?;
+        .ok_or_else(|| {
+            format!("'{text}': the rate must be a positive number of items per second")
+        })?;
     let burst: u32 = burst
         .parse()
         .ok()
@@ -132,9 +134,23 @@ mod tests {
     fn rates_parse_with_and_without_a_burst() {
         let (service, limit) = parse_rate("dropbox=20/5").unwrap();
         assert_eq!(service, "dropbox");
-        assert_eq!(limit, RateLimit { per_second: 20.0, burst: 5 });
+        assert_eq!(
+            limit,
+            RateLimit {
+                per_second: 20.0,
+                burst: 5
+            }
+        );
         assert_eq!(parse_rate("koofr=0.5").unwrap().1.burst, 1);
-        for bad in ["dropbox", "=3", "dropbox=0", "dropbox=-1", "dropbox=x", "dropbox=3/0", "dropbox=inf"] {
+        for bad in [
+            "dropbox",
+            "=3",
+            "dropbox=0",
+            "dropbox=-1",
+            "dropbox=x",
+            "dropbox=3/0",
+            "dropbox=inf",
+        ] {
             assert!(parse_rate(bad).is_err(), "{bad}");
         }
     }

@@ -404,9 +404,8 @@ async fn a_takeout_export_lands_once_per_photo_in_each_of_its_albums() {
     let manifest =
         ferry_sandbox::corpus::takeout::write(&tree, ferry_sandbox::corpus::takeout::Era::Json)
             .unwrap();
-    let parts =
-        ferry_sandbox::corpus::zip_parts(&tree, &env.dir.path().join("zips"), "takeout", 3)
-            .unwrap();
+    let parts = ferry_sandbox::corpus::zip_parts(&tree, &env.dir.path().join("zips"), "takeout", 3)
+        .unwrap();
     let mut args: Vec<String> = vec!["transfer".into()];
     args.extend(parts.iter().map(|p| p.to_string_lossy().into_owned()));
     args.extend(["gp:".into(), "--json".into()]);

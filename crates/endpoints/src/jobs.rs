@@ -23,7 +23,8 @@ impl JobOpener {
         for spec in &job.spec.sources {
             sources.push(open_source(&self.connections, &job.owner, spec).await?);
         }
-        let destination = open_destination(&self.connections, &job.owner, &job.spec.destination).await?;
+        let destination =
+            open_destination(&self.connections, &job.owner, &job.spec.destination).await?;
         let service = match as_connection(&job.spec.destination) {
             Some((name, _)) => self.connections.row(&job.owner, name).await?.service,
             None => "folder".to_string(),
@@ -50,7 +51,10 @@ impl OpenJob for JobOpener {
                     line.push_str(&text);
                 }
             }
-            format!("cannot open the job's endpoints: {}", line.replace('\n', " "))
+            format!(
+                "cannot open the job's endpoints: {}",
+                line.replace('\n', " ")
+            )
         })
     }
 }

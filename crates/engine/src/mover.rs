@@ -188,8 +188,16 @@ impl Engine {
         Progress::set(&progress.moved_bytes, counts.bytes);
         progress.set_phase(Phase::Moving);
 
-        self.move_units(&job.id, sources, dest.clone(), options, None, progress.clone(), stop.clone())
-            .await?;
+        self.move_units(
+            &job.id,
+            sources,
+            dest.clone(),
+            options,
+            None,
+            progress.clone(),
+            stop.clone(),
+        )
+        .await?;
         if let Err(err) = dest.finish().await {
             tracing::warn!("cleaning up the destination: {err}");
         }
@@ -244,13 +252,23 @@ impl Engine {
             )));
         }
         progress.set_phase(Phase::Moving);
-        self.move_units(&job.id, sources, dest, options, Some(seqs), progress.clone(), stop.clone())
-            .await?;
+        self.move_units(
+            &job.id,
+            sources,
+            dest,
+            options,
+            Some(seqs),
+            progress.clone(),
+            stop.clone(),
+        )
+        .await?;
         progress.set_phase(Phase::Finished);
         let settled = self.next_to_move(&job.id, Some(seqs)).await?.is_none();
         Ok(RangeOutcome {
             settled,
-            stopped: stop.is_stopped().then(|| stop.reason().unwrap_or_else(|| "stopped".into())),
+            stopped: stop
+                .is_stopped()
+                .then(|| stop.reason().unwrap_or_else(|| "stopped".into())),
         })
     }
 

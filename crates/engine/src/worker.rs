@@ -12,12 +12,12 @@ use ferry_core::{Destination, Source};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::Result;
 use crate::job::{Job, JobState};
 use crate::mover::{Engine, RunOptions, Stop, Throttle};
 use crate::progress::Progress;
 use crate::queue::{Lease, RateLimit, Renewal, WorkQueue};
 use crate::store::Store;
-use crate::Result;
 
 /// A job's endpoints, opened for a worker.
 pub struct Opened {
@@ -111,7 +111,11 @@ impl Worker {
                     if let Err(err) = self.work(&lease, &shutdown).await {
                         tracing::warn!(job = %lease.job_id, part = lease.part, "{err}");
                         if let Err(err) = self.queue.release(&lease, RETRY_PART_AFTER).await {
-                            tracing::warn!("giving back job {} part {}: {err}", lease.job_id, lease.part);
+                            tracing::warn!(
+                                "giving back job {} part {}: {err}",
+                                lease.job_id,
+                                lease.part
+                            );
                         }
                     }
                     false
@@ -318,7 +322,11 @@ impl Worker {
                         return;
                     }
                     Err(err) => {
-                        tracing::warn!("renewing the lease of job {} part {}: {err}", lease.job_id, lease.part);
+                        tracing::warn!(
+                            "renewing the lease of job {} part {}: {err}",
+                            lease.job_id,
+                            lease.part
+                        );
                         // Stop before the lease can run out under us.
                         if last_renewed.elapsed() > length * 2 / 3 {
                             interrupt(Interruption::LeaseLost, "the database is unreachable");

@@ -777,7 +777,10 @@ async fn archives_expire_and_tickets_are_spent_once(store: Arc<dyn Store>) {
         expires_at: None,
     };
     store.create_archive(&row).await.unwrap();
-    assert_eq!(store.building_archives().await.unwrap(), std::slice::from_ref(&row));
+    assert_eq!(
+        store.building_archives().await.unwrap(),
+        std::slice::from_ref(&row)
+    );
     store
         .create_archive(&ArchiveRow {
             id: "broken".into(),

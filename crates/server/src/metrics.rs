@@ -8,11 +8,11 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use ferry_engine::Store;
 use ferry_engine::metrics::{CONTENT_TYPE, Gauges, render};
 use ferry_engine::queue::WorkQueue;
@@ -29,7 +29,11 @@ async fn respond(store: &dyn Store, queue: Option<&dyn WorkQueue>) -> Response {
         Ok(gauges) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], render(&gauges)).into_response(),
         Err(err) => {
             tracing::warn!("metrics: {err}");
-            (StatusCode::SERVICE_UNAVAILABLE, "the journal cannot be read\n").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the journal cannot be read\n",
+            )
+                .into_response()
         }
     }
 }

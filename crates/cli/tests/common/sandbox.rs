@@ -173,4 +173,3 @@ impl Env {
         out
     }
 }
-

@@ -1,0 +1,258 @@
+//! The work queue on PostgreSQL: parts claimed by one worker at a time, leases that return a
+//! dead worker's part to the pool, the last completion finishing the job, and rate budgets
+//! shared through the database. Runs on a fresh database from `FERRY_TEST_DATABASE_URL`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_connectors::folder::{FolderDestination, FolderSource};
+use ferry_core::Scope;
+use ferry_engine::queue::{PLAN_PART, PgQueue, RateLimit, Renewal, WorkQueue};
+use ferry_engine::{Engine, JobSpec, JobState, PgStore, Progress, RunOptions, Stop, Store};
+use ferry_sandbox::media::{PhotoSpec, jpeg};
+
+async fn queue_and_store() -> (Arc<dyn Store>, Arc<dyn WorkQueue>) {
+    let url = ferry_sandbox::postgres::fresh_database().await;
+    let store = PgStore::connect(&url).await.unwrap();
+    let queue: Arc<dyn WorkQueue> = Arc::new(PgQueue::new(store.pool().clone()));
+    (Arc::new(store), queue)
+}
+
+fn photos(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        std::fs::write(
+            dir.join(format!("p{i:03}.jpg")),
+            jpeg(&PhotoSpec::new(i as u64)),
+        )
+        .unwrap();
+    }
+}
+
+/// A queued job of `n` photos from one folder to another, planned by worker "planner".
+async fn planned_job(
+    store: &Arc<dyn Store>,
+    queue: &Arc<dyn WorkQueue>,
+    dir: &Path,
+    n: usize,
+    batch: u32,
+) -> String {
+    photos(&dir.join("src"), n);
+    let spec = JobSpec {
+        sources: vec![dir.join("src").display().to_string()],
+        destination: dir.join("dst").display().to_string(),
+        scope: Scope::media(),
+        layout: Default::default(),
+        albums: None,
+    };
+    let job = store.create_job("", &spec).await.unwrap();
+    queue.enqueue(&job.id).await.unwrap();
+    let plan = queue
+        .claim("planner", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("the plan part is free");
+    assert_eq!(
+        (plan.part, plan.job_id.as_str()),
+        (PLAN_PART, job.id.as_str())
+    );
+    // Nobody else gets anything while the job plans: its batches do not exist yet.
+    assert_eq!(
+        queue.claim("other", Duration::from_secs(60)).await.unwrap(),
+        None
+    );
+    Engine::new(store.clone())
+        .run(
+            &job.id,
+            vec![Arc::new(FolderSource::open(dir.join("src")).unwrap())],
+            Arc::new(FolderDestination::new(dir.join("dst"))),
+            &RunOptions {
+                plan_only: true,
+                ..RunOptions::default()
+            },
+            Arc::new(Progress::default()),
+            Arc::new(Stop::default()),
+        )
+        .await
+        .unwrap();
+    let parts = queue.split(&plan, batch).await.unwrap();
+    assert_eq!(parts, (n as u64).div_ceil(u64::from(batch)));
+    assert_eq!(store.job(&job.id).await.unwrap().state, JobState::Running);
+    job.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_workers_each_get_a_different_part() {
+    let (store, queue) = queue_and_store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = planned_job(&store, &queue, dir.path(), 95, 10).await;
+    assert_eq!(queue.depth().await.unwrap().ready, 10);
+
+    let mut racers = Vec::new();
+    for w in 0..8 {
+        let queue = queue.clone();
+        racers.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(lease) = queue
+                .claim(&format!("w{w}"), Duration::from_secs(60))
+                .await
+                .unwrap()
+            {
+                got.push(lease);
+            }
+            got
+        }));
+    }
+    let mut leases = Vec::new();
+    for racer in racers {
+        leases.extend(racer.await.unwrap());
+    }
+    let parts: BTreeSet<i64> = leases.iter().map(|l| l.part).collect();
+    assert_eq!(
+        leases.len(),
+        10,
+        "every part claimed exactly once: {leases:?}"
+    );
+    assert_eq!(parts, (0..10).collect());
+    // The parts cover every unit once, in order.
+    let mut sorted = leases.clone();
+    sorted.sort_by_key(|l| l.part);
+    assert_eq!(sorted.first().unwrap().first_seq, 1);
+    assert_eq!(sorted.last().unwrap().last_seq, 95);
+    for pair in sorted.windows(2) {
+        assert_eq!(pair[0].last_seq + 1, pair[1].first_seq);
+    }
+    assert_eq!(queue.depth().await.unwrap().leased, 10);
+
+    // Only the last completion finishes the job, whoever makes it.
+    for (i, lease) in sorted.iter().enumerate() {
+        assert_eq!(queue.complete(lease).await.unwrap(), i == sorted.len() - 1);
+    }
+    assert!(queue.is_queued(&job).await.unwrap());
+    assert_eq!(queue.depth().await.unwrap(), Default::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_workers_part_returns_when_its_lease_runs_out() {
+    let (store, queue) = queue_and_store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = planned_job(&store, &queue, dir.path(), 5, 10).await;
+
+    let dead = queue
+        .claim("dead", Duration::from_millis(600))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        queue
+            .renew(&dead, Duration::from_millis(600))
+            .await
+            .unwrap(),
+        Renewal::Held(JobState::Running)
+    );
+    assert_eq!(
+        queue.claim("alive", Duration::from_secs(60)).await.unwrap(),
+        None
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+
+    let alive = queue
+        .claim("alive", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("an expired lease frees the part");
+    assert_eq!((alive.part, alive.claims), (dead.part, 2));
+    // The dead worker, come back, finds it has lost the part and cannot complete it.
+    assert_eq!(
+        queue.renew(&dead, Duration::from_secs(60)).await.unwrap(),
+        Renewal::Lost
+    );
+    assert!(!queue.complete(&dead).await.unwrap());
+    assert_eq!(
+        queue.renew(&alive, Duration::from_secs(60)).await.unwrap(),
+        Renewal::Held(JobState::Running)
+    );
+
+    // A paused job's parts wait, and its workers learn of it at their next renewal.
+    store
+        .set_state(&job, JobState::Paused, Some("paused by you"))
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.renew(&alive, Duration::from_secs(60)).await.unwrap(),
+        Renewal::Held(JobState::Paused)
+    );
+    queue.release(&alive, Duration::ZERO).await.unwrap();
+    assert_eq!(
+        queue.claim("other", Duration::from_secs(60)).await.unwrap(),
+        None
+    );
+    let paused = store.job(&job).await.unwrap();
+    ferry_engine::queue::hand_over(store.as_ref(), queue.as_ref(), &paused)
+        .await
+        .unwrap();
+    let again = queue
+        .claim("other", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.part, again.claims), (dead.part, 3));
+    assert!(
+        queue.complete(&again).await.unwrap(),
+        "the only part is the last"
+    );
+}
+
+#[tokio::test]
+async fn rate_budgets_space_turns_and_a_hold_stops_everyone() {
+    let (_store, queue) = queue_and_store().await;
+    let limit = Some(RateLimit {
+        per_second: 10.0,
+        burst: 1,
+    });
+    let waits: Vec<Duration> = {
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            waits.push(queue.take_turn("dropbox", limit).await.unwrap());
+        }
+        waits
+    };
+    // Each turn reserves the next slot: 0, 0.1, 0.2, 0.3 s from now (less the time the
+    // statements took).
+    assert!(waits[0] < Duration::from_millis(20), "{waits:?}");
+    for (i, wait) in waits.iter().enumerate().skip(1) {
+        let slot = Duration::from_millis(100 * i as u64);
+        assert!(
+            *wait <= slot && *wait > slot - Duration::from_millis(60),
+            "{waits:?}"
+        );
+    }
+    // Another service has its own budget; no limit means no wait.
+    assert_eq!(
+        queue.take_turn("koofr", None).await.unwrap(),
+        Duration::ZERO
+    );
+    // A 429 with Retry-After holds every worker off the service, limited or not.
+    queue.hold("koofr", Duration::from_secs(2)).await.unwrap();
+    let held = queue.take_turn("koofr", None).await.unwrap();
+    assert!(
+        held > Duration::from_millis(1800) && held <= Duration::from_secs(2),
+        "{held:?}"
+    );
+    // A burst lets that many go at once after a quiet spell.
+    let bursty = Some(RateLimit {
+        per_second: 1.0,
+        burst: 3,
+    });
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        waits.push(queue.take_turn("google_photos", bursty).await.unwrap());
+    }
+    assert!(
+        waits[..3].iter().all(|w| *w < Duration::from_millis(50)),
+        "{waits:?}"
+    );
+    assert!(waits[3] > Duration::from_millis(900), "{waits:?}");
+}
