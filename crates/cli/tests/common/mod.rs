@@ -10,7 +10,9 @@ pub mod sandbox;
 
 pub fn ferry(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    cmd.env("FERRY_DATA_DIR", data_dir).env_remove("RUST_LOG");
+    cmd.env("FERRY_DATA_DIR", data_dir)
+        .env_remove("RUST_LOG")
+        .env_remove("FERRY_DATABASE_URL");
     cmd
 }
 

@@ -13,6 +13,8 @@ pub struct Env {
     pub dir: tempfile::TempDir,
     pub data: PathBuf,
     pub config: PathBuf,
+    /// A PostgreSQL journal every command uses (`FERRY_DATABASE_URL`), instead of SQLite.
+    pub database: Option<String>,
 }
 
 impl Env {
@@ -27,14 +29,26 @@ impl Env {
             dir,
             data,
             config,
+            database: None,
         }
+    }
+
+    /// The same, with the journal in a fresh PostgreSQL database.
+    pub async fn with_database(options: SandboxOptions) -> Env {
+        let mut env = Env::new(options).await;
+        env.database = Some(ferry_sandbox::postgres::fresh_database().await);
+        env
     }
 
     pub fn ferry(&self) -> Command {
         let mut cmd = Command::from(super::ferry(&self.data));
         cmd.env("FERRY_CONFIG", &self.config)
             .env_remove("FERRY_MASTER_KEY")
+            .env_remove("FERRY_DATABASE_URL")
             .kill_on_drop(true);
+        if let Some(url) = &self.database {
+            cmd.env("FERRY_DATABASE_URL", url);
+        }
         cmd
     }
 
