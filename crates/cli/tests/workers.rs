@@ -49,7 +49,10 @@ async fn until_done(env: &Env, job: &str, within: Duration) -> serde_json::Value
         if report["state"] == "done" {
             return report;
         }
-        assert!(Instant::now() < deadline, "the workers did not finish: {report}");
+        assert!(
+            Instant::now() < deadline,
+            "the workers did not finish: {report}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
@@ -114,7 +117,10 @@ async fn workers_killed_mid_transfer_leave_every_item_moved_exactly_once() {
     let (count, most_claims, completers) = parts(&env, &job).await;
     assert_eq!(count, 16, "302 items in parts of 20");
     assert!(most_claims >= 2, "a killed worker's part was taken over");
-    assert!(completers >= 2, "the parts were shared: {completers} workers");
+    assert!(
+        completers >= 2,
+        "the parts were shared: {completers} workers"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,7 +140,11 @@ async fn a_rate_limit_holds_across_workers_and_shows_in_metrics() {
     let _second = worker(&env, "b", &limit);
     let mut lines = tokio::io::BufReader::new(first.stderr.take().unwrap()).lines();
     let metrics_url = loop {
-        let line = lines.next_line().await.unwrap().expect("the worker says where metrics are");
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the worker says where metrics are");
         if let Some(url) = line.strip_prefix("metrics at ") {
             break url.to_string();
         }
@@ -144,15 +154,26 @@ async fn a_rate_limit_holds_across_workers_and_shows_in_metrics() {
     // 40 items at 8 a second between both workers take at least 39/8 s, however many
     // workers there are: a lower bound, which a slow machine cannot break.
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(4800), "the limit was not shared: {took:?}");
+    assert!(
+        took >= Duration::from_millis(4800),
+        "the limit was not shared: {took:?}"
+    );
 
-    let text = reqwest::get(&metrics_url).await.unwrap().text().await.unwrap();
+    let text = reqwest::get(&metrics_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let value = |name: &str| -> f64 {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
             .unwrap_or_else(|| panic!("{name} missing from {text}"))
     };
-    assert!(value("ferry_rate_limit_wait_seconds_total ") > 0.5, "{text}");
+    assert!(
+        value("ferry_rate_limit_wait_seconds_total ") > 0.5,
+        "{text}"
+    );
     assert!(value("ferry_items_moved_total ") >= 1.0, "{text}");
     assert!(text.contains("ferry_jobs{state=\"done\"} 1"), "{text}");
     assert!(text.contains("ferry_queue_ready_parts 0"), "{text}");

@@ -230,18 +230,11 @@ impl WorkQueue for PgQueue {
             }
             _ => (0.0, 0.0),
         };
-        sqlx::query(
-            "INSERT INTO rate_budgets (key, tat, slot_at, hold_until)
-             VALUES ($1, clock_timestamp(), clock_timestamp(), clock_timestamp())
-             ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(key)
-        .execute(&self.pool)
-        .await?;
         // GCRA with reservation: this turn's slot is the later of now and the theoretical
         // arrival time less the burst; the next one moves on by one interval. Every right-hand
         // side sees the row as it was, and the row lock serialises workers.
-        let row = sqlx::query(
+        let turn = || {
+            sqlx::query(
             "UPDATE rate_budgets
                 SET slot_at = GREATEST(clock_timestamp(), tat - make_interval(secs => $3)),
                     tat = GREATEST(tat, clock_timestamp()) + make_interval(secs => $2)
@@ -251,8 +244,22 @@ impl WorkQueue for PgQueue {
         .bind(key)
         .bind(interval)
         .bind(tolerance)
-        .fetch_one(&self.pool)
-        .await?;
+        };
+        let row = match turn().fetch_optional(&self.pool).await? {
+            Some(row) => row,
+            None => {
+                // The service's first turn ever: make its budget, then take the turn.
+                sqlx::query(
+                    "INSERT INTO rate_budgets (key, tat, slot_at, hold_until)
+                     VALUES ($1, clock_timestamp(), clock_timestamp(), clock_timestamp())
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+                turn().fetch_one(&self.pool).await?
+            }
+        };
         let wait: f64 = row.try_get("wait")?;
         Ok(Duration::try_from_secs_f64(wait).unwrap_or_default())
     }
