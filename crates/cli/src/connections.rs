@@ -12,7 +12,7 @@ use ferry_endpoints::{Connections, validate_name};
 
 #[derive(Args)]
 pub struct ConnectArgs {
-    /// facebook, dropbox, koofr, google-photos or webdav.
+    /// facebook, dropbox, koofr, google-photos, webdav or s3.
     #[arg(value_parser = parse_kind)]
     pub service: ServiceKind,
     /// The name to use it by (`NAME:` in `ferry transfer`); defaults to the service's name.
@@ -36,6 +36,22 @@ pub struct ConnectArgs {
     /// The WebDAV password (`-` reads it from stdin).
     #[arg(long)]
     pub password: Option<String>,
+    /// The S3 bucket (s3).
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// The bucket's region (s3; default us-east-1).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The endpoint of an S3-compatible service (s3; AWS when absent).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// The key prefix everything goes under (s3).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// The access key id (s3); the secret comes from FERRY_S3_SECRET_ACCESS_KEY, else a
+    /// prompt (stdin).
+    #[arg(long, value_name = "ID")]
+    pub access_key_id: Option<String>,
     /// Print the authorization URL only; do not try to open a browser.
     #[arg(long)]
     pub no_browser: bool,
@@ -110,6 +126,19 @@ async fn credentials(
         };
         return Ok((settings, Secret::password(password)));
     }
+    if kind == ServiceKind::S3 {
+        return s3_credentials(args);
+    }
+    if args.bucket.is_some()
+        || args.region.is_some()
+        || args.endpoint.is_some()
+        || args.prefix.is_some()
+        || args.access_key_id.is_some()
+    {
+        bail!(
+            "--bucket, --region, --endpoint, --prefix and --access-key-id are for s3 connections"
+        );
+    }
     if args.url.is_some() || args.password.is_some() {
         bail!("--url and --password are for webdav connections");
     }
@@ -128,6 +157,57 @@ async fn credentials(
     }
     let secret = authorize(connections, kind, name, args.no_browser).await?;
     Ok((settings, secret))
+}
+
+/// The environment variable `ferry connect s3` takes the secret access key from.
+const S3_SECRET_ENV: &str = "FERRY_S3_SECRET_ACCESS_KEY";
+
+/// A bucket and its access key: settings in the clear, the secret sealed as the password.
+fn s3_credentials(args: &ConnectArgs) -> Result<(Settings, Secret)> {
+    if args.url.is_some() || args.password.is_some() || args.user.is_some() {
+        bail!("s3 takes --bucket, --access-key-id and --endpoint, not --url, --user or --password");
+    }
+    let usage = "s3 needs --bucket B --access-key-id ID [--region R] [--endpoint URL] [--prefix P]";
+    let bucket = args
+        .bucket
+        .clone()
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| anyhow!("{usage}"))?;
+    let access_key_id = args
+        .access_key_id
+        .clone()
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| anyhow!("{usage}"))?;
+    if let Some(endpoint) = &args.endpoint {
+        let parsed =
+            url::Url::parse(endpoint).map_err(|e| anyhow!("--endpoint {endpoint}: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            bail!("--endpoint must be an http or https URL");
+        }
+    }
+    let prefix = args.prefix.as_deref().unwrap_or("");
+    if prefix.split('/').any(|p| p == "." || p == "..") {
+        bail!("--prefix: `.` and `..` are not allowed");
+    }
+    let secret = match std::env::var(S3_SECRET_ENV) {
+        Ok(secret) if !secret.is_empty() => secret,
+        _ => {
+            if std::io::stdin().is_terminal() {
+                eprintln!(
+                    "the secret access key for {access_key_id} ({S3_SECRET_ENV} is not set):"
+                );
+            }
+            read_secret("-")?
+        }
+    };
+    let settings = Settings {
+        url: args.endpoint.clone(),
+        user: Some(access_key_id),
+        bucket: Some(bucket),
+        region: args.region.clone().filter(|r| !r.is_empty()),
+        prefix: Some(prefix.to_string()).filter(|p| !p.trim_matches('/').is_empty()),
+    };
+    Ok((settings, Secret::password(secret)))
 }
 
 /// The browser flow: a loopback redirect, PKCE where the service takes it.

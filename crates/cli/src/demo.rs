@@ -68,6 +68,11 @@ pub async fn run(dir: &Path, keep: bool, run: &RunArgs) -> Result<u8> {
                 app_password: None,
                 url: None,
                 password: None,
+                bucket: None,
+                region: None,
+                endpoint: None,
+                prefix: None,
+                access_key_id: None,
                 no_browser: true,
             },
         )

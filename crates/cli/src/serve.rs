@@ -86,6 +86,13 @@ pub async fn serve(
     config.trusted_proxies = settings.trusted_proxies.clone();
     config.sandbox = sandbox.is_some();
     config.work_queue = journal.queue.map(ferry_server::WorkQueueHandle);
+    if let Some(store) = &settings.archive_store {
+        config.archive_store = ferry_server::ArchiveStore::s3(&store.s3, &store.prefix)?;
+        eprintln!(
+            "finished archives are kept in {}",
+            config.archive_store.describe(&config.archive_dir)
+        );
+    }
 
     eprintln!("ferry serves on {public_url} (listening on {local})");
     if let Some(sandbox) = &sandbox {

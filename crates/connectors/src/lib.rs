@@ -19,4 +19,5 @@ pub mod dropbox;
 pub mod facebook;
 pub mod google_photos;
 pub mod koofr;
+pub mod s3;
 pub mod webdav;

@@ -11,7 +11,7 @@ use ferry_core::{Destination, Error, Result, Source};
 use crate::auth::{Auth, Bearer, Refresher, Secret, TokenSaver};
 use crate::config::{Config, ServiceConfig};
 use crate::oauth::OAuthApp;
-use crate::{dropbox, facebook, google_photos, koofr, webdav};
+use crate::{dropbox, facebook, google_photos, koofr, s3, webdav};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -21,6 +21,7 @@ pub enum ServiceKind {
     Koofr,
     GooglePhotos,
     Webdav,
+    S3,
 }
 
 impl ServiceKind {
@@ -30,6 +31,7 @@ impl ServiceKind {
         ServiceKind::Koofr,
         ServiceKind::GooglePhotos,
         ServiceKind::Webdav,
+        ServiceKind::S3,
     ];
 
     /// The name used on the command line, in `ferry.toml` and in the journal.
@@ -40,6 +42,7 @@ impl ServiceKind {
             ServiceKind::Koofr => "koofr",
             ServiceKind::GooglePhotos => "google-photos",
             ServiceKind::Webdav => "webdav",
+            ServiceKind::S3 => "s3",
         }
     }
 
@@ -59,6 +62,7 @@ impl ServiceKind {
             ServiceKind::Koofr => "Koofr",
             ServiceKind::GooglePhotos => "Google Photos",
             ServiceKind::Webdav => "WebDAV",
+            ServiceKind::S3 => "S3",
         }
     }
 
@@ -80,7 +84,7 @@ impl ServiceKind {
                 ("token_url", "https://oauth2.googleapis.com"),
             ],
             ServiceKind::Koofr => &[("base_url", "https://app.koofr.net")],
-            ServiceKind::Webdav => &[],
+            ServiceKind::Webdav | ServiceKind::S3 => &[],
         }
     }
 
@@ -92,14 +96,14 @@ impl ServiceKind {
         !self.is_source()
     }
 
-    /// The OAuth app of a service that connects through OAuth (all but WebDAV).
+    /// The OAuth app of a service that connects through OAuth (all but WebDAV and S3).
     pub fn oauth(self, config: &ServiceConfig) -> Option<OAuthApp> {
         match self {
             ServiceKind::Facebook => Some(facebook::auth::oauth_app(config)),
             ServiceKind::Dropbox => Some(dropbox::auth::oauth_app(config)),
             ServiceKind::Koofr => Some(koofr::auth::oauth_app(config)),
             ServiceKind::GooglePhotos => Some(google_photos::auth::oauth_app(config)),
-            ServiceKind::Webdav => None,
+            ServiceKind::Webdav | ServiceKind::S3 => None,
         }
     }
 }
@@ -110,15 +114,26 @@ impl fmt::Display for ServiceKind {
     }
 }
 
-/// What a connection records in the clear: who it is, and where (a WebDAV server's URL).
+/// What a connection records in the clear: who it is, and where (a WebDAV server's URL, an
+/// S3 bucket).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Settings {
-    /// The server (WebDAV).
+    /// The server (WebDAV), or the endpoint of an S3-compatible service (none for AWS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// The user name sent with a password (Koofr app passwords, WebDAV).
+    /// The user name sent with a password (Koofr app passwords, WebDAV), or the S3 access
+    /// key id (the secret access key is the sealed password).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// S3: the bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// S3: the region (`us-east-1` when none is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// S3: the key prefix everything goes under (`a/b`), before any path of the endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 /// Everything a service module needs to talk to its service for one connection.
@@ -215,6 +230,7 @@ impl Session {
             ServiceKind::Dropbox => Box::new(dropbox::DropboxDestination::new(self.clone(), root)?),
             ServiceKind::Koofr => Box::new(koofr::KoofrDestination::new(self.clone(), root)?),
             ServiceKind::Webdav => Box::new(webdav::WebdavDestination::new(self.clone(), root)?),
+            ServiceKind::S3 => Box::new(s3::S3Destination::new(self, root)?),
             ServiceKind::GooglePhotos => {
                 if !root.is_empty() {
                     return Err(Error::permanent(format!(
@@ -241,6 +257,7 @@ impl Session {
             ServiceKind::Koofr => koofr::auth::account(self).await,
             ServiceKind::GooglePhotos => google_photos::auth::account(self).await,
             ServiceKind::Webdav => webdav::auth::account(self).await,
+            ServiceKind::S3 => s3::auth::account(self).await,
         }
     }
 
@@ -251,7 +268,7 @@ impl Session {
             ServiceKind::Dropbox => dropbox::auth::revoke(self).await,
             ServiceKind::Koofr => koofr::auth::revoke(self).await,
             ServiceKind::GooglePhotos => google_photos::auth::revoke(self).await,
-            ServiceKind::Webdav => Ok(()),
+            ServiceKind::Webdav | ServiceKind::S3 => Ok(()),
         }
     }
 }

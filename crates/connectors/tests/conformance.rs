@@ -1,8 +1,8 @@
 //! The conformance suite every Destination passes, the way rclone's fstests run against every
 //! backend: the same library, moved by the real engine, must land complete, once, byte for byte,
 //! grouped by album, on a local folder, Dropbox, Koofr, Google Photos and WebDAV (the sandbox's
-//! Koofr WebDAV and a real `rclone serve webdav`), including under injected faults and token
-//! expiry, and a re-run with a fresh journal must create nothing new.
+//! Koofr WebDAV and a real `rclone serve webdav`) and S3 (moto's server), including under
+//! injected faults and token expiry, and a re-run with a fresh journal must create nothing new.
 //!
 //! The library comes from a generated source (deterministic bytes, streamed, never held whole
 //! in memory): nested albums, unicode and hostile names, a case collision, an item in two
@@ -215,6 +215,7 @@ enum Kind {
     GooglePhotos,
     WebdavKoofr,
     WebdavRclone,
+    S3,
 }
 
 struct Harness {
@@ -223,6 +224,7 @@ struct Harness {
     dir: tempfile::TempDir,
     rclone: Option<Child>,
     rclone_url: Option<String>,
+    moto: Option<ferry_sandbox::moto::Moto>,
 }
 
 impl Drop for Harness {
@@ -255,12 +257,18 @@ impl Harness {
         } else {
             (None, None)
         };
+        let moto = (kind == Kind::S3).then(|| {
+            let moto = ferry_sandbox::moto::Moto::start();
+            moto.create_bucket("ferry").unwrap();
+            moto
+        });
         Harness {
             kind,
             sb,
             dir,
             rclone,
             rclone_url,
+            moto,
         }
     }
 
@@ -302,7 +310,26 @@ impl Harness {
                 };
                 Arc::from(session.destination("").unwrap())
             }
+            Kind::S3 => Arc::from(self.s3_session().destination("").unwrap()),
         }
+    }
+
+    fn s3_session(&self) -> ferry_connectors::service::Session {
+        let moto = self.moto.as_ref().expect("an S3 harness runs moto");
+        ferry_connectors::service::Session::new(
+            ServiceKind::S3,
+            "s3",
+            &ferry_connectors::config::Config::defaults(),
+            ferry_connectors::service::Settings {
+                url: Some(moto.endpoint()),
+                user: Some("test".into()),
+                bucket: Some("ferry".into()),
+                ..Default::default()
+            },
+            &ferry_connectors::auth::Secret::password("test".into()),
+            None,
+        )
+        .unwrap()
     }
 
     fn service(&self) -> Option<Service> {
@@ -310,7 +337,7 @@ impl Harness {
             Kind::Dropbox => Some(Service::Dropbox),
             Kind::Koofr | Kind::WebdavKoofr => Some(Service::Koofr),
             Kind::GooglePhotos => Some(Service::GooglePhotos),
-            Kind::Folder | Kind::WebdavRclone => None,
+            Kind::Folder | Kind::WebdavRclone | Kind::S3 => None,
         }
     }
 
@@ -319,8 +346,12 @@ impl Harness {
         matches!(self.kind, Kind::Dropbox | Kind::GooglePhotos)
     }
 
-    fn landed(&self) -> Vec<LandedFile> {
+    async fn landed(&self) -> Vec<LandedFile> {
         let mut out = match self.kind {
+            Kind::S3 => {
+                let config = ferry_connectors::s3::S3Config::from_session(&self.s3_session());
+                objects(&config.unwrap().operator().unwrap()).await
+            }
             Kind::Folder => walk(&self.folder()),
             Kind::WebdavRclone => walk(&self.dir.path().join("served")),
             Kind::Dropbox => self.sb.state()["dropbox"]["entries"]
@@ -431,6 +462,29 @@ fn split(path: &str, sha: &serde_json::Value) -> LandedFile {
         name: name.to_string(),
         sha256: sha.as_str().unwrap().to_string(),
     }
+}
+
+/// Every object of a bucket, hashed as it streams.
+async fn objects(operator: &opendal::Operator) -> Vec<LandedFile> {
+    let mut out = Vec::new();
+    for entry in operator.list_with("").recursive(true).await.unwrap() {
+        if !entry.metadata().is_file() {
+            continue;
+        }
+        let reader = operator.reader(entry.path()).await.unwrap();
+        let mut stream = reader.into_bytes_stream(..).await.unwrap();
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = stream.next().await {
+            hasher.update(chunk.unwrap());
+        }
+        let (container, name) = entry.path().rsplit_once('/').unwrap_or(("", entry.path()));
+        out.push(LandedFile {
+            container: container.to_string(),
+            name: name.to_string(),
+            sha256: hex::encode(hasher.finalize()),
+        });
+    }
+    out
 }
 
 fn walk(root: &Path) -> Vec<LandedFile> {
@@ -572,7 +626,7 @@ async fn everything_lands_once(kind: Kind) {
     let library = Arc::new(library());
     let report = transfer(&h, &library).await;
     check_report(&h, &report, &library);
-    let first = h.landed();
+    let first = h.landed().await;
     let want = expected(&h, &library);
     assert_eq!(by_hash(&first), want, "{kind:?}: {first:#?}");
     if kind != Kind::GooglePhotos {
@@ -613,7 +667,7 @@ async fn everything_lands_once(kind: Kind) {
     let again = transfer(&h, &library).await;
     check_report(&h, &again, &library);
     assert_eq!(
-        h.landed(),
+        h.landed().await,
         first,
         "{kind:?}: the re-run changed the destination"
     );
@@ -645,7 +699,11 @@ async fn faults_lose_nothing_and_duplicate_nothing(kind: Kind) {
     let report = transfer(&h, &library).await;
     h.faults(false);
     check_report(&h, &report, &library);
-    assert_eq!(by_hash(&h.landed()), expected(&h, &library), "{kind:?}");
+    assert_eq!(
+        by_hash(&h.landed().await),
+        expected(&h, &library),
+        "{kind:?}"
+    );
     h.expire_tokens().await;
     drop(h);
 }
@@ -655,7 +713,11 @@ async fn a_300_mib_file_streams(kind: Kind) {
     let library = Arc::new(large_library());
     let report = transfer(&h, &library).await;
     assert!(report.complete(), "{kind:?}: {report:?}");
-    assert_eq!(by_hash(&h.landed()), expected(&h, &library), "{kind:?}");
+    assert_eq!(
+        by_hash(&h.landed().await),
+        expected(&h, &library),
+        "{kind:?}"
+    );
     drop(h);
 }
 
@@ -689,4 +751,5 @@ conformance! {
     google_photos => Kind::GooglePhotos,
     webdav_koofr => Kind::WebdavKoofr,
     webdav_rclone => Kind::WebdavRclone,
+    s3 => Kind::S3,
 }

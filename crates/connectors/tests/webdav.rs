@@ -98,6 +98,7 @@ impl Server {
                 Settings {
                     url: Some(url.clone()),
                     user: Some("u".into()),
+                    ..Settings::default()
                 },
                 &Secret::password("p".into()),
                 None,
@@ -498,6 +499,7 @@ async fn wrong_password_and_missing_url_are_clear_errors() {
         Settings {
             url: Some(url.clone()),
             user: Some("u".into()),
+            ..Settings::default()
         },
         &Secret::password("wrong".into()),
         None,

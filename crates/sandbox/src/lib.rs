@@ -31,6 +31,7 @@ pub mod google_photos;
 pub mod inspect;
 pub mod koofr;
 pub mod media;
+pub mod moto;
 pub mod oauth;
 pub mod postgres;
 pub mod seed;

@@ -249,9 +249,14 @@ async fn build_file(workers: &Workers, row: &ArchiveRow) -> anyhow::Result<Archi
         .first()
         .ok_or_else(|| anyhow::anyhow!("the export wrote no file"))?;
     let counts = serde_json::to_string(&summary.counts)?;
+    let path = workers
+        .config()
+        .archive_store
+        .keep(&part.path, &row.id)
+        .await?;
     let now = unix_now();
     Ok(ArchiveReady {
-        path: part.path.to_string_lossy().into_owned(),
+        path,
         size: part.size,
         sha256: part.sha256.clone(),
         summary: counts,
@@ -275,6 +280,13 @@ pub async fn expire_due(state: &AppState) {
 }
 
 async fn expire(state: &AppState, archive: &ArchiveRow) {
+    if let Some(path) = &archive.path
+        && let Err(err) = state.config().archive_store.delete(path).await
+    {
+        // Kept `ready` so that the next sweep tries again; downloads are refused anyway.
+        tracing::warn!(archive = %archive.id, error = %format!("{err:#}"), "cannot delete an expired archive");
+        return;
+    }
     let folder = archive_folder(state.workers(), &archive.id);
     match tokio::fs::remove_dir_all(&folder).await {
         Ok(()) => {}
@@ -483,14 +495,12 @@ pub async fn download(
     let Some(path) = archive.path.as_deref().filter(|_| archive.state == "ready") else {
         return Err(gone());
     };
-    let file = tokio::fs::File::open(path)
+    let (size, bytes) = state
+        .config()
+        .archive_store
+        .open(path)
         .await
-        .map_err(|err| ApiError::Internal(format!("opening archive {}: {err}", archive.id)))?;
-    let size = file
-        .metadata()
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .len();
+        .map_err(|err| ApiError::Internal(format!("opening archive {}: {err:#}", archive.id)))?;
     let name = std::path::Path::new(path)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -499,10 +509,7 @@ pub async fn download(
         .store()
         .audit(&current.account.id, "archive_downloaded", &archive.id)
         .await?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-        file,
-        256 * 1024,
-    ));
+    let body = Body::from_stream(bytes);
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_string()),

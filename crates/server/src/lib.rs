@@ -19,6 +19,7 @@
 //! session cookie is also `SameSite=Lax`, a second wall for the same attack.
 
 mod api;
+mod archive_store;
 mod archives;
 mod assets;
 mod auth;
@@ -51,6 +52,7 @@ use tower_http::csrf::{CsrfLayer, ProtectionError};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+pub use archive_store::{ArchiveBytes, ArchiveStore};
 pub use auth::{
     CONFIRMATION_MAX_AGE, ClientIp, CurrentSession, Password, Throttle, ThrottleConfig,
 };
@@ -59,8 +61,8 @@ pub use mail::{MailError, Mailer, SMTP_TIMEOUT};
 pub use metrics::serve_metrics;
 pub use notify::Outbox;
 pub use settings::{
-    DEFAULT_LINK_LIFETIME, MailSettings, ServeSettings, SettingsError, SmtpCredentials,
-    SmtpSecurity,
+    ArchiveStoreSettings, DEFAULT_LINK_LIFETIME, MailSettings, S3_SECRET_ENV, ServeSettings,
+    SettingsError, SmtpCredentials, SmtpSecurity,
 };
 
 /// How the server behaves; `ferry serve` fills it from flags and `ferry.toml`.
@@ -75,8 +77,11 @@ pub struct ServerConfig {
     /// Where people reach the server (`https://ferry.example`): e-mail links and OAuth
     /// redirect URIs are built on it.
     pub public_url: url::Url,
-    /// Where built archives wait to be downloaded.
+    /// Where archives are built (and, with the local store, wait to be downloaded).
     pub archive_dir: std::path::PathBuf,
+    /// Where finished archives wait to be downloaded: `archive_dir`, or a bucket shared by
+    /// every server process.
+    pub archive_store: ArchiveStore,
     /// How long an archive's download link lives; the archive is deleted then.
     pub link_lifetime: Duration,
     /// The services offered are the sandbox's emulators, not the real ones: say so
@@ -113,6 +118,7 @@ impl ServerConfig {
             throttle: ThrottleConfig::default(),
             public_url,
             archive_dir,
+            archive_store: ArchiveStore::Local,
             link_lifetime: Duration::from_secs(4 * 24 * 3600),
             sandbox: false,
             transfer_concurrency: 4,

@@ -15,6 +15,14 @@
 //! smtp_user = "ferry"                       # FERRY_SMTP_USER
 //! smtp_password = "…"                       # FERRY_SMTP_PASSWORD
 //! from = "ferry <ferry@example.org>"        # FERRY_MAIL_FROM
+//!
+//! [serve.archive_store]                     # default: archives stay in archive_dir
+//! kind = "s3"
+//! bucket = "ferry-archives"
+//! region = "eu-west-1"                      # default us-east-1
+//! endpoint = "https://s3.example.org"       # S3-compatible services; AWS when absent
+//! prefix = "archives"
+//! access_key_id = "AKIA…"                   # the secret: FERRY_S3_SECRET_ACCESS_KEY only
 //! ```
 
 use std::fmt;
@@ -45,6 +53,20 @@ pub struct ServeSettings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The SMTP server for notification e-mails; `None` when no mail is configured.
     pub mail: Option<MailSettings>,
+    /// A bucket for finished archives; `None` keeps them in `archive_dir`.
+    pub archive_store: Option<ArchiveStoreSettings>,
+}
+
+/// The environment variable that holds the archive bucket's secret access key (never the
+/// file).
+pub const S3_SECRET_ENV: &str = "FERRY_S3_SECRET_ACCESS_KEY";
+
+/// `[serve.archive_store]` with `kind = "s3"`. The secret is redacted from `Debug`.
+#[derive(Clone, Debug)]
+pub struct ArchiveStoreSettings {
+    pub s3: ferry_connectors::s3::S3Config,
+    /// The key prefix archives go under (`a/b`, or empty).
+    pub prefix: String,
 }
 
 /// The SMTP server that sends notification e-mails.
@@ -137,6 +159,20 @@ struct ServeTable {
     #[serde(default)]
     trusted_proxies: Vec<String>,
     mail: Option<MailTable>,
+    archive_store: Option<ArchiveStoreTable>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ArchiveStoreTable {
+    kind: Option<String>,
+    bucket: Option<String>,
+    region: Option<String>,
+    endpoint: Option<String>,
+    prefix: Option<String>,
+    access_key_id: Option<String>,
+    /// Refused with a message saying where the secret goes instead.
+    secret_access_key: Option<toml::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -266,6 +302,7 @@ impl ServeSettings {
         }
 
         let mail = resolve_mail(serve.mail.take(), &origin, &env)?;
+        let archive_store = resolve_archive_store(serve.archive_store.take(), &origin, &env)?;
 
         Ok(ServeSettings {
             public_url,
@@ -273,6 +310,7 @@ impl ServeSettings {
             link_lifetime,
             trusted_proxies,
             mail,
+            archive_store,
         })
     }
 
@@ -294,8 +332,75 @@ impl Default for ServeSettings {
             link_lifetime: DEFAULT_LINK_LIFETIME,
             trusted_proxies: Vec::new(),
             mail: None,
+            archive_store: None,
         }
     }
+}
+
+/// `[serve.archive_store]`: `None` for the local store (no table, or `kind = "local"`).
+fn resolve_archive_store(
+    table: Option<ArchiveStoreTable>,
+    origin: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<ArchiveStoreSettings>, SettingsError> {
+    let Some(table) = table else {
+        return Ok(None);
+    };
+    let at = |key: &str| format!("{origin}: [serve.archive_store] {key}");
+    if table.secret_access_key.is_some() {
+        return Err(SettingsError(format!(
+            "{}: secrets never go in the file; set {S3_SECRET_ENV} instead",
+            at("secret_access_key")
+        )));
+    }
+    match table.kind.as_deref() {
+        Some("local") => return Ok(None),
+        Some("s3") => {}
+        Some(other) => {
+            return Err(SettingsError(format!(
+                "{} = {other:?}: not one of local, s3",
+                at("kind")
+            )));
+        }
+        None => {
+            return Err(SettingsError(format!(
+                "{}: missing (local or s3)",
+                at("kind")
+            )));
+        }
+    }
+    let required = |value: Option<String>, key: &str| {
+        value
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| SettingsError(format!("{}: missing", at(key))))
+    };
+    let bucket = required(table.bucket, "bucket")?;
+    let access_key_id = required(table.access_key_id, "access_key_id")?;
+    if let Some(endpoint) = &table.endpoint {
+        let parsed = Url::parse(endpoint)
+            .map_err(|e| SettingsError(format!("{} = {endpoint:?}: {e}", at("endpoint"))))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(SettingsError(format!(
+                "{}: only http and https URLs",
+                at("endpoint")
+            )));
+        }
+    }
+    let secret = env(S3_SECRET_ENV).ok_or_else(|| {
+        SettingsError(format!(
+            "{origin}: [serve.archive_store] kind = \"s3\" needs the secret access key in {S3_SECRET_ENV}"
+        ))
+    })?;
+    Ok(Some(ArchiveStoreSettings {
+        s3: ferry_connectors::s3::S3Config {
+            bucket,
+            region: table.region.filter(|r| !r.is_empty()),
+            endpoint: table.endpoint.filter(|e| !e.is_empty()),
+            access_key_id,
+            secret_access_key: SecretString::from(secret),
+        },
+        prefix: table.prefix.unwrap_or_default(),
+    }))
 }
 
 /// `[serve.mail]` merged with the environment, or `None` when neither sets anything.
@@ -746,5 +851,39 @@ from = "ferry <ferry@localhost>"
             "https://x.example/ferry/archives/7"
         );
         assert!(ServeSettings::default().public_link("archives/7").is_none());
+    }
+
+    #[test]
+    fn an_s3_archive_store_takes_its_secret_from_the_environment_only() {
+        let table = "[serve.archive_store]\nkind = \"s3\"\nbucket = \"arch\"\n\
+                     endpoint = \"http://127.0.0.1:9000\"\nprefix = \"x/y\"\n\
+                     access_key_id = \"AKIA1\"\n";
+        let settings = ServeSettings::parse_with_env(table, None, |name| {
+            (name == S3_SECRET_ENV).then(|| "very secret value".to_string())
+        })
+        .unwrap();
+        let store = settings.archive_store.as_ref().unwrap();
+        assert_eq!(store.s3.bucket, "arch");
+        assert_eq!(store.s3.access_key_id, "AKIA1");
+        assert_eq!(store.prefix, "x/y");
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("very secret"), "{debug}");
+
+        let e = ServeSettings::parse(table, None).unwrap_err().to_string();
+        assert!(e.contains(S3_SECRET_ENV), "{e}");
+        let e = ServeSettings::parse(
+            &format!("{table}secret_access_key = \"in the file\"\n"),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("never go in the file"), "{e}");
+        assert!(!e.contains("in the file\""), "{e}");
+        let e = ServeSettings::parse("[serve.archive_store]\nkind = \"ftp\"\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not one of local, s3"), "{e}");
+        let local = ServeSettings::parse("[serve.archive_store]\nkind = \"local\"\n", None);
+        assert!(local.unwrap().archive_store.is_none());
     }
 }

@@ -30,8 +30,19 @@ pub fn session(sb: &Sandbox, kind: ServiceKind) -> Session {
             Settings {
                 url: Some(sb.urls().koofr.webdav_url.clone()),
                 user: Some(creds.koofr.email.clone()),
+                ..Settings::default()
             },
             Secret::password(creds.koofr.app_password.clone()),
+        ),
+        // A session only: nothing answers there (tests/s3.rs runs moto for real buckets).
+        ServiceKind::S3 => (
+            Settings {
+                url: Some("http://127.0.0.1:9".into()),
+                user: Some("test".into()),
+                bucket: Some("ferry".into()),
+                ..Settings::default()
+            },
+            Secret::password("test".into()),
         ),
     };
     Session::new(kind, kind.name(), &config(sb), settings, &secret, None)

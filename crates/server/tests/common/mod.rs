@@ -44,20 +44,30 @@ pub async fn start(config: ServerConfig) -> Server {
 
 /// A server on `dir` (its journal, key and archives), with `outbox` sending its e-mail.
 pub async fn start_with(
-    mut config: ServerConfig,
+    config: ServerConfig,
     sandbox: ferry_sandbox::Sandbox,
     dir: tempfile::TempDir,
     outbox: Option<Arc<dyn ferry_server::Outbox>>,
 ) -> Server {
-    let store: Arc<dyn ferry_engine::Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("ferry.db"))
-            .await
-            .unwrap(),
-    );
+    let data = dir.path().to_path_buf();
+    start_sharing(config, sandbox, dir, &data, outbox).await
+}
+
+/// A server whose journal and key are in `data` (another server's, to share them) and whose
+/// archives are built in `dir`.
+pub async fn start_sharing(
+    mut config: ServerConfig,
+    sandbox: ferry_sandbox::Sandbox,
+    dir: tempfile::TempDir,
+    data: &std::path::Path,
+    outbox: Option<Arc<dyn ferry_server::Outbox>>,
+) -> Server {
+    let store: Arc<dyn ferry_engine::Store> =
+        Arc::new(SqliteStore::open(&data.join("ferry.db")).await.unwrap());
     let services = ferry_connectors::config::Config::parse(&sandbox.ferry_toml(), None).unwrap();
     let connections = Arc::new(ferry_endpoints::Connections::new(
         store.clone(),
-        dir.path().to_path_buf(),
+        data.to_path_buf(),
         Ok(services),
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
