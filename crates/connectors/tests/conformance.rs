@@ -551,7 +551,7 @@ fn options() -> RunOptions {
             min_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(300),
         },
-        plan_only: false,
+        ..RunOptions::default()
     }
 }
 

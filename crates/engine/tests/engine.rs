@@ -155,6 +155,7 @@ fn options() -> RunOptions {
             max_delay: Duration::from_millis(400),
         },
         plan_only: false,
+        throttle: None,
     }
 }
 

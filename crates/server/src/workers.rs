@@ -296,7 +296,7 @@ impl Workers {
     async fn hand_over(&self, queue: &dyn WorkQueue, job_id: &str, announce: bool) {
         let store = self.inner.engine.store();
         let handed = async {
-            let job = store.job(&job_id.to_string()).await?;
+            let job = store.job(job_id).await?;
             ferry_engine::queue::hand_over(store.as_ref(), queue, &job).await?;
             Ok::<_, ferry_engine::EngineError>(job)
         }
@@ -340,7 +340,7 @@ impl Workers {
         if self.queue().is_some() {
             // The workers' next lease renewal sees it and stops.
             let store = self.inner.engine.store();
-            let job = store.job(&job_id.to_string()).await?;
+            let job = store.job(job_id).await?;
             if job.state.is_final() || job.state == JobState::Paused {
                 return Ok(false);
             }
