@@ -1,4 +1,5 @@
-//! A real `ferry serve` on a random local port, with its own SQLite store.
+//! A real `ferry serve` on a random local port, with its own SQLite store (or the store a
+//! test gives it).
 
 #![allow(dead_code)]
 
@@ -56,7 +57,7 @@ pub async fn start_with(
 /// A server whose journal and key are in `data` (another server's, to share them) and whose
 /// archives are built in `dir`.
 pub async fn start_sharing(
-    mut config: ServerConfig,
+    config: ServerConfig,
     sandbox: ferry_sandbox::Sandbox,
     dir: tempfile::TempDir,
     data: &std::path::Path,
@@ -64,6 +65,19 @@ pub async fn start_sharing(
 ) -> Server {
     let store: Arc<dyn ferry_engine::Store> =
         Arc::new(SqliteStore::open(&data.join("ferry.db")).await.unwrap());
+    start_on(config, sandbox, dir, data, store, outbox).await
+}
+
+/// A server on `store` (a PostgreSQL one, say) whose key is in `data` and whose archives are
+/// built in `dir`.
+pub async fn start_on(
+    mut config: ServerConfig,
+    sandbox: ferry_sandbox::Sandbox,
+    dir: tempfile::TempDir,
+    data: &std::path::Path,
+    store: Arc<dyn ferry_engine::Store>,
+    outbox: Option<Arc<dyn ferry_server::Outbox>>,
+) -> Server {
     let services = ferry_connectors::config::Config::parse(&sandbox.ferry_toml(), None).unwrap();
     let connections = Arc::new(ferry_endpoints::Connections::new(
         store.clone(),
