@@ -74,12 +74,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let _cluster = started_pg.map(|dir| Cluster {
+        script: scripts.join("postgres"),
+        dir,
+    });
     let runs = rt.block_on(measure(photos));
-    if let Some(dir) = started_pg {
-        let _ = Command::new(scripts.join("postgres"))
-            .args(["stop", &dir])
-            .status();
-    }
     report(&runs, photos);
 }
 
