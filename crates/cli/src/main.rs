@@ -299,10 +299,12 @@ async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Worker(args) => {
             let queue = database::require_queue(ferry.queue.as_ref(), "ferry worker")?;
+            let config_file = paths::config_file(cli.config.clone())?;
             worker::run(
                 ferry.engine.store().clone(),
                 queue.clone(),
                 ferry.connections.clone(),
+                &config_file,
                 args,
             )
             .await?;

@@ -70,10 +70,43 @@ fn default_id() -> String {
     format!("{host}-{}", std::process::id())
 }
 
+/// Notices (and, with `[serve.mail]` and a `public_url`, e-mail) for the people whose
+/// transfers this worker finishes or pauses, as `ferry serve` sends them.
+fn notices(
+    store: &Arc<dyn Store>,
+    config_file: &std::path::Path,
+) -> Result<Arc<ferry_server::TransferNotices>> {
+    let settings = ferry_server::ServeSettings::load(Some(config_file))?;
+    let (public_url, outbox) = match (&settings.public_url, &settings.mail) {
+        (Some(url), Some(mail)) => {
+            let outbox: Arc<dyn ferry_server::Outbox> = Arc::new(ferry_server::Mailer::new(mail)?);
+            (url.clone(), Some(outbox))
+        }
+        (url, mail) => {
+            if mail.is_some() {
+                eprintln!(
+                    "[serve] has no public_url: notices are in-app only (e-mail needs links)"
+                );
+            }
+            let url = url
+                .clone()
+                .unwrap_or_else(|| url::Url::parse("http://localhost:8080/").expect("a valid URL"));
+            (url, None)
+        }
+    };
+    let config = ferry_server::ServerConfig::new(public_url, std::path::PathBuf::new());
+    Ok(Arc::new(ferry_server::TransferNotices::new(
+        store.clone(),
+        outbox,
+        config,
+    )))
+}
+
 pub(crate) async fn run(
     store: Arc<dyn Store>,
     queue: Arc<dyn WorkQueue>,
     connections: Arc<ferry_endpoints::Connections>,
+    config_file: &std::path::Path,
     args: WorkerArgs,
 ) -> Result<()> {
     let mut options = WorkerOptions::new(args.id.unwrap_or_else(default_id));
@@ -110,7 +143,8 @@ pub(crate) async fn run(
         options.id
     );
     let opener = Arc::new(ferry_endpoints::JobOpener::new(connections));
-    let worker = Worker::new(store, queue, opener, options);
+    let events = notices(&store, config_file)?;
+    let worker = Worker::new(store, queue, opener, options).with_events(events);
     {
         let token = shutdown.clone();
         tokio::spawn(async move {

@@ -30,7 +30,7 @@ pub use store::{
     SqliteStore, Store, open_store,
 };
 pub use vault::Vault;
-pub use worker::{OpenJob, Opened, Worker, WorkerOptions};
+pub use worker::{JobEvents, OpenJob, Opened, Worker, WorkerOptions};
 
 /// Errors of the engine itself (the journal, a job that does not exist); item errors are
 /// recorded in the journal, never returned.

@@ -17,6 +17,7 @@ use crate::job::{Job, JobState};
 use crate::mover::{Engine, RunOptions, Stop, Throttle};
 use crate::progress::Progress;
 use crate::queue::{Lease, RateLimit, Renewal, WorkQueue};
+use crate::report::Counts;
 use crate::store::Store;
 
 /// A job's endpoints, opened for a worker.
@@ -33,6 +34,16 @@ pub trait OpenJob: Send + Sync {
     /// `Err` is a one-line reason the job cannot run (a connection was removed); the job is
     /// then paused with it.
     async fn open(&self, job: &Job) -> std::result::Result<Opened, String>;
+}
+
+/// Told when a worker finishes or pauses a job, to tell its owner (notices, e-mail).
+#[async_trait]
+pub trait JobEvents: Send + Sync {
+    /// The job is done: everything moved, skipped or failed.
+    async fn finished(&self, job: &Job, counts: &Counts);
+    /// The job paused by itself (a full destination, expired credentials, endpoints that
+    /// cannot be opened, a listing that failed): the person has something to fix.
+    async fn paused(&self, job: &Job, reason: &str);
 }
 
 #[derive(Clone, Debug)]
@@ -80,6 +91,7 @@ pub struct Worker {
     queue: Arc<dyn WorkQueue>,
     opener: Arc<dyn OpenJob>,
     options: WorkerOptions,
+    events: Option<Arc<dyn JobEvents>>,
 }
 
 /// How soon a part given back unfinished may be taken again: long enough not to spin on a
@@ -98,6 +110,19 @@ impl Worker {
             queue,
             opener,
             options,
+            events: None,
+        }
+    }
+
+    /// Tells `events` when a job this worker moves finishes or pauses.
+    pub fn with_events(mut self, events: Arc<dyn JobEvents>) -> Worker {
+        self.events = Some(events);
+        self
+    }
+
+    async fn tell_paused(&self, job: &Job, reason: &str) {
+        if let Some(events) = &self.events {
+            events.paused(job, reason).await;
         }
     }
 
@@ -145,6 +170,7 @@ impl Worker {
                 store
                     .set_state(&job.id, JobState::Paused, Some(&reason))
                     .await?;
+                self.tell_paused(&job, &reason).await;
                 return self.queue.release(lease, Duration::ZERO).await;
             }
         };
@@ -202,16 +228,23 @@ impl Worker {
         if !job.planned {
             // Listing failed (the job is paused with the reason) or we were stopped.
             tracing::info!(job = %job.id, state = %report.state, "planning stopped");
+            if job.state == JobState::Paused
+                && let Some(reason) = &job.reason
+                && !stop.is_stopped()
+            {
+                self.tell_paused(&job, reason).await;
+            }
             return Ok(None);
         }
         let parts = self.queue.split(lease, self.options.batch_items).await?;
         tracing::info!(job = %job.id, parts, units = report.counts.total, "planned");
         if parts == 0 {
             // Nothing to move: the job is done as soon as it is planned.
-            self.engine
-                .store()
-                .set_state(&job.id, JobState::Done, None)
-                .await?;
+            let store = self.engine.store();
+            store.set_state(&job.id, JobState::Done, None).await?;
+            if let Some(events) = &self.events {
+                events.finished(&job, &store.counts(&job.id).await?).await;
+            }
         }
         Ok(Some(true))
     }
@@ -256,6 +289,7 @@ impl Worker {
                 .set_state(&job.id, JobState::Paused, Some(reason))
                 .await?;
             self.queue.release(lease, Duration::ZERO).await?;
+            self.tell_paused(job, reason).await;
             return Ok(Some(false));
         }
         if !outcome.settled {
@@ -270,6 +304,9 @@ impl Worker {
             if counts.pending == 0 {
                 store.set_state(&job.id, JobState::Done, None).await?;
                 tracing::info!(job = %job.id, done = counts.done, failed = counts.failed, "job done");
+                if let Some(events) = &self.events {
+                    events.finished(job, &counts).await;
+                }
             }
         }
         Ok(Some(true))

@@ -64,6 +64,7 @@ pub use settings::{
     ArchiveStoreSettings, DEFAULT_LINK_LIFETIME, MailSettings, S3_SECRET_ENV, ServeSettings,
     SettingsError, SmtpCredentials, SmtpSecurity,
 };
+pub use workers::TransferNotices;
 
 /// How the server behaves; `ferry serve` fills it from flags and `ferry.toml`.
 #[derive(Clone, Debug)]

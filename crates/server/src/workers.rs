@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use ferry_endpoints::Connections;
 use ferry_engine::queue::WorkQueue;
-use ferry_engine::{Engine, JobState, Progress, RunOptions, Stop};
+use ferry_engine::{Counts, Engine, Job, JobEvents, JobState, Progress, RunOptions, Stop, Store};
 
 use crate::ServerConfig;
 use crate::notify::{Message, Notifier};
@@ -242,31 +242,9 @@ impl Workers {
         }
         match result {
             Ok(report) if report.state == JobState::Done => {
-                let c = &report.counts;
-                let mut text = format!(
-                    "Your transfer {what} has finished: {} of {} items copied",
-                    c.done, c.total
-                );
-                if c.skipped > 0 {
-                    text.push_str(&format!(", {} skipped", c.skipped));
-                }
-                if c.failed > 0 {
-                    text.push_str(&format!(
-                        ", {} failed (see why on the job's page)",
-                        c.failed
-                    ));
-                }
-                text.push('.');
                 self.inner
                     .notifier
-                    .tell(
-                        &owner,
-                        Message {
-                            subject: "Your transfer has finished".into(),
-                            text,
-                            link: format!("/jobs/{job_id}"),
-                        },
-                    )
+                    .tell(&owner, finished_message(&job, &report.counts))
                     .await;
                 let _ = store
                     .audit(&owner, "transfer_finished", &format!("{job_id} {what}"))
@@ -324,14 +302,7 @@ impl Workers {
     async fn tell_paused(&self, owner: &str, job_id: &str, what: &str, reason: &str) {
         self.inner
             .notifier
-            .tell(
-                owner,
-                Message {
-                    subject: "Your transfer is paused".into(),
-                    text: format!("Your transfer {what} is paused: {reason}. Resume it once the cause is fixed."),
-                    link: format!("/jobs/{job_id}"),
-                },
-            )
+            .tell(owner, paused_message(job_id, what, reason))
             .await;
     }
 
@@ -465,6 +436,93 @@ impl Workers {
         {
             tracing::warn!("some jobs did not pause within 30 s; they resume from the journal");
         }
+    }
+}
+
+/// "Your transfer … has finished: 7 of 8 items copied, 1 skipped."
+fn finished_message(job: &Job, c: &Counts) -> Message {
+    let what = describe(&job.spec.sources, &job.spec.destination);
+    let mut text = format!(
+        "Your transfer {what} has finished: {} of {} items copied",
+        c.done, c.total
+    );
+    if c.skipped > 0 {
+        text.push_str(&format!(", {} skipped", c.skipped));
+    }
+    if c.failed > 0 {
+        text.push_str(&format!(
+            ", {} failed (see why on the job's page)",
+            c.failed
+        ));
+    }
+    text.push('.');
+    Message {
+        subject: "Your transfer has finished".into(),
+        text,
+        link: format!("/jobs/{}", job.id),
+    }
+}
+
+fn paused_message(job_id: &str, what: &str, reason: &str) -> Message {
+    Message {
+        subject: "Your transfer is paused".into(),
+        text: format!(
+            "Your transfer {what} is paused: {reason}. Resume it once the cause is fixed."
+        ),
+        link: format!("/jobs/{job_id}"),
+    }
+}
+
+/// What `ferry worker`s tell people when their transfers end: the same notices and e-mail as
+/// a server that runs its transfers itself.
+pub struct TransferNotices {
+    notifier: Notifier,
+    store: Arc<dyn Store>,
+}
+
+impl TransferNotices {
+    /// `config` gives the links their address (`public_url`); `outbox` sends the e-mail.
+    pub fn new(
+        store: Arc<dyn Store>,
+        outbox: Option<Arc<dyn crate::Outbox>>,
+        config: ServerConfig,
+    ) -> TransferNotices {
+        TransferNotices {
+            notifier: Notifier::new(store.clone(), outbox, config),
+            store,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl JobEvents for TransferNotices {
+    async fn finished(&self, job: &Job, counts: &Counts) {
+        // '' is the machine's own user (the CLI): no account to tell.
+        if job.owner.is_empty() {
+            return;
+        }
+        self.notifier
+            .tell(&job.owner, finished_message(job, counts))
+            .await;
+        let what = describe(&job.spec.sources, &job.spec.destination);
+        let _ = self
+            .store
+            .audit(
+                &job.owner,
+                "transfer_finished",
+                &format!("{} {what}", job.id),
+            )
+            .await;
+    }
+
+    async fn paused(&self, job: &Job, reason: &str) {
+        if job.owner.is_empty() {
+            return;
+        }
+        let what = describe(&job.spec.sources, &job.spec.destination);
+        self.notifier
+            .tell(&job.owner, paused_message(&job.id, &what, reason))
+            .await;
     }
 }
 

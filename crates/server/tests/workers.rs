@@ -1,6 +1,6 @@
 //! `ferry serve --database`: on PostgreSQL the server hands transfers to the work queue and
 //! moves nothing itself; a worker (the engine's `Worker`, as `ferry worker` runs it) moves
-//! them; `/metrics` shows the queue and the jobs.
+//! them and tells the owner; `/metrics` shows the queue and the jobs.
 
 mod common;
 
@@ -91,12 +91,15 @@ async fn with_a_database_transfers_wait_for_a_worker_and_metrics_show_them() {
     options.batch_items = 4;
     options.poll = Duration::from_millis(100);
     options.lease = Duration::from_secs(3);
+    // Told of the job's end as `ferry worker` tells it: the server's notices.
+    let notices = ferry_server::TransferNotices::new(store.clone(), None, common::config());
     let worker = Worker::new(
         store.clone(),
         queue.clone(),
         Arc::new(ferry_endpoints::JobOpener::new(connections)),
         options,
-    );
+    )
+    .with_events(Arc::new(notices));
     let stop = CancellationToken::new();
     let running = tokio::spawn({
         let stop = stop.clone();
@@ -109,6 +112,16 @@ async fn with_a_database_transfers_wait_for_a_worker_and_metrics_show_them() {
     let text = metrics(&server).await;
     assert!(text.contains("ferry_jobs{state=\"done\"} 1"), "{text}");
     assert!(text.contains("ferry_queue_ready_parts 0"), "{text}");
+    let notices: Value = server
+        .get(&cookie, "/api/v1/notices")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        notices.to_string().contains("has finished"),
+        "the owner is told, though the server did not move it: {notices}"
+    );
     stop.cancel();
     running.await.unwrap();
 }
