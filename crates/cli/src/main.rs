@@ -198,7 +198,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("ferry: {}", one_line(&err));
+            eprintln!("ferry: {}", ferry_endpoints::one_line(&err));
             ExitCode::from(EXIT_SETUP)
         }
     }
@@ -216,18 +216,6 @@ fn bound_allocator_memory() {
         libc::mallopt(libc::M_ARENA_MAX, 4);
         libc::mallopt(libc::M_MMAP_THRESHOLD, 4 * 1024 * 1024);
     }
-}
-
-/// An error and its causes on one line.
-fn one_line(err: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-    }
-    parts.join(": ").replace('\n', " ")
 }
 
 /// The journal, and the connections with the configuration to open them.

@@ -40,21 +40,8 @@ impl JobOpener {
 #[async_trait]
 impl OpenJob for JobOpener {
     async fn open(&self, job: &Job) -> Result<Opened, String> {
-        self.try_open(job).await.map_err(|err| {
-            let mut line = String::new();
-            for cause in err.chain() {
-                let text = cause.to_string();
-                if !line.contains(&text) {
-                    if !line.is_empty() {
-                        line.push_str(": ");
-                    }
-                    line.push_str(&text);
-                }
-            }
-            format!(
-                "cannot open the job's endpoints: {}",
-                line.replace('\n', " ")
-            )
-        })
+        self.try_open(job)
+            .await
+            .map_err(|err| format!("cannot open the job's endpoints: {}", crate::one_line(&err)))
     }
 }

@@ -18,3 +18,16 @@ pub use specs::{
     archive_parts, normalize_destination, normalize_source, normalize_sources, open_destination,
     open_source, show_source, show_sources,
 };
+
+/// An error and its causes on one line, each cause once: how the CLI prints errors and how a
+/// worker words a job's pause reason.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
