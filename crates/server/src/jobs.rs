@@ -429,7 +429,12 @@ impl JobView {
 
 async fn job_view(state: &AppState, job: &Job, failures: u32) -> Result<JobView, ApiError> {
     let counts = state.store().counts(&job.id).await?;
-    let running = state.workers().running(&job.id);
+    // A run whose engine has finished has journaled its state (paused, done) and only has to
+    // leave the map: the journal tells the truth about it, reason included.
+    let running = state
+        .workers()
+        .running(&job.id)
+        .filter(|r| r.progress.phase() != Phase::Finished);
     let (mut total, mut settled, mut failed, mut bytes_total, mut bytes_done) = (
         counts.total,
         counts.done + counts.skipped + counts.failed,
