@@ -23,7 +23,7 @@ mod worker;
 pub use job::{Job, JobId, JobSpec, JobState, LayoutOptions};
 pub use mover::{Engine, RangeOutcome, RunOptions, Stop, Throttle};
 pub use progress::{Phase, Progress};
-pub use report::{Counts, Failure, Report};
+pub use report::{Counts, Failure, Report, outcome};
 pub use retry::RetryPolicy;
 pub use store::{
     AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Notice, PgStore, SessionRow,
@@ -46,6 +46,20 @@ pub enum EngineError {
     Setup(String),
     #[error("{0}")]
     Source(ferry_core::Error),
+}
+
+impl EngineError {
+    /// What a person reads when this error stops their job: what they can do about it. The
+    /// journal's own words (SQL, lock codes) are for the log, never for the job page or an
+    /// e-mail.
+    pub fn for_person(&self) -> String {
+        match self {
+            EngineError::Store(_) => "ferry could not update its records of this transfer; \
+                resume it to go on from where it stopped"
+                .into(),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl From<sqlx::Error> for EngineError {

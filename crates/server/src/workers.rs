@@ -257,7 +257,8 @@ impl Workers {
                 }
             }
             Err(err) => {
-                let reason = format!("{err}");
+                tracing::error!(job = job_id, error = %err, "the transfer stopped");
+                let reason = err.for_person();
                 let _ = store
                     .set_state(&job.id, JobState::Paused, Some(&reason))
                     .await;

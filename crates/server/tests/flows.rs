@@ -115,6 +115,86 @@ async fn a_transfer_goes_from_connecting_to_done_and_tells_the_person() {
     }
 }
 
+/// Ten transfers started at once by one account share the server's one journal: each ends
+/// done, none pauses on a busy database.
+#[tokio::test]
+async fn ten_transfers_started_at_once_all_finish() {
+    let server = start(common::config()).await;
+    let cookie = connected_account(&server, "ann@example.com").await;
+    let review: Value = server
+        .get(
+            &cookie,
+            "/api/v1/transfers/review?source=facebook&destination=dropbox",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let albums: Vec<String> = review["albums"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(albums.len() >= 2, "{review}");
+    // Ten different jobs (the same request twice would continue one job): each album alone
+    // and with the next, for photos, videos or both.
+    let type_sets = [vec!["photos"], vec!["videos"], vec!["photos", "videos"]];
+    let mut bodies = Vec::new();
+    'made: for types in &type_sets {
+        for (i, album) in albums.iter().enumerate() {
+            for chosen in [
+                vec![album.clone()],
+                vec![album.clone(), albums[(i + 1) % albums.len()].clone()],
+            ] {
+                bodies.push(json!({
+                    "source": "facebook", "destination": "dropbox",
+                    "types": types, "albums": chosen,
+                }));
+                if bodies.len() == 10 {
+                    break 'made;
+                }
+            }
+        }
+    }
+    assert_eq!(bodies.len(), 10);
+    let started = futures::future::join_all(
+        bodies
+            .into_iter()
+            .map(|body| start_transfer(&server, &cookie, body)),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for response in started {
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let job: Value = response.json().await.unwrap();
+        ids.push(job["id"].as_str().unwrap().to_string());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 10, "ten distinct jobs");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    for id in &ids {
+        let job = loop {
+            let job: Value = server
+                .get(&cookie, &format!("/api/v1/jobs/{id}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let state = job["state"].as_str().unwrap_or_default().to_string();
+            if ["done", "paused", "cancelled"].contains(&state.as_str())
+                || tokio::time::Instant::now() > deadline
+            {
+                break job;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(job["state"], "done", "{job}");
+        assert_eq!(job["items_failed"].as_u64(), Some(0), "{job}");
+    }
+}
+
 /// Paths of every file in the sandbox's Dropbox.
 async fn dropbox_files(server: &Server) -> Vec<String> {
     let url = format!("{}/state", server.sandbox.urls().inspect_url);

@@ -20,14 +20,47 @@ use super::rows::{
     UnitRecord, now,
 };
 use super::{
-    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Group, Notice, Outcome,
-    SessionRow, Siblings, StagedRow, Store, Unit,
+    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, EarlierLanding, Group, Notice,
+    Outcome, SessionRow, Siblings, StagedRow, Store, Unit,
 };
 use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::report::{Counts, Failure};
 use crate::{EngineError, Result};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a statement waits for another connection's or process's write to finish. A busy
+/// journal is a moment's wait, never a reason to fail: writes are short batches, so only a
+/// stuck process holds the lock this long.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// An exclusive lock on `<journal>.lock`, held while the schema is brought up to date.
+struct MigrationLock {
+    _file: std::fs::File,
+}
+
+impl MigrationLock {
+    async fn take(journal: &Path) -> Result<MigrationLock> {
+        let mut name = journal.as_os_str().to_owned();
+        name.push(".lock");
+        let path = std::path::PathBuf::from(name);
+        let taken = tokio::task::spawn_blocking(move || {
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).truncate(false).write(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let file = options.open(&path)?;
+            file.lock()?;
+            Ok::<_, std::io::Error>(file)
+        })
+        .await
+        .map_err(|e| EngineError::Store(e.to_string()))?;
+        let file = taken.map_err(|e| {
+            EngineError::Store(format!("cannot lock {}.lock: {e}", journal.display()))
+        })?;
+        Ok(MigrationLock { _file: file })
+    }
+}
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -36,20 +69,36 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating when missing) the journal at `path` and brings its schema up to date.
+    ///
+    /// Any number of processes may open the same journal at once: the first to take the lock
+    /// file beside it migrates, the others wait and then find the schema current (sqlx takes
+    /// no lock of its own on SQLite, so unguarded migrations race).
     pub async fn open(path: &Path) -> Result<SqliteStore> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        let lock = MigrationLock::take(path).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
         MIGRATIONS.run(&pool).await?;
+        drop(lock);
         Ok(SqliteStore { pool })
+    }
+
+    /// A write transaction that holds the write lock from its first statement.
+    ///
+    /// A deferred transaction that reads first and writes later must upgrade its lock, and in
+    /// WAL mode SQLite refuses that upgrade at once (`SQLITE_BUSY`, or `SQLITE_BUSY_SNAPSHOT`
+    /// when another writer committed since the read) without waiting on `busy_timeout`.
+    /// `BEGIN IMMEDIATE` waits for the lock up front, where the busy timeout applies.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// A journal that lives in memory only (for `--dry-run`).
@@ -159,7 +208,7 @@ impl Store for SqliteStore {
         skipped: &[Skipped],
         next: Option<&str>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for album in albums {
             sqlx::query(
                 "INSERT INTO albums (job_id, source_index, album_id, record) VALUES (?, ?, ?, ?)
@@ -248,7 +297,7 @@ impl Store for SqliteStore {
         key: &str,
         container: &Container,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO containers (job_id, key, spec) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         )
@@ -288,7 +337,7 @@ impl Store for SqliteStore {
         key: &str,
         container: &Container,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO containers (job_id, key, spec) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         )
@@ -331,7 +380,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_names(&self, job: &JobId, names: &[(i64, String)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for (seq, name) in names {
             sqlx::query("UPDATE units SET name = ? WHERE job_id = ? AND seq = ?")
                 .bind(name)
@@ -391,8 +440,37 @@ impl Store for SqliteStore {
         rows::units(found)
     }
 
+    async fn earlier_landings(
+        &self,
+        job: &JobId,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<EarlierLanding>> {
+        let mut found: Vec<EarlierLanding> = sqlx::query_as(
+            "SELECT cur.seq, prev.dest_id, prev.sha256, prev.bytes
+             FROM jobs cj
+             JOIN jobs pj ON pj.owner = cj.owner AND pj.spec = cj.spec AND pj.id <> cj.id
+             JOIN units cur ON cur.job_id = cj.id
+             JOIN units prev ON prev.job_id = pj.id AND prev.source_index = cur.source_index
+                 AND prev.source_id = cur.source_id AND prev.album_id = cur.album_id
+             WHERE cj.id = ? AND cur.seq BETWEEN ? AND ? AND cur.state = 'pending'
+                 AND prev.state = 'done' AND prev.record = cur.record
+                 AND prev.container = cur.container AND prev.name = cur.name
+                 AND prev.dest_id IS NOT NULL AND prev.sha256 IS NOT NULL AND prev.bytes IS NOT NULL
+             ORDER BY cur.seq, pj.id DESC",
+        )
+        .bind(job)
+        .bind(first)
+        .bind(last)
+        .fetch_all(&self.pool)
+        .await?;
+        // The newest earlier job's landing of each unit.
+        found.dedup_by_key(|l| l.seq);
+        Ok(found)
+    }
+
     async fn mark_staged(&self, job: &JobId, staged: &[StagedRow]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for row in staged {
             sqlx::query(
                 "UPDATE units SET state = 'staged', token = ?, sha256 = ?, bytes = ? WHERE job_id = ? AND seq = ?",
@@ -410,7 +488,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_outcomes(&self, job: &JobId, outcomes: &[Outcome]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for o in outcomes {
             sqlx::query(
                 "UPDATE units SET state = ?, reason = ?, attempts = ?, dest_id = COALESCE(?, dest_id),
@@ -747,7 +825,7 @@ impl Store for SqliteStore {
     }
 
     async fn archive_expired(&self, id: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("UPDATE archives SET state = 'expired', path = NULL WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
