@@ -543,6 +543,7 @@ async fn memory_stays_bounded_on_large_exports() {
                 location: None,
                 albums: vec!["a:summer".into()],
                 live_photo_of: None,
+                revision: None,
             }));
     }
     let source = LargeSource {

@@ -52,6 +52,7 @@ fn main() {
     std::fs::create_dir_all(&root).expect("scratch folder");
 
     let mut rows = Vec::new();
+    let mut reruns = Vec::new();
     for scenario in &scenarios {
         let src = root.join("src");
         eprintln!("bench: generating {}", scenario.name);
@@ -62,6 +63,9 @@ fn main() {
         // for) and, where allowed, an empty page cache (both read the sources from disk).
         let mut cp_best = f64::MAX;
         let mut ferry_best: [Option<Measured>; 2] = [None, None];
+        // The same command again on the unchanged source: what an earlier job moved is
+        // settled from the journal (size and modification time at both ends).
+        let mut rerun_best: Option<(f64, Measured)> = None;
         for round in 0..3 {
             let cp_dst = root.join(format!("cp-{round}"));
             settle();
@@ -92,6 +96,18 @@ fn main() {
                     "Video Transfer"
                 };
                 check_copy(&src, &ferry_dst.join(placed), scenario.files);
+                if slot == 0 {
+                    settle();
+                    let again = run_ferry(&src, &ferry_dst, &data, *concurrency);
+                    eprintln!("bench: the same ferry command again: {:.2}s", again.seconds);
+                    check_copy(&src, &ferry_dst.join(placed), scenario.files);
+                    if rerun_best
+                        .as_ref()
+                        .is_none_or(|(_, b)| again.seconds < b.seconds)
+                    {
+                        rerun_best = Some((measured.seconds, again));
+                    }
+                }
                 let _ = std::fs::remove_dir_all(&ferry_dst);
                 let _ = std::fs::remove_dir_all(&data);
                 if ferry_best[slot]
@@ -112,11 +128,20 @@ fn main() {
                 ferry,
             ));
         }
+        let (first, again) = rerun_best.expect("three rounds ran");
+        reruns.push(format!(
+            "| {} | {:.2} s | {:.2} s | **{:.1} %** | {:.1} MiB |",
+            scenario.name,
+            first,
+            again.seconds,
+            100.0 * again.seconds / first,
+            again.peak_rss_kib.unwrap_or(0) as f64 / 1024.0,
+        ));
         let _ = std::fs::remove_dir_all(&src);
     }
     let _ = std::fs::remove_dir_all(&root);
     let cold = settle();
-    write_report(&rows, quick, cold);
+    write_report(&rows, &reruns, quick, cold);
 }
 
 fn generate(src: &Path, scenario: &Scenario) {
@@ -263,7 +288,7 @@ fn format_row(s: &Scenario, concurrency: usize, bytes: u64, cp: f64, ferry: &Mea
     )
 }
 
-fn write_report(rows: &[String], quick: bool, cold: bool) {
+fn write_report(rows: &[String], reruns: &[String], quick: bool, cold: bool) {
     let machine = support::machine();
     let section = format!(
         "## Folder → folder (`cargo bench -p ferry-cli --bench folder_transfer`)\n\n\
@@ -273,7 +298,13 @@ fn write_report(rows: &[String], quick: bool, cold: bool) {
          every file), SHA-256 of every byte, its journal, and durable files (batched `syncfs`). \
          Ratio = cp time / ferry time (above 1 means ferry is faster). Peak RSS is ferry's, from \
          `wait4`.\n\n\
-         | files | ferry --concurrency | cp -r && sync | ferry | ratio | ferry peak RSS |\n|---|---|---|---|---|---|\n{}",
+         | files | ferry --concurrency | cp -r && sync | ferry | ratio | ferry peak RSS |\n|---|---|---|---|---|---|\n{}\n\n\
+         **Re-running the same transfer** on the unchanged source (`--concurrency 4`, after a \
+         `sync` and, where allowed, an emptied page cache): a new job on the same route lists \
+         the source again and settles every item an earlier job moved from the journal, by \
+         size and modification time at both ends, without reading its bytes. Share = re-run \
+         time / first run time, best re-run of three.\n\n\
+         | files | first run | re-run | share | re-run peak RSS |\n|---|---|---|---|---|\n{}",
         time::OffsetDateTime::now_utc().date(),
         if quick {
             " (QUICK: a tenth of the sizes)"
@@ -286,7 +317,8 @@ fn write_report(rows: &[String], quick: bool, cold: bool) {
             " (the page cache could not be emptied: not root)"
         },
         rows.join("\n"),
+        reruns.join("\n"),
     );
     support::write_section("folder_transfer", &section);
-    println!("{}", rows.join("\n"));
+    println!("{}\n{}", rows.join("\n"), reruns.join("\n"));
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -172,4 +172,91 @@ fn killed_transfers_resume_without_loss_duplicates_or_resends() {
     let jobs = ferry(&data).args(["jobs", "--json"]).output().unwrap();
     let jobs: serde_json::Value = serde_json::from_slice(&jobs.stdout).unwrap();
     assert_eq!(jobs.as_array().unwrap().len(), 1);
+}
+
+/// A finished transfer run again, killed, and run once more: whatever the killed run staged
+/// is gone when the job ends, and every file is there once.
+#[test]
+fn a_killed_rerun_leaves_no_staging_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst, data) = (
+        dir.path().join("src"),
+        dir.path().join("dst"),
+        dir.path().join("data"),
+    );
+    let files = library(&src, 300, 32 * 1024);
+    let run = || {
+        ferry(&data)
+            .args(["transfer", src.to_str().unwrap(), dst.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", stderr(&first));
+
+    // Touch every source file: the re-run must look at each again and stage it.
+    let later = filetime::FileTime::from_unix_time(2_000_000_000, 0);
+    for f in &files {
+        filetime::set_file_mtime(src.join(f), later).unwrap();
+    }
+    let mut child = spawn(&data, &src, &dst);
+    let started = Instant::now();
+    while files_under(&dst).iter().filter(|p| is_temporary(p)).count() < 20
+        && started.elapsed() < Duration::from_secs(60)
+        && child.try_wait().unwrap().is_none()
+    {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+
+    let last = run();
+    assert!(last.status.success(), "{}", stderr(&last));
+    let left: Vec<PathBuf> = files_under(&dst)
+        .into_iter()
+        .filter(|p| is_temporary(p))
+        .collect();
+    assert!(left.is_empty(), "staging left behind: {left:?}");
+    let expected: BTreeSet<_> = files
+        .iter()
+        .map(|f| Path::new("Photo Transfer").join(f))
+        .collect();
+    let found: BTreeSet<_> = files_under(&dst).into_iter().collect();
+    assert_eq!(found, expected);
+}
+
+/// Eight transfers started at the same moment on a fresh data folder share its journal: the
+/// schema is made once, writers wait for each other, and every job ends done.
+#[test]
+fn simultaneous_transfers_share_a_fresh_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let src = dir.path().join("src");
+    library(&src, 40, 8 * 1024);
+    let children: Vec<Child> = (0..8)
+        .map(|i| {
+            let dst = dir.path().join(format!("dst{i}"));
+            ferry(&data)
+                .args([
+                    "transfer",
+                    src.to_str().unwrap(),
+                    dst.to_str().unwrap(),
+                    "--json",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "a transfer failed: {}", stderr(&out));
+        let report = json(&out);
+        assert_eq!(report["state"], "done", "{report}");
+        assert_eq!(report["items"]["done"], 40, "{report}");
+    }
+    let jobs = ferry(&data).args(["jobs", "--json"]).output().unwrap();
+    let jobs: serde_json::Value = serde_json::from_slice(&jobs.stdout).unwrap();
+    assert_eq!(jobs.as_array().unwrap().len(), 8);
 }

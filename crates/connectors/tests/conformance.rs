@@ -79,6 +79,7 @@ fn item(id: &str, name: &str, kind: MediaKind, size: u64, albums: &[&str]) -> Sp
             location: None,
             albums: albums.iter().map(|a| a.to_string()).collect(),
             live_photo_of: None,
+            revision: None,
         },
         seed: id
             .bytes()
@@ -548,6 +549,7 @@ fn options() -> RunOptions {
         concurrency: 4,
         retry: RetryPolicy {
             max_attempts: 30,
+            max_rate_limited: 100,
             min_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(300),
         },

@@ -65,6 +65,7 @@ fn target(container: &str, name: &str, size: usize, modified: Option<OffsetDateT
             location: None,
             albums: vec![],
             live_photo_of: None,
+            revision: None,
         },
     }
 }

@@ -197,6 +197,7 @@ fn target(container: &str, name: &str, bytes: &[u8]) -> (Target, Content) {
         location: None,
         albums: vec![],
         live_photo_of: None,
+        revision: None,
     };
     let t = Target {
         container: container.into(),
@@ -308,7 +309,7 @@ async fn the_destination_never_overwrites_and_recognises_its_own_files() {
     let (t, content) = target(&container, "z.jpg", b"staged only");
     dest.upload(&t, content).await.unwrap();
     assert!(names(&folder).iter().any(|n| n.starts_with(".ferry-")));
-    dest.finish().await.unwrap();
+    dest.finish(&[]).await.unwrap();
     assert_eq!(names(&folder), vec!["x (2).jpg", "x.jpg"]);
 }
 

@@ -74,6 +74,7 @@ fn item(container: &str, name: &str, bytes: Vec<u8>, caption: Option<&str>) -> I
         location: None,
         albums: vec![],
         live_photo_of: None,
+        revision: None,
     };
     Item {
         target: Target {

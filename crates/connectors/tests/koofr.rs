@@ -71,6 +71,7 @@ fn target(container: &str, name: &str, bytes: &[u8], modified: Option<OffsetDate
             location: None,
             albums: vec![],
             live_photo_of: None,
+            revision: None,
         },
     }
 }
@@ -422,7 +423,7 @@ async fn every_item_arrives_exactly_once_through_injected_faults() {
         let landed = deliver(dest.as_ref(), t, bytes).await;
         assert_eq!(landed.id, format!("{container}/{}", t.name));
     }
-    retrying(|| dest.finish()).await;
+    retrying(|| dest.finish(&[])).await;
     sb.set_faults(
         Service::Koofr,
         FaultConfig {
@@ -434,7 +435,7 @@ async fn every_item_arrives_exactly_once_through_injected_faults() {
             ..sb.faults(Service::Koofr)
         },
     );
-    dest.finish().await.unwrap();
+    dest.finish(&[]).await.unwrap();
 
     let all = files(&sb);
     for (t, bytes) in &items {
@@ -496,7 +497,7 @@ async fn share_links_and_the_sweep_of_leftover_staging() {
         .unwrap();
     }
     assert_eq!(staging_files(&files(&sb)).len(), 3);
-    dest.finish().await.unwrap();
+    dest.finish(&[]).await.unwrap();
     assert!(staging_files(&files(&sb)).is_empty());
     sb.shutdown().await;
 }

@@ -72,6 +72,7 @@ fn target(container: &str, name: &str, size: u64) -> Target {
             location: None,
             albums: Vec::new(),
             live_photo_of: None,
+            revision: None,
         },
     }
 }
@@ -171,7 +172,7 @@ async fn a_file_larger_than_a_part_goes_up_in_parts_and_is_never_duplicated_or_r
     assert_eq!(landed.id, format!("{container}/clip #1? (3).mp4"));
 
     // No staging left behind.
-    dest.finish().await.unwrap();
+    dest.finish(&[]).await.unwrap();
     let listed = operator.list_with(&format!("{container}/")).await.unwrap();
     let mut names: Vec<&str> = listed.iter().map(|e| e.name()).collect();
     names.sort();

@@ -273,6 +273,7 @@ fn target(container: &str, name: &str, len: usize) -> Target {
             location: None,
             albums: vec![],
             live_photo_of: None,
+            revision: None,
         },
     }
 }
@@ -446,7 +447,7 @@ async fn the_same_checks(server: &Server) {
         .unwrap();
     }
     assert_eq!(server.staging_files().len(), 3);
-    dest.finish().await.unwrap();
+    dest.finish(&[]).await.unwrap();
     assert!(server.staging_files().is_empty(), "{:?}", server.files());
     assert_eq!(
         server
@@ -599,7 +600,7 @@ async fn every_item_arrives_exactly_once_through_injected_faults() {
         assert_eq!(landed.id, format!("{container}/{}", t.name));
     }
     sb.set_faults(Service::Koofr, calm);
-    dest.finish().await.unwrap();
+    dest.finish(&[]).await.unwrap();
     for (t, bytes) in &items {
         let path = format!("{container}/{}", t.name);
         assert_eq!(server.sha_of(&path), Some(sha_hex(bytes)), "{path}");

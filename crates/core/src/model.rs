@@ -142,6 +142,12 @@ pub struct MediaItem {
     /// Destinations that keep photos and videos apart keep this video next to its photo.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_photo_of: Option<String>,
+    /// The source's mark of this version of the item's bytes (a file's size and modification
+    /// time, a service's content hash or revision): equal marks mean unchanged bytes, so a
+    /// re-run settles what an earlier job moved without reading it again. Absent when the
+    /// source has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
 }
 
 /// A named group of media.
@@ -477,6 +483,7 @@ mod tests {
             }),
             albums: vec!["a".into()],
             live_photo_of: None,
+            revision: None,
         };
         let doc = Versioned::new(Record::Media(item.clone()));
         let json = serde_json::to_value(&doc).unwrap();

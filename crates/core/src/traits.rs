@@ -153,6 +153,16 @@ pub trait Destination: Send + Sync {
     /// a commit and its journal write).
     async fn find(&self, target: &Target, staged: &Staged) -> Result<Option<Landed>>;
 
+    /// Whether the destination still holds, unchanged, what an earlier job landed for this
+    /// target as `landed` (these bytes, this SHA-256), judged from the destination's own
+    /// metadata: a re-run then settles the item without reading the source. `false` when
+    /// unsure or unsupported: the item is moved as usual, and `commit` recognises identical
+    /// content under its name.
+    async fn holds(&self, target: &Target, landed: &Landed, sha256: &[u8; 32]) -> Result<bool> {
+        let _ = (target, landed, sha256);
+        Ok(false)
+    }
+
     /// Places an item this job already landed elsewhere on the destination (as `landed_id`)
     /// into `target`'s container too, without sending its bytes again: one item in several
     /// albums (Google Photos). `None` when the destination cannot; the engine then sends the
@@ -166,8 +176,12 @@ pub trait Destination: Send + Sync {
     /// Drops staged bytes that will not be committed. Best effort.
     async fn discard(&self, staged: &Staged);
 
-    /// Called once a job has moved everything it can: flush, remove leftover staging.
-    async fn finish(&self) -> Result<()> {
+    /// Called once a job has moved everything it can: flush, and remove leftover staging from
+    /// every container in `containers` (the ids of all the job's containers) as well as from
+    /// wherever this process staged. The job's containers are swept whether or not this
+    /// process wrote there: a run killed earlier left its staging in them.
+    async fn finish(&self, containers: &[String]) -> Result<()> {
+        let _ = containers;
         Ok(())
     }
 

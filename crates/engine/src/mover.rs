@@ -23,7 +23,7 @@ use crate::plan;
 use crate::progress::{Phase, Progress};
 use crate::report::Report;
 use crate::retry::{Gate, RetryPolicy};
-use crate::store::{Outcome, StagedRow, Store, Unit, UnitState};
+use crate::store::{EarlierLanding, Outcome, StagedRow, Store, Unit, UnitState};
 use crate::{EngineError, Result};
 
 /// How a run goes.
@@ -198,9 +198,7 @@ impl Engine {
             stop.clone(),
         )
         .await?;
-        if let Err(err) = dest.finish().await {
-            tracing::warn!("cleaning up the destination: {err}");
-        }
+        finish_destination(self.store.as_ref(), &job.id, dest.as_ref()).await;
 
         let remaining = self.store.units_to_move(&job.id, 0, 1).await?;
         if stop.is_stopped() {
@@ -330,6 +328,7 @@ impl Engine {
             counts: self.store.counts(&job.id).await?,
             failures: self.store.failures(&job.id, 10_000).await?,
             skipped: self.store.skip_reasons(&job.id).await?,
+            types_skipped: crate::report::types_skipped(&job.spec.scope),
             job_id: job.id,
             state: job.state,
             reason: job.reason,
@@ -387,7 +386,7 @@ impl Mover {
                 }
             }
         }
-        let (units_tx, units_rx) = mpsc::channel::<Unit>(concurrency * 4);
+        let (units_tx, units_rx) = mpsc::channel::<(Unit, Option<EarlierLanding>)>(concurrency * 4);
         let (handoff_tx, handoff_rx) = mpsc::channel::<Handoff>(4096);
 
         let feeder = {
@@ -400,13 +399,23 @@ impl Mover {
                 let mut fed = 0u64;
                 'fetch: while !this.stop.is_stopped() {
                     let units = this.store.units_to_move(&this.job, after, FETCH).await?;
-                    let Some(last) = units.last() else { break };
+                    let (Some(first), Some(last)) = (units.first(), units.last()) else {
+                        break;
+                    };
+                    let mut earlier: HashMap<i64, EarlierLanding> = this
+                        .store
+                        .earlier_landings(&this.job, first.seq, last.seq)
+                        .await?
+                        .into_iter()
+                        .map(|l| (l.seq, l))
+                        .collect();
                     after = last.seq;
                     for unit in units {
                         if unit.seq > last_seq {
                             break 'fetch;
                         }
-                        if this.stop.is_stopped() || units_tx.send(unit).await.is_err() {
+                        let landed = earlier.remove(&unit.seq);
+                        if this.stop.is_stopped() || units_tx.send((unit, landed)).await.is_err() {
                             return Ok(fed);
                         }
                         fed += 1;
@@ -421,13 +430,13 @@ impl Mover {
         };
 
         tokio_stream_of(units_rx)
-            .for_each_concurrent(concurrency, |unit| {
+            .for_each_concurrent(concurrency, |(unit, earlier)| {
                 let handoff = handoff_tx.clone();
                 async move {
                     if self.stop.is_stopped() {
                         return;
                     }
-                    if let Some(h) = self.move_unit(unit).await {
+                    if let Some(h) = self.move_unit(unit, earlier).await {
                         let _ = handoff.send(h).await;
                     }
                 }
@@ -485,8 +494,9 @@ impl Mover {
     }
 
     /// Moves one unit up to staging; `None` when the job was stopped under it.
-    async fn move_unit(&self, unit: Unit) -> Option<Handoff> {
+    async fn move_unit(&self, unit: Unit, earlier: Option<EarlierLanding>) -> Option<Handoff> {
         let mut attempts = unit.attempts;
+        let mut rate_limited = 0u32;
         let mut delays = self.retry.backoff();
         loop {
             if self.stop.is_stopped() {
@@ -498,14 +508,18 @@ impl Mover {
             }
             self.gate.wait().await;
             metrics::waited_on_rate_limit(waiting.elapsed());
-            let result = self.try_unit(&unit).await;
+            let result = self.try_unit(&unit, earlier.as_ref()).await;
             let err = match result {
                 // Left pending: a later pass takes it once its sibling has landed.
                 Ok(Handoff::Deferred) => return None,
                 Ok(handoff) => return Some(handoff),
                 Err(err) => err,
             };
-            attempts += 1;
+            if err.kind() == ErrorKind::RateLimited {
+                rate_limited += 1;
+            } else {
+                attempts += 1;
+            }
             match err.kind() {
                 ErrorKind::NotFound => {
                     return Some(self.settled(
@@ -528,6 +542,14 @@ impl Mover {
                             &unit,
                             UnitState::Failed,
                             format!("gave up after {attempts} attempts: {err}"),
+                            attempts,
+                        ));
+                    }
+                    if rate_limited >= self.retry.max_rate_limited {
+                        return Some(self.settled(
+                            &unit,
+                            UnitState::Failed,
+                            format!("still rate-limited after {rate_limited} waits: {err}"),
                             attempts,
                         ));
                     }
@@ -555,7 +577,11 @@ impl Mover {
         }
     }
 
-    async fn try_unit(&self, unit: &Unit) -> ferry_core::Result<Handoff> {
+    async fn try_unit(
+        &self,
+        unit: &Unit,
+        earlier: Option<&EarlierLanding>,
+    ) -> ferry_core::Result<Handoff> {
         let container = self.container_id(&unit.container).await?;
         let target = Target {
             container,
@@ -596,6 +622,32 @@ impl Mover {
             }
         }
 
+        // Moved by an earlier job on this route, unchanged since at both ends: settled from
+        // the journal, the source is not read.
+        if let Some(earlier) = earlier
+            && unit.state == UnitState::Pending
+            && unit.item.revision.is_some()
+            && let Some(sha256) = decode_sha(&earlier.sha256)
+        {
+            let landed = Landed {
+                id: earlier.dest_id.clone(),
+                bytes: earlier.bytes as u64,
+                hash: None,
+            };
+            if self.dest.holds(&target, &landed, &sha256).await? {
+                Progress::add(&self.progress.moved_bytes, landed.bytes);
+                return Ok(Handoff::Settled(Outcome {
+                    seq: unit.seq,
+                    state: UnitState::Done,
+                    reason: None,
+                    attempts: unit.attempts,
+                    dest_id: Some(landed.id),
+                    sha256: Some(earlier.sha256.clone()),
+                    bytes: Some(landed.bytes),
+                }));
+            }
+        }
+
         // Staged before a crash: it may already be in place.
         if unit.state == UnitState::Staged
             && let (Some(token), Some(sha), Some(bytes)) = (&unit.token, &unit.sha256, unit.bytes)
@@ -607,6 +659,9 @@ impl Mover {
                 sha256,
             };
             if let Some(landed) = self.dest.find(&target, &staged).await? {
+                // Found in place: the staged copy (if the commit did not consume it) is
+                // debris now.
+                self.dest.discard(&staged).await;
                 Progress::add(&self.progress.moved_bytes, bytes);
                 return Ok(Handoff::Settled(done_outcome(
                     unit,
@@ -769,9 +824,12 @@ impl Mover {
                         self.stop.stop(pause_reason(&err));
                         retry_later(err.to_string())
                     }
-                    ErrorKind::Retryable | ErrorKind::RateLimited
-                        if attempts < self.retry.max_attempts =>
-                    {
+                    // A rate limit is waited out, never counted against the item.
+                    ErrorKind::RateLimited => {
+                        metrics::retried(err.kind());
+                        retry_later(err.to_string())
+                    }
+                    ErrorKind::Retryable if attempts < self.retry.max_attempts => {
                         metrics::retried(err.kind());
                         retry_later(err.to_string())
                     }
@@ -815,6 +873,21 @@ async fn check_destination(dest: &dyn Destination, retry: &crate::RetryPolicy) -
             }
             Err(err) => return Err(EngineError::Setup(err.to_string())),
         }
+    }
+}
+
+/// Lets the destination flush and sweep leftover staging from every container of the job
+/// (a run killed earlier staged in folders this one may never write to).
+pub(crate) async fn finish_destination(store: &dyn Store, job: &JobId, dest: &dyn Destination) {
+    let containers: Vec<String> = match store.containers(job).await {
+        Ok(known) => known.into_iter().filter_map(|(_, _, id)| id).collect(),
+        Err(err) => {
+            tracing::warn!("reading the job's containers: {err}");
+            Vec::new()
+        }
+    };
+    if let Err(err) = dest.finish(&containers).await {
+        tracing::warn!("cleaning up the destination: {err}");
     }
 }
 

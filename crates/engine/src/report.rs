@@ -1,5 +1,6 @@
 //! What a job did: counts per state, bytes, duration, every failure with its reason.
 
+use ferry_core::{DataType, Scope};
 use serde::Serialize;
 
 use crate::job::{JobId, JobState};
@@ -35,19 +36,61 @@ pub struct Report {
     pub failures: Vec<Failure>,
     /// Why items were skipped, with how many each.
     pub skipped: Vec<(String, u64)>,
+    /// Types the person asked for that this route does not carry, each with why: never
+    /// dropped silently.
+    pub types_skipped: Vec<(DataType, String)>,
+}
+
+/// The types a transfer carries: the engine moves media; text records (posts, comments,
+/// stories, messages, profile) reach only `ferry export` for now.
+pub(crate) fn types_skipped(scope: &Scope) -> Vec<(DataType, String)> {
+    scope
+        .types
+        .iter()
+        .filter(|t| !matches!(t, DataType::Photos | DataType::Videos))
+        .map(|t| {
+            (
+                *t,
+                format!(
+                    "a transfer carries photos and videos only; `ferry export` keeps {t} in an archive"
+                ),
+            )
+        })
+        .collect()
+}
+
+/// What a job came to, in one word: `done` when every item is done or skipped with its
+/// reason; `done_with_failures` when it ran to its end but some items failed; `failed` when it
+/// ran to its end and every item it tried failed; otherwise the job's state (`paused`,
+/// `running`, …). Front ends show this rather than the bare state, so that "done" never hides
+/// failures; the CLI's exit code agrees with it.
+pub fn outcome(state: JobState, counts: &Counts) -> &'static str {
+    match state {
+        JobState::Done if counts.failed > 0 && counts.done == 0 => "failed",
+        JobState::Done if counts.failed > 0 => "done_with_failures",
+        other => other.as_str(),
+    }
 }
 
 impl Report {
-    /// Whether every item is done or skipped.
+    /// See [`outcome`].
+    pub fn outcome(&self) -> &'static str {
+        outcome(self.state, &self.counts)
+    }
+
+    /// Whether every item is done or skipped, and every type asked for was carried.
     pub fn complete(&self) -> bool {
-        self.state == JobState::Done && self.counts.failed == 0 && self.counts.pending == 0
+        self.state == JobState::Done
+            && self.counts.failed == 0
+            && self.counts.pending == 0
+            && self.types_skipped.is_empty()
     }
 
     /// The machine-readable summary `--json` prints.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "job_id": self.job_id,
-            "state": self.state,
+            "state": self.outcome(),
             "reason": self.reason,
             "items": {
                 "total": self.counts.total,
@@ -60,6 +103,7 @@ impl Report {
             "duration_secs": self.duration_secs,
             "failures": self.failures,
             "skipped": self.skipped.iter().map(|(reason, count)| serde_json::json!({"reason": reason, "count": count})).collect::<Vec<_>>(),
+            "types_skipped": self.types_skipped.iter().map(|(t, reason)| serde_json::json!({"type": t, "reason": reason})).collect::<Vec<_>>(),
         })
     }
 }

@@ -10,8 +10,12 @@ use tokio::time::Instant;
 
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
-    /// Attempts per item before it fails (the first try included).
+    /// Attempts per item before it fails (the first try included). Rate-limited answers do
+    /// not count: the service is telling us when to come back, not that the item is bad.
     pub max_attempts: u32,
+    /// Rate-limited answers an item waits out before it fails: a service that refuses for
+    /// ever is not waited on for ever.
+    pub max_rate_limited: u32,
     pub min_delay: Duration,
     pub max_delay: Duration,
 }
@@ -20,6 +24,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 6,
+            max_rate_limited: 100,
             min_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),
         }

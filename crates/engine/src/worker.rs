@@ -297,9 +297,7 @@ impl Worker {
         }
         if self.queue.complete(lease).await? {
             // The last part of the job: only this worker sees it.
-            if let Err(err) = destination.finish().await {
-                tracing::warn!("cleaning up the destination: {err}");
-            }
+            crate::mover::finish_destination(store.as_ref(), &job.id, destination.as_ref()).await;
             let counts = store.counts(&job.id).await?;
             if counts.pending == 0 {
                 store.set_state(&job.id, JobState::Done, None).await?;

@@ -101,8 +101,11 @@ impl Destination for Flaky {
     async fn discard(&self, staged: &Staged) {
         self.inner.discard(staged).await
     }
-    async fn finish(&self) -> Result<()> {
-        self.inner.finish().await
+    async fn holds(&self, target: &Target, landed: &Landed, sha256: &[u8; 32]) -> Result<bool> {
+        self.inner.holds(target, landed, sha256).await
+    }
+    async fn finish(&self, containers: &[String]) -> Result<()> {
+        self.inner.finish(containers).await
     }
 }
 
@@ -151,6 +154,7 @@ fn options() -> RunOptions {
         concurrency: 3,
         retry: RetryPolicy {
             max_attempts: 4,
+            max_rate_limited: 100,
             min_delay: Duration::from_millis(50),
             max_delay: Duration::from_millis(400),
         },
@@ -363,6 +367,148 @@ async fn a_rerun_as_a_new_job_duplicates_nothing_and_a_different_file_gets_a_new
         std::fs::read(f.dst.join("Photo Transfer/Album/b (2).jpg")).unwrap(),
         std::fs::read(f.src.join("Album/b.jpg")).unwrap()
     );
+}
+
+#[tokio::test]
+async fn a_rerun_moves_only_what_is_new_or_changed() {
+    let f = fixture(&["a.jpg", "b.jpg", "c.jpg"]).await;
+    let first = Arc::new(Flaky::new(&f.dst, vec![]));
+    assert!(run(&f, first.clone()).await.complete());
+    assert_eq!(first.attempts("a.jpg").len(), 1);
+
+    // Nothing changed: the new job settles every item from the journal, uploading nothing.
+    let again = Arc::new(Flaky::new(&f.dst, vec![]));
+    let report = run(&f, again.clone()).await;
+    assert!(report.complete());
+    assert_eq!(report.counts.done, 3);
+    for name in ["a.jpg", "b.jpg", "c.jpg"] {
+        assert!(again.attempts(name).is_empty(), "{name} was sent again");
+    }
+
+    // One source file rewritten, one destination file removed, one new file: those three
+    // move, the unchanged one does not.
+    std::fs::write(f.src.join("Album/a.jpg"), jpeg(&PhotoSpec::new(40))).unwrap();
+    std::fs::remove_file(f.dst.join("Photo Transfer/Album/b.jpg")).unwrap();
+    std::fs::write(f.src.join("Album/d.jpg"), jpeg(&PhotoSpec::new(41))).unwrap();
+    let third = Arc::new(Flaky::new(&f.dst, vec![]));
+    let report = run(&f, third.clone()).await;
+    assert!(report.complete());
+    assert_eq!(report.counts.done, 4);
+    let sent: Vec<usize> = ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
+        .iter()
+        .map(|n| third.attempts(n).len())
+        .collect();
+    assert_eq!(sent, vec![1, 1, 0, 1]);
+    assert_eq!(
+        album_files(&f),
+        vec!["a (2).jpg", "a.jpg", "b.jpg", "c.jpg", "d.jpg"]
+    );
+    assert_eq!(
+        std::fs::read(f.dst.join("Photo Transfer/Album/a (2).jpg")).unwrap(),
+        std::fs::read(f.src.join("Album/a.jpg")).unwrap()
+    );
+}
+
+/// A crash between journaling items as staged and committing them, in a re-run whose items
+/// were already in place: the items are recognised where they are, and their staged copies
+/// are gone when the job ends, although this run stages nothing itself.
+#[tokio::test]
+async fn staged_copies_of_items_found_in_place_are_removed() {
+    use sha2::Digest;
+    let f = fixture(&["a.jpg", "b.jpg"]).await;
+    assert!(
+        run(&f, Arc::new(FolderDestination::new(&f.dst)))
+            .await
+            .complete()
+    );
+
+    // The same transfer again after the sources were touched: a new job that must look at
+    // each item. It plans, then "crashes" with both items journaled as staged.
+    let later = filetime::FileTime::from_unix_time(2_000_000_000, 0);
+    for name in ["a.jpg", "b.jpg"] {
+        filetime::set_file_mtime(f.src.join("Album").join(name), later).unwrap();
+    }
+    let (job, _) = f.engine.start("", &spec(&f)).await.unwrap();
+    let source: Arc<dyn Source> = Arc::new(FolderSource::open(&f.src).unwrap());
+    let plan_only = RunOptions {
+        plan_only: true,
+        ..options()
+    };
+    f.engine
+        .run(
+            &job.id,
+            vec![source.clone()],
+            Arc::new(FolderDestination::new(&f.dst)),
+            &plan_only,
+            Arc::new(Progress::default()),
+            Arc::new(Stop::default()),
+        )
+        .await
+        .unwrap();
+    let store = f.engine.store();
+    let mut rows = Vec::new();
+    for unit in store.units_to_move(&job.id, 0, 10).await.unwrap() {
+        let bytes = std::fs::read(f.src.join(&unit.item.id)).unwrap();
+        let staged = f
+            .dst
+            .join("Photo Transfer/Album")
+            .join(format!(".ferry-crash-{}.part", unit.seq));
+        std::fs::write(&staged, &bytes).unwrap();
+        rows.push(ferry_engine::store::StagedRow {
+            seq: unit.seq,
+            token: staged.display().to_string(),
+            sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+            bytes: bytes.len() as u64,
+        });
+    }
+    assert_eq!(rows.len(), 2);
+    store.mark_staged(&job.id, &rows).await.unwrap();
+
+    let dest = Arc::new(Flaky::new(&f.dst, vec![]));
+    let report = f
+        .engine
+        .run(
+            &job.id,
+            vec![source],
+            dest.clone(),
+            &options(),
+            Arc::new(Progress::default()),
+            Arc::new(Stop::default()),
+        )
+        .await
+        .unwrap();
+    assert!(report.complete());
+    assert!(dest.attempts("a.jpg").is_empty() && dest.attempts("b.jpg").is_empty());
+    assert_eq!(album_files(&f), vec!["a.jpg", "b.jpg"]);
+}
+
+#[tokio::test]
+async fn rate_limits_do_not_use_up_an_items_attempts() {
+    let f = fixture(&["a.jpg"]).await;
+    let limited = || Error::RateLimited {
+        retry_after: Some(Duration::from_millis(10)),
+        message: "slow down".into(),
+    };
+    // Three passing faults fit the four attempts; the five 429s between them must not count.
+    let flaky = Arc::new(Flaky::new(
+        &f.dst,
+        vec![(
+            "a.jpg",
+            vec![
+                limited(),
+                Error::retryable("503"),
+                limited(),
+                limited(),
+                Error::retryable("503"),
+                limited(),
+                limited(),
+                Error::retryable("503"),
+            ],
+        )],
+    ));
+    let report = run(&f, flaky.clone()).await;
+    assert!(report.complete(), "{:?}", report.failures);
+    assert_eq!(flaky.attempts("a.jpg").len(), 9);
 }
 
 #[tokio::test]

@@ -83,6 +83,7 @@ fn item(id: &str, kind: MediaKind, albums: &[&str]) -> MediaItem {
         location: None,
         albums: albums.iter().map(|a| a.to_string()).collect(),
         live_photo_of: None,
+        revision: None,
     }
 }
 

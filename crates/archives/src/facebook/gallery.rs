@@ -132,6 +132,7 @@ impl Gallery {
             location: seen.location,
             albums: seen.album.into_iter().collect(),
             live_photo_of: None,
+            revision: None,
         };
         self.items.insert(path.to_owned(), Entry { item, exact });
         self.order.push(path.to_owned());

@@ -394,6 +394,7 @@ impl<'a> Reader<'a> {
             location: None,
             albums: Vec::new(),
             live_photo_of: None,
+            revision: None,
         };
         merge(&mut item, info, album);
         Some(item)

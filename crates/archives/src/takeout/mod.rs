@@ -499,6 +499,7 @@ fn media_item(item: &Item) -> MediaItem {
         location: sidecar.and_then(Sidecar::location),
         albums: item.albums.clone(),
         live_photo_of: None,
+        revision: None,
     }
 }
 

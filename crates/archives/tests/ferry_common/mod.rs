@@ -126,6 +126,7 @@ fn media(
         }),
         albums: albums.iter().map(|a| a.to_string()).collect(),
         live_photo_of: None,
+        revision: None,
     }
 }
 

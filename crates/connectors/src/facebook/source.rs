@@ -370,6 +370,7 @@ impl FacebookSource {
             albums: album.map(|a| vec![a.to_string()]).unwrap_or_default(),
             id: photo.id,
             live_photo_of: None,
+            revision: None,
         }));
     }
 
@@ -403,6 +404,7 @@ impl FacebookSource {
             albums: Vec::new(),
             id: video.id,
             live_photo_of: None,
+            revision: None,
         }));
     }
 

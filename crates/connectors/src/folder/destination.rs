@@ -227,12 +227,40 @@ impl Destination for FolderDestination {
         let _ = tokio::fs::remove_file(&staged.token).await;
     }
 
-    async fn finish(&self) -> Result<()> {
-        let dirs: Vec<PathBuf> = self
-            .staged_in
-            .lock()
-            .map(|d| d.iter().cloned().collect())
-            .unwrap_or_default();
+    /// rsync's quick check: the file is there with the size and modification time ferry gave
+    /// it. Without a time to compare, its bytes are hashed (the destination's, not the
+    /// source's).
+    async fn holds(&self, target: &Target, landed: &Landed, sha256: &[u8; 32]) -> Result<bool> {
+        let path = join_inside(&self.root, &landed.id)?;
+        let modified = target.modified.map(|when| {
+            filetime::FileTime::from_unix_time(when.unix_timestamp(), when.nanosecond())
+        });
+        let staged = Staged {
+            token: String::new(),
+            bytes: landed.bytes,
+            sha256: *sha256,
+        };
+        blocking(move || {
+            let Ok(meta) = fs::metadata(&path) else {
+                return Ok(false);
+            };
+            if !meta.is_file() || meta.len() != staged.bytes {
+                return Ok(false);
+            }
+            Ok(match modified {
+                Some(when) => filetime::FileTime::from_last_modification_time(&meta) == when,
+                None => same_content(&path, &staged).unwrap_or(false),
+            })
+        })
+        .await
+    }
+
+    async fn finish(&self, containers: &[String]) -> Result<()> {
+        let mut dirs: HashSet<PathBuf> =
+            self.staged_in.lock().map(|d| d.clone()).unwrap_or_default();
+        for container in containers {
+            dirs.insert(self.container_dir(container)?);
+        }
         blocking(move || {
             for dir in dirs {
                 let Ok(entries) = fs::read_dir(&dir) else {

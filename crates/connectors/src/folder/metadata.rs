@@ -164,6 +164,22 @@ fn gps_location(gps: &nom_exif::GPSInfo) -> Option<Location> {
     })
 }
 
+/// A file's size and modification time to the nanosecond: what rsync's quick check and ferry's
+/// re-runs take as "unchanged".
+pub fn revision(meta: &std::fs::Metadata) -> Option<String> {
+    let since = meta
+        .modified()
+        .ok()?
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?;
+    Some(format!(
+        "{}:{}.{:09}",
+        meta.len(),
+        since.as_secs(),
+        since.subsec_nanos()
+    ))
+}
+
 pub fn mtime(modified: std::io::Result<SystemTime>) -> Option<Timestamp> {
     let modified = modified.ok()?;
     Some(Timestamp::from_utc(OffsetDateTime::from(modified)))

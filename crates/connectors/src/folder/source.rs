@@ -371,6 +371,7 @@ fn describe_entry(root: &Path, entry: &walkdir::DirEntry, scope: &Scope) -> List
     }
     let meta = entry.metadata().ok();
     let modified = meta.as_ref().and_then(|m| metadata::mtime(m.modified()));
+    let revision = meta.as_ref().and_then(metadata::revision);
     let taken = probe.taken.or(modified);
     if !scope.in_range(taken.as_ref()) {
         return Listed::Nothing;
@@ -391,5 +392,6 @@ fn describe_entry(root: &Path, entry: &walkdir::DirEntry, scope: &Scope) -> List
         location: probe.location,
         albums,
         live_photo_of: None,
+        revision,
     })))
 }

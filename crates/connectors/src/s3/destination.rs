@@ -466,12 +466,10 @@ impl Destination for S3Destination {
         }
     }
 
-    async fn finish(&self) -> Result<()> {
-        let dirs: Vec<String> = self
-            .staged_in
-            .lock()
-            .map(|d| d.iter().cloned().collect())
-            .unwrap_or_default();
+    async fn finish(&self, containers: &[String]) -> Result<()> {
+        let mut dirs: HashSet<String> =
+            self.staged_in.lock().map(|d| d.clone()).unwrap_or_default();
+        dirs.extend(containers.iter().cloned());
         for container in dirs {
             let listed = self
                 .operator

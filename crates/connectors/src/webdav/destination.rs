@@ -420,12 +420,10 @@ impl Destination for WebdavDestination {
         }
     }
 
-    async fn finish(&self) -> Result<()> {
-        let dirs: Vec<String> = self
-            .staged_in
-            .lock()
-            .map(|d| d.iter().cloned().collect())
-            .unwrap_or_default();
+    async fn finish(&self, containers: &[String]) -> Result<()> {
+        let mut dirs: HashSet<String> =
+            self.staged_in.lock().map(|d| d.clone()).unwrap_or_default();
+        dirs.extend(containers.iter().cloned());
         for container in dirs {
             let dir = segments(&container);
             let Some(entries) = self.client.propfind(&dir, true, Depth::One).await? else {

@@ -34,6 +34,15 @@ pub struct Unit {
     pub bytes: Option<u64>,
 }
 
+/// Where an earlier job on the same route landed a unit's item.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct EarlierLanding {
+    pub seq: i64,
+    pub dest_id: String,
+    pub sha256: String,
+    pub bytes: i64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnitState {
     Pending,
@@ -287,6 +296,16 @@ pub trait Store: Send + Sync {
 
     /// Units still to move (pending or staged) after `after_seq`, in order.
     async fn units_to_move(&self, job: &JobId, after_seq: i64, limit: u32) -> Result<Vec<Unit>>;
+    /// For the pending units `first..=last`: where an earlier job of the same owner and spec
+    /// (the same route) landed the very same item record (so the same revision) under the same
+    /// container and name, newest job first. A re-run settles these without reading them again
+    /// when the destination still holds them.
+    async fn earlier_landings(
+        &self,
+        job: &JobId,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<EarlierLanding>>;
     async fn mark_staged(&self, job: &JobId, rows: &[StagedRow]) -> Result<()>;
     async fn record_outcomes(&self, job: &JobId, outcomes: &[Outcome]) -> Result<()>;
     /// Turns failed units back into pending ones (a resume tries them again).

@@ -19,8 +19,8 @@ use super::rows::{
     UnitRecord, now,
 };
 use super::{
-    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Group, Notice, Outcome,
-    SessionRow, Siblings, StagedRow, Store, Unit,
+    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, EarlierLanding, Group, Notice,
+    Outcome, SessionRow, Siblings, StagedRow, Store, Unit,
 };
 use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::report::{Counts, Failure};
@@ -482,6 +482,35 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await?;
         rows::units(found)
+    }
+
+    async fn earlier_landings(
+        &self,
+        job: &JobId,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<EarlierLanding>> {
+        let mut found: Vec<EarlierLanding> = sqlx::query_as(
+            "SELECT cur.seq, prev.dest_id, prev.sha256, prev.bytes
+             FROM jobs cj
+             JOIN jobs pj ON pj.owner = cj.owner AND pj.spec = cj.spec AND pj.id <> cj.id
+             JOIN units cur ON cur.job_id = cj.id
+             JOIN units prev ON prev.job_id = pj.id AND prev.source_index = cur.source_index
+                 AND prev.source_id = cur.source_id AND prev.album_id = cur.album_id
+             WHERE cj.id = $1 AND cur.seq BETWEEN $2 AND $3 AND cur.state = 'pending'
+                 AND prev.state = 'done' AND prev.record = cur.record
+                 AND prev.container = cur.container AND prev.name = cur.name
+                 AND prev.dest_id IS NOT NULL AND prev.sha256 IS NOT NULL AND prev.bytes IS NOT NULL
+             ORDER BY cur.seq, pj.id DESC",
+        )
+        .bind(job)
+        .bind(first)
+        .bind(last)
+        .fetch_all(&self.pool)
+        .await?;
+        // The newest earlier job's landing of each unit.
+        found.dedup_by_key(|l| l.seq);
+        Ok(found)
     }
 
     async fn mark_staged(&self, job: &JobId, staged: &[StagedRow]) -> Result<()> {
