@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use ferry_engine::{Engine, Job, JobSpec, JobState, Phase, Progress, Report};
+use ferry_engine::{Engine, Job, JobSpec, Phase, Progress, Report};
 use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressStyle};
 use tokio::sync::oneshot;
 
@@ -135,7 +135,7 @@ pub fn print_report(report: &Report, spec: &JobSpec) {
     let c = &report.counts;
     let took = Duration::from_secs_f64(report.duration_secs);
     let rate = c.bytes as f64 / report.duration_secs.max(0.001);
-    println!("Job {}: {}", report.job_id, report.state);
+    println!("Job {}: {}", report.job_id, report.outcome());
     println!(
         "  {} items: {} done, {} skipped, {} failed{}",
         c.total,
@@ -171,6 +171,12 @@ pub fn print_report(report: &Report, spec: &JobSpec) {
 }
 
 fn print_details(report: &Report) {
+    if !report.types_skipped.is_empty() {
+        println!("  Not moved:");
+        for (data_type, reason) in &report.types_skipped {
+            println!("    {data_type}: {reason}");
+        }
+    }
     if !report.skipped.is_empty() {
         println!("  Skipped:");
         for (reason, count) in &report.skipped {
@@ -187,7 +193,7 @@ fn print_details(report: &Report) {
 
 pub fn print_job(job: &Job, report: &Report) {
     let c = &report.counts;
-    println!("Job {}: {}", job.id, job.state);
+    println!("Job {}: {}", job.id, report.outcome());
     println!(
         "  From: {}",
         ferry_endpoints::show_sources(&job.spec.sources)
@@ -238,7 +244,7 @@ pub async fn print_jobs(engine: &Engine, json: bool) -> Result<()> {
             let counts = engine.store().counts(&job.id).await?;
             out.push(serde_json::json!({
                 "job_id": job.id,
-                "state": job.state,
+                "state": ferry_engine::outcome(job.state, &counts),
                 "reason": job.reason,
                 "sources": job.spec.sources,
                 "destination": job.spec.destination,
@@ -256,18 +262,14 @@ pub async fn print_jobs(engine: &Engine, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<36}  {:<8}  {:>13}  {:<20}  ROUTE",
+        "{:<36}  {:<18}  {:>13}  {:<20}  ROUTE",
         "JOB", "STATE", "DONE/TOTAL", "CREATED"
     );
     for job in jobs {
         let counts = engine.store().counts(&job.id).await?;
-        let state = if job.state == JobState::Done && counts.failed > 0 {
-            "failed"
-        } else {
-            job.state.as_str()
-        };
+        let state = ferry_engine::outcome(job.state, &counts);
         println!(
-            "{:<36}  {:<8}  {:>13}  {:<20}  {} → {}",
+            "{:<36}  {:<18}  {:>13}  {:<20}  {} → {}",
             job.id,
             state,
             format!("{}/{}", counts.done + counts.skipped, counts.total),

@@ -87,6 +87,37 @@ fn instagram_parts_given_together_transfer_with_dates() {
 }
 
 #[test]
+fn types_a_transfer_cannot_carry_are_reported_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    corpus::instagram::write(&tree, corpus::instagram::Era::Y2025).unwrap();
+    let dst = dir.path().join("dst");
+    let out = ferry(&dir.path().join("data"))
+        .args(["transfer", tree.to_str().unwrap(), dst.to_str().unwrap()])
+        .args(["--types", "photos,videos,posts,messages", "--json"])
+        .output()
+        .unwrap();
+    // The media moved, but not everything asked for: the exit code says so.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["items"]["failed"], 0, "{report}");
+    let skipped: Vec<&str> = report["types_skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, vec!["posts", "messages"], "{report}");
+    assert!(
+        report["types_skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ferry export"),
+        "{report}"
+    );
+}
+
+#[test]
 fn an_unpacked_takeout_folder_places_a_copy_in_each_album() {
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("Takeout-unpacked");
