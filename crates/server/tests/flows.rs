@@ -130,7 +130,7 @@ async fn ten_transfers_started_at_once_all_finish() {
         .json()
         .await
         .unwrap();
-    let albums: Vec<String> = review["albums"]
+    let albums: Vec<String> = review["inventory"]["albums"]
         .as_array()
         .unwrap()
         .iter()
