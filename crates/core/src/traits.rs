@@ -44,6 +44,37 @@ pub trait Source: Send + Sync {
 
     /// Opens an item's bytes.
     async fn open(&self, item: &MediaItem) -> Result<Content>;
+
+    /// `list`, reusing what `recall` remembers of items the source can tell are unchanged
+    /// (by their `revision`, checked without reading the item), instead of reading them
+    /// again. Sources that cannot tell list as usual.
+    async fn list_recalling(
+        &self,
+        scope: &Scope,
+        cursor: Option<&str>,
+        recall: &dyn Recall,
+    ) -> Result<Page> {
+        let _ = recall;
+        self.list(scope, cursor).await
+    }
+}
+
+/// What earlier jobs on the same route listed from a source: the engine answers from its
+/// journal, so a re-run lists an unchanged library without reading it again.
+#[async_trait]
+pub trait Recall: Send + Sync {
+    /// The latest earlier record of each of these ids that has one.
+    async fn recall(&self, ids: &[String]) -> Vec<MediaItem>;
+}
+
+/// Remembers nothing: a first run.
+pub struct NoRecall;
+
+#[async_trait]
+impl Recall for NoRecall {
+    async fn recall(&self, _ids: &[String]) -> Vec<MediaItem> {
+        Vec::new()
+    }
 }
 
 /// How a destination organises what it receives.

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use ferry_core::names::{NameAllocator, NameRules, sanitize};
-use ferry_core::{Album, Capabilities, Container, Layout, MediaKind, Record, Source};
+use ferry_core::{
+    Album, Capabilities, Container, Layout, MediaItem, MediaKind, Recall, Record, Source,
+};
 
 use crate::job::Job;
 use crate::progress::Progress;
@@ -28,7 +30,12 @@ pub(crate) async fn list_sources(
     let mut cursor = job.plan_cursor.clone();
     while source_index < sources.len() {
         let source = &sources[source_index];
-        let page = list_page(source.as_ref(), job, cursor.as_deref(), retry).await?;
+        let recall = JournalRecall {
+            store,
+            job,
+            source_index,
+        };
+        let page = list_page(source.as_ref(), job, cursor.as_deref(), retry, &recall).await?;
         let mut albums = Vec::new();
         let mut items = Vec::new();
         for record in page.records {
@@ -70,16 +77,41 @@ pub(crate) async fn list_sources(
     Ok(())
 }
 
+/// What earlier jobs on this job's route listed from one of its sources.
+struct JournalRecall<'a> {
+    store: &'a dyn Store,
+    job: &'a Job,
+    source_index: usize,
+}
+
+#[async_trait::async_trait]
+impl Recall for JournalRecall<'_> {
+    async fn recall(&self, ids: &[String]) -> Vec<MediaItem> {
+        // Remembering is an optimisation: a journal that cannot answer means listing as usual.
+        let recalled = self
+            .store
+            .earlier_records(&self.job.id, self.source_index, ids)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!("recalling an earlier listing: {err}");
+                Vec::new()
+            });
+        tracing::debug!("recalled {} of {} listed ids", recalled.len(), ids.len());
+        recalled
+    }
+}
+
 async fn list_page(
     source: &dyn Source,
     job: &Job,
     cursor: Option<&str>,
     retry: &RetryPolicy,
+    recall: &dyn Recall,
 ) -> Result<ferry_core::Page> {
     let mut delays = retry.backoff();
     let mut attempt = 1;
     loop {
-        match source.list(&job.spec.scope, cursor).await {
+        match source.list_recalling(&job.spec.scope, cursor, recall).await {
             Ok(page) => return Ok(page),
             Err(err)
                 if attempt < retry.max_attempts

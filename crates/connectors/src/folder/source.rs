@@ -1,10 +1,14 @@
 //! A local folder as a Source.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use ferry_core::{Album, Content, Error, MediaItem, Page, Record, Result, Scope, Skipped, Source};
+use ferry_core::{
+    Album, Content, Error, MediaItem, NoRecall, Page, Recall, Record, Result, Scope, Skipped,
+    Source,
+};
 use std::io::Read;
 
 use bytes::Bytes;
@@ -68,18 +72,61 @@ impl Source for FolderSource {
     }
 
     async fn list(&self, scope: &Scope, cursor: Option<&str>) -> Result<Page> {
+        self.list_recalling(scope, cursor, &NoRecall).await
+    }
+
+    /// A file whose size and modification time are those of an earlier listing keeps that
+    /// listing's record: it is not sniffed or parsed again.
+    async fn list_recalling(
+        &self,
+        scope: &Scope,
+        cursor: Option<&str>,
+        recall: &dyn Recall,
+    ) -> Result<Page> {
         let position: u64 = match cursor {
             None => 0,
             Some(c) => c
                 .parse()
                 .map_err(|_| Error::permanent(format!("bad folder cursor {c:?}")))?,
         };
+        let (root, walk) = (self.root.clone(), self.walk.clone());
+        let (entries, next) =
+            tokio::task::spawn_blocking(move || take_entries(&root, &walk, position))
+                .await
+                .map_err(|e| Error::permanent(format!("listing stopped: {e}")))??;
+        let ids: Vec<String> = entries
+            .iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .filter_map(|e| relative_id(&self.root, e.path()))
+            .collect();
+        let remembered: HashMap<String, MediaItem> = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            recall
+                .recall(&ids)
+                .await
+                .into_iter()
+                .filter(|item| item.revision.is_some())
+                .map(|item| (item.id.clone(), item))
+                .collect()
+        };
         let root = self.root.clone();
-        let walk = self.walk.clone();
         let scope = scope.clone();
-        tokio::task::spawn_blocking(move || list_page(&root, &walk, &scope, position))
-            .await
-            .map_err(|e| Error::permanent(format!("listing stopped: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let mut page = Page::default();
+            for listed in probe_in_parallel(&root, entries, &scope, &remembered) {
+                match listed {
+                    Listed::Record(record) => page.records.push(*record),
+                    Listed::Skipped(skipped) => page.skipped.push(skipped),
+                    Listed::Nothing => {}
+                }
+            }
+            page.next = next;
+            page
+        })
+        .await
+        .map_err(|e| Error::permanent(format!("listing stopped: {e}")))
     }
 
     async fn open(&self, item: &MediaItem) -> Result<Content> {
@@ -173,12 +220,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| Error::permanent(format!("file read stopped: {e}")))?
 }
 
-fn list_page(
+type Entry = walkdir::Result<walkdir::DirEntry>;
+
+/// The next page's worth of walk entries (cheap: no file is opened), and the cursor after them.
+fn take_entries(
     root: &Path,
     walk: &Mutex<Option<(walkdir::IntoIter, u64)>>,
-    scope: &Scope,
     position: u64,
-) -> Result<Page> {
+) -> Result<(Vec<Entry>, Option<String>)> {
     let mut guard = walk
         .lock()
         .map_err(|_| Error::permanent("folder walk poisoned"))?;
@@ -196,8 +245,8 @@ fn list_page(
         unreachable!("set above")
     };
 
-    // Walk a page's worth of entries (cheap), then probe them in parallel: probing reads each
-    // file's head, and on a cold cache those reads are what listing costs.
+    // Walk a page's worth of entries (cheap); the caller probes them in parallel: probing
+    // reads each file's head, and on a cold cache those reads are what listing costs.
     let mut entries = Vec::with_capacity(PAGE_ENTRIES);
     let mut finished = false;
     while entries.len() < PAGE_ENTRIES {
@@ -214,19 +263,7 @@ fn list_page(
     if finished {
         *guard = None;
     }
-    drop(guard);
-
-    let described = probe_in_parallel(root, entries, scope);
-    let mut page = Page::default();
-    for listed in described {
-        match listed {
-            Listed::Record(record) => page.records.push(*record),
-            Listed::Skipped(skipped) => page.skipped.push(skipped),
-            Listed::Nothing => {}
-        }
-    }
-    page.next = next;
-    Ok(page)
+    Ok((entries, next))
 }
 
 /// Threads probing files at once while listing. Measured on a cold cache, 10,000 files of
@@ -241,8 +278,9 @@ enum Listed {
 
 fn probe_in_parallel(
     root: &Path,
-    entries: Vec<walkdir::Result<walkdir::DirEntry>>,
+    entries: Vec<Entry>,
     scope: &Scope,
+    remembered: &HashMap<String, MediaItem>,
 ) -> Vec<Listed> {
     let per_thread = entries.len().div_ceil(PROBE_THREADS).max(1);
     std::thread::scope(|threads| {
@@ -252,7 +290,7 @@ fn probe_in_parallel(
                 threads.spawn(move || {
                     chunk
                         .iter()
-                        .map(|e| describe(root, e, scope))
+                        .map(|e| describe(root, e, scope, remembered))
                         .collect::<Vec<_>>()
                 })
             })
@@ -271,9 +309,14 @@ fn probe_in_parallel(
     })
 }
 
-fn describe(root: &Path, entry: &walkdir::Result<walkdir::DirEntry>, scope: &Scope) -> Listed {
+fn describe(
+    root: &Path,
+    entry: &Entry,
+    scope: &Scope,
+    remembered: &HashMap<String, MediaItem>,
+) -> Listed {
     match entry {
-        Ok(entry) => describe_entry(root, entry, scope),
+        Ok(entry) => describe_entry(root, entry, scope, remembered),
         Err(err) => {
             let shown = err
                 .path()
@@ -303,7 +346,12 @@ fn relative_id(root: &Path, path: &Path) -> Option<String> {
     Some(parts?.join("/"))
 }
 
-fn describe_entry(root: &Path, entry: &walkdir::DirEntry, scope: &Scope) -> Listed {
+fn describe_entry(
+    root: &Path,
+    entry: &walkdir::DirEntry,
+    scope: &Scope,
+    remembered: &HashMap<String, MediaItem>,
+) -> Listed {
     let path = entry.path();
     let Some(id) = relative_id(root, path) else {
         return Listed::Skipped(Skipped {
@@ -338,6 +386,18 @@ fn describe_entry(root: &Path, entry: &walkdir::DirEntry, scope: &Scope) -> List
     let file_name = entry.file_name().to_string_lossy().to_string();
     if file_name.starts_with(ferry_core::names::TEMP_PREFIX) {
         return Listed::Nothing; // ferry's own staging file from a transfer into this folder
+    }
+
+    if let Some(earlier) = remembered.get(&id)
+        && entry.metadata().ok().as_ref().and_then(metadata::revision) == earlier.revision
+    {
+        let wanted =
+            scope.wants(earlier.kind.data_type()) && scope.in_range(earlier.taken.as_ref());
+        return if wanted {
+            Listed::Record(Box::new(Record::Media(earlier.clone())))
+        } else {
+            Listed::Nothing
+        };
     }
 
     let probe = match metadata::probe(path) {

@@ -484,6 +484,31 @@ impl Store for PgStore {
         rows::units(found)
     }
 
+    async fn earlier_records(
+        &self,
+        job: &JobId,
+        source_index: usize,
+        ids: &[String],
+    ) -> Result<Vec<MediaItem>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found: Vec<(String, String)> = sqlx::query_as(
+            "SELECT prev.source_id, prev.record
+             FROM jobs cj
+             JOIN jobs pj ON pj.owner = cj.owner AND pj.spec = cj.spec AND pj.id <> cj.id
+             JOIN units prev ON prev.job_id = pj.id AND prev.source_index = $2
+             WHERE cj.id = $1 AND prev.record IS NOT NULL AND prev.source_id = ANY($3)
+             ORDER BY pj.id DESC",
+        )
+        .bind(job)
+        .bind(source_index as i64)
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::newest_records(found)
+    }
+
     async fn earlier_landings(
         &self,
         job: &JobId,

@@ -398,3 +398,15 @@ pub(super) fn job_states(rows: Vec<(String, i64)>) -> Result<Vec<(JobState, u64)
         })
         .collect()
 }
+
+/// The first (newest job's) record of each source id, decoded.
+pub(super) fn newest_records(found: Vec<(String, String)>) -> Result<Vec<MediaItem>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (id, record) in found {
+        if seen.insert(id) {
+            out.push(serde_json::from_str(&record)?);
+        }
+    }
+    Ok(out)
+}

@@ -440,6 +440,32 @@ impl Store for SqliteStore {
         rows::units(found)
     }
 
+    async fn earlier_records(
+        &self,
+        job: &JobId,
+        source_index: usize,
+        ids: &[String],
+    ) -> Result<Vec<MediaItem>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The ids travel as one JSON array: one statement whatever their number.
+        let found: Vec<(String, String)> = sqlx::query_as(
+            "SELECT prev.source_id, prev.record
+             FROM jobs cj
+             JOIN jobs pj ON pj.owner = cj.owner AND pj.spec = cj.spec AND pj.id <> cj.id
+             JOIN units prev ON prev.job_id = pj.id AND prev.source_index = ?2
+             WHERE cj.id = ?1 AND prev.record IS NOT NULL AND prev.source_id IN (SELECT value FROM json_each(?3))
+             ORDER BY pj.id DESC",
+        )
+        .bind(job)
+        .bind(source_index as i64)
+        .bind(serde_json::to_string(ids)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::newest_records(found)
+    }
+
     async fn earlier_landings(
         &self,
         job: &JobId,
