@@ -7,10 +7,11 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferry_connectors::dropbox::client::{CommitInfo, header_safe_json};
+use ferry_connectors::auth::Secret;
+use ferry_connectors::dropbox::client::{Client, CommitInfo, header_safe_json};
 use ferry_connectors::dropbox::content_hash::content_hash;
 use ferry_connectors::dropbox::{DropboxDestination, auth};
-use ferry_connectors::service::ServiceKind;
+use ferry_connectors::service::{ServiceKind, Session, Settings};
 use ferry_core::{
     Container, Content, Destination, Error, ErrorKind, Landed, MediaItem, MediaKind, Staged,
     Target, Timestamp,
@@ -666,6 +667,43 @@ async fn a_large_file_goes_up_through_faults_in_one_session() {
     assert_eq!(file(&sb, &landed.id)["sha256"], hex::encode(sha256(&bytes)));
     // One session held it all: no start was answered but the first.
     assert_eq!(answered(&sb, "/upload_session/start", 200), 1);
+    sb.shutdown().await;
+}
+
+/// A token that lives 5 s is refreshed at half its life, ahead of expiry: not before every
+/// call (two minutes ahead was all of its life), and never after a 401.
+#[tokio::test]
+async fn a_short_lived_token_is_refreshed_at_half_its_life() {
+    let sb = sandbox(SandboxOptions {
+        token_ttl: 5,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let creds = sb.credentials().dropbox;
+    let expires_at = OffsetDateTime::now_utc().unix_timestamp() + 5;
+    let secret = Secret::tokens(creds.access_token, creds.refresh_token, Some(expires_at));
+    let mut session = Session::new(
+        ServiceKind::Dropbox,
+        "dropbox",
+        &common::config(&sb),
+        Settings::default(),
+        &secret,
+        None,
+    )
+    .unwrap();
+    session.retry = common::fast_retry();
+    let client = Client::new(session);
+    // Calls for 3.5 s, one every 20 ms: the token is due at 2.5 s, and again at 5 s.
+    let started = std::time::Instant::now();
+    let mut calls = 0;
+    while started.elapsed() < Duration::from_millis(3500) {
+        client.get_space_usage().await.unwrap();
+        calls += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(calls > 50, "{calls} calls");
+    assert_eq!(requests(&sb, "/oauth2/token"), 1, "over {calls} calls");
+    assert_eq!(answered(&sb, "/users/get_space_usage", 401), 0);
     sb.shutdown().await;
 }
 
