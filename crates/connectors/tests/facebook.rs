@@ -242,7 +242,12 @@ async fn every_photo_and_video_is_listed_once_with_its_album_and_metadata() {
             .get(id)
             .unwrap_or_else(|| panic!("video {id} missing"));
         assert_eq!(item.kind, MediaKind::Video);
-        assert_eq!(item.file_name, format!("{id}.mp4"));
+        // The title names the file, the description is the caption: both are kept.
+        let name = match video["title"].as_str() {
+            Some(title) => format!("{title}.mp4"),
+            None => format!("{id}.mp4"),
+        };
+        assert_eq!(item.file_name, name);
         assert_eq!(item.mime_type.as_deref(), Some("video/mp4"));
         assert!(item.albums.is_empty());
         let caption = video["description"].as_str().or(video["title"].as_str());
