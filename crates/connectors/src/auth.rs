@@ -6,7 +6,6 @@
 //! `Debug` output, and nothing here formats one into a message.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use oauth2::basic::BasicClient;
@@ -86,7 +85,23 @@ struct TokenState {
     access: SecretString,
     refresh: Option<SecretString>,
     expires_at: Option<OffsetDateTime>,
+    /// When to refresh ahead of `expires_at`.
+    refresh_at: Option<OffsetDateTime>,
     generation: u64,
+}
+
+impl TokenState {
+    /// Sets a token's expiry and when to refresh it: [`EARLY_REFRESH`] before it expires, or
+    /// half its lifetime for a token that lives less than twice that (else a token living
+    /// under two minutes would be refreshed before every call). `lifetime` is what the
+    /// service announced; for a token read back from storage, what is left of it.
+    fn expires(&mut self, expires_at: Option<OffsetDateTime>, lifetime: Option<time::Duration>) {
+        self.expires_at = expires_at;
+        self.refresh_at = expires_at.map(|at| {
+            let early = lifetime.map_or(EARLY_REFRESH, |l| (l / 2_i32).min(EARLY_REFRESH));
+            at - early.max(time::Duration::ZERO)
+        });
+    }
 }
 
 /// An OAuth bearer token that refreshes itself.
@@ -100,8 +115,8 @@ pub struct Bearer {
 }
 
 /// Refresh this long before the announced expiry, so that a request never starts with a token
-/// about to die.
-const EARLY_REFRESH: Duration = Duration::from_secs(120);
+/// about to die (half the lifetime of a token that lives less than twice this).
+const EARLY_REFRESH: time::Duration = time::Duration::seconds(120);
 
 impl Bearer {
     pub fn new(
@@ -115,15 +130,22 @@ impl Bearer {
             .access_token
             .clone()
             .ok_or_else(|| Error::AuthExpired(format!("no access token; {reconnect}")))?;
+        let mut state = TokenState {
+            access: SecretString::from(access),
+            refresh: secret.refresh_token.clone().map(SecretString::from),
+            expires_at: None,
+            refresh_at: None,
+            generation: 0,
+        };
+        let expires_at = secret
+            .expires_at
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+        state.expires(
+            expires_at,
+            expires_at.map(|at| at - OffsetDateTime::now_utc()),
+        );
         Ok(Bearer {
-            state: tokio::sync::Mutex::new(TokenState {
-                access: SecretString::from(access),
-                refresh: secret.refresh_token.clone().map(SecretString::from),
-                expires_at: secret
-                    .expires_at
-                    .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
-                generation: 0,
-            }),
+            state: tokio::sync::Mutex::new(state),
             refresher,
             saver,
             reconnect,
@@ -133,8 +155,8 @@ impl Bearer {
     /// The current access token, refreshed first when it is about to expire.
     pub async fn token(&self) -> Result<(SecretString, Used)> {
         let mut state = self.state.lock().await;
-        let soon = OffsetDateTime::now_utc() + EARLY_REFRESH;
-        if state.expires_at.is_some_and(|at| at <= soon) && self.can_refresh(&state) {
+        let now = OffsetDateTime::now_utc();
+        if state.refresh_at.is_some_and(|at| at <= now) && self.can_refresh(&state) {
             self.refresh_locked(&mut state).await?;
         }
         Ok((state.access.clone(), Used(state.generation)))
@@ -190,7 +212,10 @@ impl Bearer {
         if let Some(new_refresh) = answer.refresh_token() {
             state.refresh = Some(SecretString::from(new_refresh.secret().clone()));
         }
-        state.expires_at = answer.expires_in().map(|d| OffsetDateTime::now_utc() + d);
+        let lifetime = answer
+            .expires_in()
+            .and_then(|d| time::Duration::try_from(d).ok());
+        state.expires(lifetime.map(|d| OffsetDateTime::now_utc() + d), lifetime);
         state.generation += 1;
         tracing::debug!("access token refreshed");
         if let Some(saver) = &self.saver {
@@ -324,5 +349,34 @@ pub fn oauth_client(
                 .body(body.to_vec())
                 .map_err(|e| OAuthHttpError(e.to_string()))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn refresh_at(lifetime: i64) -> OffsetDateTime {
+        let mut state = TokenState {
+            access: SecretString::from("a"),
+            refresh: None,
+            expires_at: None,
+            refresh_at: None,
+            generation: 0,
+        };
+        let at = datetime!(2030-01-01 12:00 UTC);
+        state.expires(Some(at), Some(time::Duration::seconds(lifetime)));
+        state.refresh_at.unwrap()
+    }
+
+    #[test]
+    fn tokens_are_refreshed_two_minutes_early_or_at_half_their_life() {
+        let at = datetime!(2030-01-01 12:00 UTC);
+        assert_eq!(refresh_at(3600), at - time::Duration::seconds(120));
+        assert_eq!(refresh_at(240), at - time::Duration::seconds(120));
+        assert_eq!(refresh_at(5), at - time::Duration::milliseconds(2500));
+        // Already expired: at once.
+        assert_eq!(refresh_at(-10), at);
     }
 }

@@ -146,6 +146,8 @@ pub struct Session {
     pub config: ServiceConfig,
     pub settings: Settings,
     pub auth: Auth,
+    /// How calls that can be sent again are tried again in place.
+    pub retry: crate::http::Retry,
 }
 
 impl Session {
@@ -190,6 +192,7 @@ impl Session {
             config: service,
             settings,
             auth,
+            retry: crate::http::Retry::default(),
         })
     }
 

@@ -242,7 +242,12 @@ async fn every_photo_and_video_is_listed_once_with_its_album_and_metadata() {
             .get(id)
             .unwrap_or_else(|| panic!("video {id} missing"));
         assert_eq!(item.kind, MediaKind::Video);
-        assert_eq!(item.file_name, format!("{id}.mp4"));
+        // The title names the file, the description is the caption: both are kept.
+        let name = match video["title"].as_str() {
+            Some(title) => format!("{title}.mp4"),
+            None => format!("{id}.mp4"),
+        };
+        assert_eq!(item.file_name, name);
         assert_eq!(item.mime_type.as_deref(), Some("video/mp4"));
         assert!(item.albums.is_empty());
         let caption = video["description"].as_str().or(video["title"].as_str());
@@ -416,6 +421,72 @@ async fn opened_bytes_are_the_originals_even_after_links_expire() {
     sb.shutdown().await;
 }
 
+/// Opening items under 10 % faults (throttling, 5xx, resets) takes one `open` call each: the
+/// Graph node fetch (for a fresh link) and the CDN download's opening request are each tried
+/// again where they failed, so a passing fault costs the item nothing. (A body cut once it
+/// flows is the engine's to retry: the stream cannot be rewound.)
+#[tokio::test]
+async fn items_open_through_faults_in_one_call() {
+    let sb = sandbox().await;
+    let seeded = seeded(&sb).await;
+    let sha: HashMap<String, String> = seeded["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(seeded["videos"].as_array().unwrap())
+        .map(|o| {
+            (
+                o["id"].as_str().unwrap().to_string(),
+                o["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // No link from the listing is reused: every open fetches the item's node first.
+    let source = FacebookSource::with_tuning(
+        common::session(&sb, ServiceKind::Facebook),
+        Tuning {
+            link_reuse: Duration::ZERO,
+            ..tuning(100)
+        },
+    );
+    let listing = list_from(&source, &Scope::media(), None).await;
+    sb.set_faults(
+        Service::Facebook,
+        FaultConfig {
+            rate_429: 0.025,
+            rate_500: 0.025,
+            rate_503: 0.025,
+            rate_reset: 0.025,
+            ..sb.faults(Service::Facebook)
+        },
+    );
+    for item in listing.media() {
+        let (_, bytes) = read_all(&source, item)
+            .await
+            .unwrap_or_else(|e| panic!("{} opens in one call: {e}", item.id));
+        assert_eq!(sha256_hex(&bytes), sha[&item.id], "{}", item.id);
+    }
+    let faults = |route: &dyn Fn(&str) -> bool| -> u64 {
+        sb.stats()["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r["service"] == "facebook"
+                    && r["route"].as_str().is_some_and(route)
+                    && !r["fault"].is_null()
+            })
+            .map(|r| r["count"].as_u64().unwrap())
+            .sum()
+    };
+    assert!(
+        faults(&|r| r == "/{ver}/{id}") > 0,
+        "faults met the node fetches"
+    );
+    assert!(faults(&|r| r.contains("cdn")) > 0, "faults met the CDN");
+    sb.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_deleted_object_is_not_found() {
     let sb = sandbox().await;
@@ -483,9 +554,9 @@ async fn throttling_is_rate_limited_slows_the_pacer_and_a_retrying_listing_compl
             ..faults
         },
     );
+    // Short throttles are waited out in place: the listing rarely sees one.
     let mut cursor: Option<String> = None;
     let mut ids = HashSet::new();
-    let mut throttled = 0;
     for _ in 0..1000 {
         match source.list(&Scope::media(), cursor.as_deref()).await {
             Ok(page) => {
@@ -499,11 +570,10 @@ async fn throttling_is_rate_limited_slows_the_pacer_and_a_retrying_listing_compl
                     None => break,
                 }
             }
-            Err(err) if err.kind() == ErrorKind::RateLimited => throttled += 1,
+            Err(err) if err.kind() == ErrorKind::RateLimited => {}
             Err(err) => panic!("{err}"),
         }
     }
-    assert!(throttled > 0);
     assert_eq!(ids.len(), PHOTOS + VIDEOS);
     sb.shutdown().await;
 }

@@ -4,10 +4,13 @@
 //! argument as a JSON body; *upload* routes on `{content_url}/2/<route>` take it in the
 //! `Dropbox-API-Arg` header, as header-safe JSON, and the file's bytes as the body. Every call
 //! is a POST with a bearer token; an expired token is refreshed once and the call sent again
-//! (streamed uploads cannot be sent again and fail as retryable instead).
+//! (streamed uploads cannot be sent again and fail as retryable instead). Reads, and upload
+//! session chunks (held in memory, sent at an explicit offset), are tried again in place after
+//! a passing fault.
 
 use std::sync::Mutex;
 
+use bytes::Bytes;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -358,6 +361,73 @@ impl Client {
         Ok(http::json(what, response).await?)
     }
 
+    /// An rpc call that may be sent twice (a read, or a write whose repetition changes
+    /// nothing), tried again in place after a passing fault.
+    async fn read<A: Serialize, T: DeserializeOwned>(
+        &self,
+        what: &str,
+        route: &str,
+        arg: Option<&A>,
+    ) -> CallResult<T> {
+        self.again(what, || self.rpc(what, route, arg)).await
+    }
+
+    /// Tries `call` again in place after a passing fault, or a route error that says Dropbox
+    /// is busy; any other route error is the caller's to act on.
+    pub async fn again<T, F, Fut>(&self, what: &str, mut call: F) -> CallResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = CallResult<T>>,
+    {
+        let tried = http::retrying(what, &self.session.retry, || {
+            let sent = call();
+            async move {
+                match sent.await {
+                    Ok(value) => Ok(Ok(value)),
+                    Err(CallError::Route(route)) if !route.is_busy() => Ok(Err(route)),
+                    Err(err) => Err(err.into_error()),
+                }
+            }
+        })
+        .await;
+        match tried {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(route)) => Err(CallError::Route(route)),
+            Err(err) => Err(CallError::Other(err)),
+        }
+    }
+
+    /// An upload-style call with its bytes in memory: sent again as it is when the token was
+    /// refused (refreshed first), like an rpc call.
+    async fn upload_bytes<A: Serialize, T: DeserializeOwned>(
+        &self,
+        what: &str,
+        route: &str,
+        arg: &A,
+        bytes: Bytes,
+    ) -> CallResult<T> {
+        let arg = header_safe_json(arg)?;
+        let url = self.content(route);
+        let route_error = Mutex::new(None);
+        let sent = http::send(
+            &self.session.auth,
+            what,
+            || {
+                self.session
+                    .http
+                    .post(&url)
+                    .header(ARG_HEADER, &arg)
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .header(CONTENT_LENGTH, bytes.len())
+                    .body(bytes.clone())
+            },
+            |failure| keep_route_error(what, failure, &route_error),
+        )
+        .await;
+        let response = answer(sent, route_error)?;
+        Ok(http::json(what, response).await?)
+    }
+
     /// An upload-style call: `arg` in `Dropbox-API-Arg`, `body` streamed (`length` bytes when
     /// known, sent as `Content-Length`). A streamed body cannot be sent twice, so a refused
     /// token is refreshed for the next call and this one fails as retryable.
@@ -388,7 +458,7 @@ impl Client {
     }
 
     pub async fn get_current_account(&self) -> CallResult<Account> {
-        self.rpc::<(), _>(
+        self.read::<(), _>(
             "reading the Dropbox account",
             "users/get_current_account",
             None,
@@ -397,7 +467,7 @@ impl Client {
     }
 
     pub async fn get_space_usage(&self) -> CallResult<SpaceUsage> {
-        self.rpc::<(), _>(
+        self.read::<(), _>(
             "reading the Dropbox space usage",
             "users/get_space_usage",
             None,
@@ -413,7 +483,7 @@ impl Client {
         }
         let what = format!("looking up {path}");
         match self
-            .rpc::<_, Metadata>(&what, "files/get_metadata", Some(&Arg { path }))
+            .read::<_, Metadata>(&what, "files/get_metadata", Some(&Arg { path }))
             .await
         {
             Ok(Metadata::Deleted {}) => Ok(None),
@@ -435,8 +505,10 @@ impl Client {
             metadata: FolderMetadata,
         }
         let what = format!("creating folder {path}");
+        // Sent again after a lost answer, it finds the folder made: a conflict the caller
+        // takes as done.
         let created: Created = self
-            .rpc(
+            .read(
                 &what,
                 "files/create_folder_v2",
                 Some(&Arg {
@@ -471,26 +543,20 @@ impl Client {
     }
 
     /// Starts an upload session with the first bytes of a file; `close` when they are all of
-    /// it. Returns the session id.
+    /// it. Returns the session id. Not tried again here: a lost answer leaves a session whose
+    /// id only Dropbox knows.
     pub async fn upload_session_start(
         &self,
         what: &str,
         close: bool,
-        body: reqwest::Body,
-        length: Option<u64>,
+        bytes: Bytes,
     ) -> CallResult<String> {
         #[derive(Serialize)]
         struct Arg {
             close: bool,
         }
         let started: StartResult = self
-            .upload_call(
-                what,
-                "files/upload_session/start",
-                &Arg { close },
-                body,
-                length,
-            )
+            .upload_bytes(what, "files/upload_session/start", &Arg { close }, bytes)
             .await?;
         Ok(started.session_id)
     }
@@ -501,8 +567,7 @@ impl Client {
         what: &str,
         cursor: Cursor,
         close: bool,
-        body: reqwest::Body,
-        length: Option<u64>,
+        bytes: Bytes,
     ) -> CallResult<()> {
         #[derive(Serialize)]
         struct Arg {
@@ -510,12 +575,11 @@ impl Client {
             close: bool,
         }
         let _: Value = self
-            .upload_call(
+            .upload_bytes(
                 what,
                 "files/upload_session/append_v2",
                 &Arg { cursor, close },
-                body,
-                length,
+                bytes,
             )
             .await?;
         Ok(())
@@ -585,7 +649,7 @@ impl Client {
         }
         let what = format!("listing the shared links of {path}");
         let links: SharedLinks = self
-            .rpc(
+            .read(
                 &what,
                 "sharing/list_shared_links",
                 Some(&Arg {

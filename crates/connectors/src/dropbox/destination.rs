@@ -2,9 +2,11 @@
 //!
 //! `upload` streams an item into an upload session: one `upload_session/start` request with
 //! `close=true` for a file that fits in one chunk, else `start` and `append_v2` requests of
-//! `chunk_size` bytes each, the last closing the session. Each request's body is cut from the
-//! source stream as it arrives (nothing holds more than the piece in flight), and Dropbox's
-//! `content_hash` is computed on the way. Nothing is visible in the Dropbox yet.
+//! `chunk_size` bytes each, the last closing the session. Dropbox's `content_hash` is computed
+//! on the way. Each chunk is held in memory until Dropbox has it (the source cannot be read
+//! twice), so that a passing fault sends the same chunk again at the same offset in the same
+//! session instead of starting the item over; `incorrect_offset` says how much of it an
+//! unanswered attempt already delivered. Nothing is visible in the Dropbox yet.
 //!
 //! `commit` places a whole batch with one `upload_session/finish_batch_v2` call: one namespace
 //! lock for the batch rather than one per file, which is what keeps Dropbox from answering
@@ -16,11 +18,10 @@
 //! `commit` runs, so a lone item is committed by the same batch call (with one entry).
 //! [`Client::upload`] is there for callers that want one request per file.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,7 +41,8 @@ use super::content_hash::{BLOCK_SIZE, ContentHasher};
 use super::error::{RouteError, map_route};
 use crate::service::Session;
 
-/// Bytes per upload request by default: few requests per file, little held in flight.
+/// Bytes per upload request by default: few requests per file, and the most one item holds
+/// in memory.
 pub const DEFAULT_CHUNK_SIZE: u64 = 16 << 20;
 /// Dropbox takes at most 150 MiB per request; chunks stay a multiple of 4 MiB below it.
 const MAX_CHUNK_SIZE: u64 = 148 << 20;
@@ -58,6 +60,9 @@ const MAX_COMMIT_WAIT: Duration = Duration::from_secs(60);
 const COMMIT_BACKOFF: Duration = Duration::from_millis(500);
 /// How far `name (N).ext` is counted before giving up on a name.
 const MAX_SUFFIX: u32 = 10_000;
+/// `incorrect_offset` answers taken for one chunk: each moves forward within it, so a
+/// chunk needs two at most (delivered, then closed).
+const MAX_OFFSET_CORRECTIONS: u32 = 4;
 
 /// What `upload` hands the engine, and `commit` and `find` read back (journaled as text).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -247,6 +252,67 @@ impl DropboxDestination {
         Settled::Done(Err(map_route(&what, &error.error, &error.summary)))
     }
 
+    /// Starts a session with its first chunk, sent again after a passing fault. An attempt
+    /// whose answer was lost leaves a session only Dropbox knows of; it expires unused.
+    async fn start(&self, what: &str, close: bool, chunk: Bytes) -> Result<String> {
+        Ok(self
+            .client
+            .again(what, || {
+                self.client.upload_session_start(what, close, chunk.clone())
+            })
+            .await?)
+    }
+
+    /// Appends a chunk at `offset` of the session, sent again after a passing fault. When an
+    /// attempt got through unanswered, Dropbox's `incorrect_offset` says how far the session
+    /// really is (`correct_offset`) and the rest of the chunk goes from there; a closing chunk
+    /// that finds the session closed was delivered (`commit` checks its size and hash).
+    async fn append(
+        &self,
+        what: &str,
+        session_id: &str,
+        offset: u64,
+        chunk: Bytes,
+        close: bool,
+    ) -> Result<()> {
+        let end = offset + chunk.len() as u64;
+        let mut at = offset;
+        for _ in 0..MAX_OFFSET_CORRECTIONS {
+            let piece = chunk.slice((at - offset) as usize..);
+            let cursor = Cursor {
+                session_id: session_id.to_string(),
+                offset: at,
+            };
+            let sent = self
+                .client
+                .again(what, || {
+                    self.client
+                        .upload_session_append(what, cursor.clone(), close, piece.clone())
+                })
+                .await;
+            let refused = match sent {
+                Ok(()) => return Ok(()),
+                Err(CallError::Route(route)) => route,
+                Err(CallError::Other(err)) => return Err(err),
+            };
+            match refused.correct_offset() {
+                Some(correct) if correct != at && (offset..=end).contains(&correct) => {
+                    tracing::debug!("{what}: Dropbox has the session up to {correct}");
+                    at = correct;
+                    if at == end && !close {
+                        return Ok(());
+                    }
+                    // At the end of a closing chunk, an empty append closes the session.
+                }
+                None if close && refused.has("closed") => return Ok(()),
+                _ => return Err(refused.to_error()),
+            }
+        }
+        Err(Error::retryable(format!(
+            "{what}: Dropbox keeps moving the upload session's offset"
+        )))
+    }
+
     /// Creates a folder; one that is already there is fine.
     async fn create_folder(&self, path: &str) -> Result<()> {
         match self.client.create_folder(path).await {
@@ -376,71 +442,44 @@ impl Destination for DropboxDestination {
                 "{shown}: {length} bytes is more than Dropbox takes in one file"
             )));
         }
-        let feed = Arc::new(tokio::sync::Mutex::new(Feed::new(content.stream)));
+        let mut feed = Feed::new(content.stream);
         let mut session_id: Option<String> = None;
         let mut offset = 0u64;
+        let what = format!("uploading {shown}");
         loop {
-            // This request's bytes: the rest of the file up to a chunk, and whether it ends the
-            // file. Without a length, the end shows only once the source says so.
-            let (size, close) = match length {
-                Some(total) => {
-                    let left = total.saturating_sub(offset);
-                    (Some(left.min(self.chunk_size)), left <= self.chunk_size)
-                }
-                None if feed.lock().await.at_end().await? => (Some(0), true),
-                None => (None, false),
+            // This request's bytes: the rest of the file up to a chunk.
+            let want = match length {
+                Some(total) => total.saturating_sub(offset).min(self.chunk_size),
+                None => self.chunk_size,
             };
-            let body = Feed::body(feed.clone(), size.unwrap_or(self.chunk_size));
-            let what = format!("uploading {shown}");
-            let sent = match &session_id {
-                None => self
-                    .client
-                    .upload_session_start(&what, close, body, size)
-                    .await
-                    .map(Some),
-                Some(id) => {
-                    let cursor = Cursor {
-                        session_id: id.clone(),
-                        offset,
-                    };
-                    self.client
-                        .upload_session_append(&what, cursor, close, body, size)
-                        .await
-                        .map(|()| None)
-                }
-            };
-            let state = feed.lock().await;
-            // The source's own failure says more than the broken request it caused.
-            if let Some(err) = &state.failure {
-                return Err(err.clone());
-            }
-            if let Some(size) = size
-                && state.ended
-                && state.sent != offset + size
+            let chunk = feed.take(want).await?;
+            let size = chunk.len() as u64;
+            if let Some(total) = length
+                && size < want
             {
                 return Err(Error::retryable(format!(
-                    "{shown}: the source ended after {} of {} bytes",
-                    state.sent,
-                    length.unwrap_or(offset + size)
+                    "{shown}: the source ended after {} of {total} bytes",
+                    offset + size
                 )));
             }
-            if let Some(id) = sent.map_err(CallError::into_error)? {
-                session_id = Some(id);
+            // Whether it ends the file: without a length, the end shows only once the source
+            // says so.
+            let close = match length {
+                Some(total) => offset + size == total,
+                None => feed.at_end().await?,
+            };
+            match &session_id {
+                None => session_id = Some(self.start(&what, close, chunk).await?),
+                Some(id) => self.append(&what, id, offset, chunk, close).await?,
             }
-            if size.is_some_and(|size| state.sent != offset + size) {
-                return Err(Error::retryable(format!(
-                    "{shown}: Dropbox answered before receiving the whole chunk"
-                )));
-            }
-            offset = state.sent;
+            offset += size;
             if close {
                 break;
             }
         }
-        let mut state = feed.lock().await;
         // Read to the end: a source longer than it announced is an error, and a hashing
         // wrapper learns the stream is complete.
-        if !state.at_end().await? {
+        if !feed.at_end().await? {
             return Err(Error::retryable(format!(
                 "{shown}: the source sent more than the {offset} bytes it announced"
             )));
@@ -449,7 +488,7 @@ impl Destination for DropboxDestination {
             session_id: session_id
                 .ok_or_else(|| Error::retryable(format!("{shown}: Dropbox gave no session")))?,
             size: offset,
-            content_hash: std::mem::take(&mut state.hasher).finish(),
+            content_hash: std::mem::take(&mut feed.hasher).finish(),
         };
         let token = serde_json::to_string(&token)
             .map_err(|e| Error::permanent(format!("{shown}: encoding the staging token: {e}")))?;
@@ -593,16 +632,12 @@ impl Destination for DropboxDestination {
     }
 }
 
-/// The source stream, cut into request bodies of exact sizes, hashed as it goes.
+/// The source stream, cut into chunks of exact sizes, hashed as it goes.
 struct Feed {
     stream: ByteStream,
-    /// Bytes read from the source and not yet handed to a body.
+    /// Bytes read from the source and not yet handed to a chunk.
     pending: Option<Bytes>,
     hasher: ContentHasher,
-    /// Bytes handed to request bodies so far.
-    sent: u64,
-    /// The source's own error, which says more than the broken request it causes.
-    failure: Option<Error>,
     ended: bool,
 }
 
@@ -612,8 +647,6 @@ impl Feed {
             stream,
             pending: None,
             hasher: ContentHasher::new(),
-            sent: 0,
-            failure: None,
             ended: false,
         }
     }
@@ -632,7 +665,6 @@ impl Feed {
                 Some(Ok(bytes)) if bytes.is_empty() => {}
                 Some(Ok(bytes)) => return Some(Ok(bytes)),
                 Some(Err(err)) => {
-                    self.failure = Some(err.clone());
                     self.ended = true;
                     return Some(Err(err));
                 }
@@ -640,7 +672,7 @@ impl Feed {
         }
     }
 
-    /// At most `max` bytes for a body.
+    /// At most `max` bytes of a chunk.
     async fn piece(&mut self, max: u64) -> Option<Result<Bytes>> {
         if max == 0 {
             return None;
@@ -653,7 +685,6 @@ impl Feed {
             self.pending = Some(bytes.split_off(max as usize));
         }
         self.hasher.update(&bytes);
-        self.sent += bytes.len() as u64;
         Some(Ok(bytes))
     }
 
@@ -665,29 +696,26 @@ impl Feed {
                 self.pending = Some(bytes);
                 Ok(false)
             }
-            Some(Err(err)) => {
-                self.failure = None;
-                Err(err)
-            }
+            Some(Err(err)) => Err(err),
         }
     }
 
-    /// A request body of the next `size` bytes (fewer only if the source ends first).
-    fn body(feed: Arc<tokio::sync::Mutex<Feed>>, size: u64) -> reqwest::Body {
-        let pieces = futures::stream::unfold((feed, size), |(feed, left)| async move {
-            if left == 0 {
-                return None;
-            }
-            let piece = feed.lock().await.piece(left).await?;
-            match piece {
-                Ok(bytes) => {
-                    let left = left - bytes.len() as u64;
-                    Some((Ok(bytes), (feed, left)))
+    /// The next `max` bytes of the source (fewer only where it ends), in one piece: a chunk to
+    /// hold until Dropbox has it.
+    async fn take(&mut self, max: u64) -> Result<Bytes> {
+        let mut chunk = BytesMut::with_capacity(max as usize);
+        while (chunk.len() as u64) < max {
+            match self.piece(max - chunk.len() as u64).await {
+                None => break,
+                // One piece the whole size: no copy.
+                Some(Ok(bytes)) if chunk.is_empty() && bytes.len() as u64 == max => {
+                    return Ok(bytes);
                 }
-                Err(err) => Some((Err(err), (feed, 0))),
+                Some(Ok(bytes)) => chunk.extend_from_slice(&bytes),
+                Some(Err(err)) => return Err(err),
             }
-        });
-        reqwest::Body::wrap_stream(pieces)
+        }
+        Ok(chunk.freeze())
     }
 }
 
@@ -708,12 +736,21 @@ mod tests {
             got.push(piece.unwrap());
         }
         assert_eq!(got, [&b"abcd"[..], b"e", b"fgh", b"ij"]);
-        assert_eq!(feed.sent, 10);
         assert!(feed.at_end().await.unwrap());
         assert_eq!(
             std::mem::take(&mut feed.hasher).finish(),
             super::super::content_hash::content_hash(b"abcdefghij")
         );
+    }
+
+    #[tokio::test]
+    async fn chunks_are_taken_whole_across_pieces() {
+        let mut feed = feed_of(&[b"abc", b"defgh", b"ij"]);
+        assert_eq!(feed.take(4).await.unwrap(), &b"abcd"[..]);
+        assert_eq!(feed.take(4).await.unwrap(), &b"efgh"[..]);
+        assert_eq!(feed.take(4).await.unwrap(), &b"ij"[..]);
+        assert!(feed.take(4).await.unwrap().is_empty());
+        assert!(feed.at_end().await.unwrap());
     }
 
     #[tokio::test]

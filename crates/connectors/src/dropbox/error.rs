@@ -45,6 +45,28 @@ impl RouteError {
     pub fn to_error(&self) -> Error {
         map_route(&self.what, &self.error, &self.summary)
     }
+
+    /// Whether Dropbox only asks to wait (namespace lock contention): worth sending again.
+    pub fn is_busy(&self) -> bool {
+        self.has("too_many_write_operations") || self.has("too_many_requests")
+    }
+
+    /// `UploadSessionOffsetError.correct_offset` of an `incorrect_offset`, wherever it sits
+    /// in the union: how many bytes the session really holds.
+    pub fn correct_offset(&self) -> Option<u64> {
+        fn find(value: &Value) -> Option<u64> {
+            match value {
+                Value::Object(fields) => {
+                    if fields.get(".tag").and_then(Value::as_str) == Some("incorrect_offset") {
+                        return fields.get("correct_offset").and_then(Value::as_u64);
+                    }
+                    fields.values().find_map(find)
+                }
+                _ => None,
+            }
+        }
+        find(&self.error)
+    }
 }
 
 /// Whether a union (or anything nested in it) carries `.tag` = `tag`.

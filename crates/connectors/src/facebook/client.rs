@@ -205,12 +205,29 @@ impl Client {
         &self.pacer
     }
 
+    /// A Graph read, tried again in place after a passing fault or a short throttle.
     pub async fn get<T: DeserializeOwned>(
         &self,
         what: &str,
         request: &GraphRequest,
     ) -> Result<T, CallError> {
-        self.call(Method::GET, what, request).await
+        let graph = Mutex::new(None);
+        let graph = &graph;
+        http::retrying(what, &self.session.retry, || async move {
+            self.call(Method::GET, what, request)
+                .await
+                .map_err(|failed| {
+                    if let Ok(mut slot) = graph.lock() {
+                        *slot = failed.graph;
+                    }
+                    failed.error
+                })
+        })
+        .await
+        .map_err(|error| CallError {
+            error,
+            graph: graph.lock().ok().and_then(|mut slot| slot.take()),
+        })
     }
 
     /// Sends one Graph call in its turn and reads the JSON answer.
@@ -281,13 +298,23 @@ impl Client {
         GraphRequest::from_next(next, self.session.config.url("graph_url")).map(|r| r.to_link())
     }
 
-    /// Starts downloading a signed CDN link (no credentials sent), following redirects.
+    /// Starts downloading a signed CDN link (no credentials sent), following redirects. The
+    /// opening request is tried again in place after a passing fault; once the body flows,
+    /// a cut is the engine's to handle.
     pub async fn download(&self, what: &str, link: &str) -> Result<Content, Download> {
-        let unreadable = || {
-            Download::Failed(Error::Permanent(format!(
-                "{what}: Facebook gave an unreadable download link"
-            )))
-        };
+        let opened = http::retrying(what, &self.session.retry, || self.open_link(what, link)).await;
+        match opened {
+            Ok(Ok(content)) => Ok(content),
+            Ok(Err(status)) => Err(Download::Refused(status)),
+            Err(error) => Err(Download::Failed(error)),
+        }
+    }
+
+    /// One try of [`download`](Self::download): the content, or the status with which the
+    /// CDN refused the link.
+    async fn open_link(&self, what: &str, link: &str) -> Result<Result<Content, StatusCode>> {
+        let unreadable =
+            || Error::Permanent(format!("{what}: Facebook gave an unreadable download link"));
         let mut url = Url::parse(link).map_err(|_| unreadable())?;
         for _ in 0..=MAX_REDIRECTS {
             if !matches!(url.scheme(), "http" | "https") {
@@ -299,10 +326,10 @@ impl Client {
                 .get(url.clone())
                 .send()
                 .await
-                .map_err(|e| Download::Failed(http::transport(what, e)))?;
+                .map_err(|e| http::transport(what, e))?;
             let status = response.status();
             if status.is_success() {
-                return Ok(http::content(response));
+                return Ok(Ok(http::content(response)));
             }
             if status.is_redirection() {
                 let location = response
@@ -319,14 +346,14 @@ impl Client {
                 }
             }
             if matches!(status.as_u16(), 401 | 403 | 404 | 410) {
-                return Err(Download::Refused(status));
+                return Ok(Err(status));
             }
             let failure = Failure::read(response).await;
-            return Err(Download::Failed(self.cdn_failure(what, &failure)));
+            return Err(self.cdn_failure(what, &failure));
         }
-        Err(Download::Failed(Error::Retryable(format!(
+        Err(Error::Retryable(format!(
             "{what}: too many redirects from Facebook's CDN"
-        ))))
+        )))
     }
 }
 

@@ -392,10 +392,17 @@ impl FacebookSource {
             return;
         };
         self.remember(&video.id, link);
+        // The title names the file (the engine makes names safe and unique per folder), the
+        // description is the caption; a video with a title only keeps it as its caption too.
+        let title = non_empty(video.title);
+        let file_name = match &title {
+            Some(title) => video_file_name(title),
+            None => format!("{}.mp4", video.id),
+        };
         page.records.push(Record::Media(MediaItem {
-            file_name: format!("{}.mp4", video.id),
+            file_name,
             kind: MediaKind::Video,
-            caption: non_empty(video.description).or(non_empty(video.title)),
+            caption: non_empty(video.description).or(title),
             mime_type: Some("video/mp4".into()),
             size: None,
             taken: created,
@@ -563,6 +570,18 @@ fn location(place: PlaceNode) -> Option<Location> {
     })
 }
 
+/// A video's file name from its title: `<title>.mp4`, unless the title already ends so.
+fn video_file_name(title: &str) -> String {
+    let has_extension = title
+        .get(title.len().saturating_sub(4)..)
+        .is_some_and(|end| end.eq_ignore_ascii_case(".mp4"));
+    if has_extension {
+        title.to_string()
+    } else {
+        format!("{title}.mp4")
+    }
+}
+
 fn non_empty(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
@@ -582,6 +601,13 @@ mod tests {
         assert_eq!(t.offset.map(|o| o.whole_hours()), Some(2));
         assert!(graph_time("2019-05-01T12:00:00Z").is_some());
         assert!(graph_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn video_titles_name_their_files() {
+        assert_eq!(video_file_name("Vidéo 1 🎬"), "Vidéo 1 🎬.mp4");
+        assert_eq!(video_file_name("clip.MP4"), "clip.MP4");
+        assert_eq!(video_file_name("🎬"), "🎬.mp4");
     }
 
     #[test]

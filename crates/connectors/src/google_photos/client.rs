@@ -2,13 +2,16 @@
 //! and response bodies. Base `{api_url}/v1` (`https://photoslibrary.googleapis.com/v1`).
 //!
 //! Write calls (uploads, album creation, `batchCreate`) wait for their slot from the shared
-//! [`Pacer`] and report each answer to it; reads are not paced.
+//! [`Pacer`] and report each answer to it; reads are not paced, and are tried again in place
+//! after a passing fault.
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use ferry_core::{Error, Result};
@@ -175,6 +178,26 @@ impl Client {
         http::send(&self.session.auth, what, build, |f| error::map(what, f)).await
     }
 
+    /// A read and its JSON answer, tried again in place after a passing fault (a cut answer
+    /// included).
+    async fn read<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<T> {
+        let build = &build;
+        http::retrying(what, &self.session.retry, || async move {
+            let response = self.send(what, build).await?;
+            http::json(what, response).await
+        })
+        .await
+    }
+
+    /// How calls are tried again in place.
+    pub fn retry(&self) -> &http::Retry {
+        &self.session.retry
+    }
+
     /// Sends a rebuildable write call in its pacer slot.
     async fn send_write(&self, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Response> {
         self.pacer.wait().await;
@@ -204,19 +227,17 @@ impl Client {
     pub async fn list_albums(&self, page_size: u32, page_token: Option<&str>) -> Result<AlbumPage> {
         let what = "listing Google Photos albums";
         let size = page_size.clamp(1, ALBUM_PAGE).to_string();
-        let response = self
-            .send(what, || {
-                let mut query = vec![
-                    ("pageSize", size.as_str()),
-                    ("excludeNonAppCreatedData", "true"),
-                ];
-                if let Some(token) = page_token {
-                    query.push(("pageToken", token));
-                }
-                self.request(Method::GET, "albums").query(&query)
-            })
-            .await?;
-        http::json(what, response).await
+        self.read(what, || {
+            let mut query = vec![
+                ("pageSize", size.as_str()),
+                ("excludeNonAppCreatedData", "true"),
+            ];
+            if let Some(token) = page_token {
+                query.push(("pageToken", token));
+            }
+            self.request(Method::GET, "albums").query(&query)
+        })
+        .await
     }
 
     /// Every album this app made, page after page.
@@ -254,12 +275,12 @@ impl Client {
                 page_size: MEDIA_PAGE,
                 page_token: token.as_deref(),
             };
-            let response = self
-                .send(&what, || {
+            // A search changes nothing: a read.
+            let page: MediaPage = self
+                .read(&what, || {
                     self.request(Method::POST, "mediaItems:search").json(&body)
                 })
                 .await?;
-            let page: MediaPage = http::json(&what, response).await?;
             items.extend(page.media_items);
             match page.next_page_token.filter(|t| !t.is_empty()) {
                 Some(next) => token = Some(next),
@@ -275,8 +296,8 @@ impl Client {
         let mut items = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let response = self
-                .send(what, || {
+            let page: MediaPage = self
+                .read(what, || {
                     let mut query = vec![("pageSize", size.as_str())];
                     if let Some(token) = token.as_deref() {
                         query.push(("pageToken", token));
@@ -284,7 +305,6 @@ impl Client {
                     self.request(Method::GET, "mediaItems").query(&query)
                 })
                 .await?;
-            let page: MediaPage = http::json(what, response).await?;
             items.extend(page.media_items);
             match page.next_page_token.filter(|t| !t.is_empty()) {
                 Some(next) => token = Some(next),
@@ -336,28 +356,47 @@ impl Client {
         headers
     }
 
-    /// `POST /v1/uploads` with the raw protocol: the whole file in one streamed body. The
-    /// answer is the upload token.
+    fn raw_request(&self, file: &FileInfo<'_>) -> RequestBuilder {
+        self.request(Method::POST, "uploads")
+            .headers(self.upload_headers(file, "raw"))
+            .header(CONTENT_TYPE, "application/octet-stream")
+    }
+
+    /// `POST /v1/uploads` with the raw protocol: the whole file in one streamed body (of a
+    /// length unknown until the source ends). The answer is the upload token.
     pub async fn upload_raw(
         &self,
         what: &str,
         file: &FileInfo<'_>,
         body: reqwest::Body,
-        length: Option<u64>,
     ) -> Result<String> {
-        let mut request = self
-            .request(Method::POST, "uploads")
-            .headers(self.upload_headers(file, "raw"))
-            .header(CONTENT_TYPE, "application/octet-stream")
-            .body(body);
-        if let Some(length) = length {
-            request = request.header(CONTENT_LENGTH, length);
-        }
+        let request = self.raw_request(file).body(body);
         self.pacer.wait().await;
         let result =
             http::send_once(&self.session.auth, what, request, |f| error::map(what, f)).await;
         let response = self.paced(result)?;
         upload_token(what, response).await
+    }
+
+    /// The raw protocol with the whole file in memory, sent again after a passing fault: an
+    /// attempt whose answer was lost leaves an upload token nobody uses, which expires.
+    pub async fn upload_raw_bytes(
+        &self,
+        what: &str,
+        file: &FileInfo<'_>,
+        bytes: Bytes,
+    ) -> Result<String> {
+        http::retrying(what, &self.session.retry, || async {
+            let response = self
+                .send_write(what, || {
+                    self.raw_request(file)
+                        .header(CONTENT_LENGTH, bytes.len())
+                        .body(bytes.clone())
+                })
+                .await?;
+            upload_token(what, response).await
+        })
+        .await
     }
 
     /// Starts a resumable upload of `total` bytes.
@@ -368,15 +407,17 @@ impl Client {
         total: u64,
     ) -> Result<UploadSession> {
         let headers = self.upload_headers(file, "resumable");
-        let response = self
-            .send_write(what, || {
+        // Sent again after a passing fault: a session whose answer was lost holds nothing.
+        let response = http::retrying(what, &self.session.retry, || {
+            self.send_write(what, || {
                 self.request(Method::POST, "uploads")
                     .headers(headers.clone())
                     .header("X-Goog-Upload-Command", "start")
                     .header("X-Goog-Upload-Raw-Size", total)
                     .header(CONTENT_LENGTH, 0)
             })
-            .await?;
+        })
+        .await?;
         let header = |name: &str| {
             response
                 .headers()
@@ -412,35 +453,36 @@ impl Client {
         &self,
         what: &str,
         session: &UploadSession,
-        request: RequestBuilder,
+        build: impl Fn() -> RequestBuilder,
     ) -> Result<Response> {
         let auth = if session.same_origin {
             self.session.auth.clone()
         } else {
             crate::auth::Auth::None
         };
-        http::send_once(&auth, what, request, |f| error::map(what, f)).await
+        http::send(&auth, what, build, |f| error::map(what, f)).await
     }
 
-    /// Sends one chunk of a resumable upload at `offset`; the last one finalizes the upload
-    /// and its answer is the upload token.
+    /// Sends one chunk of a resumable upload at `offset`, once; the last one finalizes the
+    /// upload and its answer is the upload token.
     pub async fn upload_chunk(
         &self,
         what: &str,
         session: &UploadSession,
         offset: u64,
-        length: u64,
-        body: reqwest::Body,
+        bytes: Bytes,
         last: bool,
     ) -> Result<Option<String>> {
         let command = if last { "upload, finalize" } else { "upload" };
-        let request = self
-            .session_request(session, command)
-            .header("X-Goog-Upload-Offset", offset)
-            .header(CONTENT_LENGTH, length)
-            .body(body);
         self.pacer.wait().await;
-        let result = self.send_session(what, session, request).await;
+        let result = self
+            .send_session(what, session, || {
+                self.session_request(session, command)
+                    .header("X-Goog-Upload-Offset", offset)
+                    .header(CONTENT_LENGTH, bytes.len())
+                    .body(bytes.clone())
+            })
+            .await;
         let response = self.paced(result)?;
         if last {
             Ok(Some(upload_token(what, response).await?))
@@ -449,12 +491,14 @@ impl Client {
         }
     }
 
-    /// Asks how far a resumable upload got (after a chunk's answer was lost).
+    /// Asks how far a resumable upload got (after a chunk failed or its answer was lost), once.
     pub async fn query_upload(&self, what: &str, session: &UploadSession) -> Result<UploadState> {
-        let request = self
-            .session_request(session, "query")
-            .header(CONTENT_LENGTH, 0);
-        let response = self.send_session(what, session, request).await?;
+        let response = self
+            .send_session(what, session, || {
+                self.session_request(session, "query")
+                    .header(CONTENT_LENGTH, 0)
+            })
+            .await?;
         let header = |name: &str| {
             response
                 .headers()

@@ -1,18 +1,23 @@
-//! Sending an item's bytes to `/v1/uploads` for an upload token, streamed: the raw protocol
-//! (one request) up to a size, the resumable protocol above it, in chunks cut from the
-//! content stream as exact-length streamed bodies. Nothing holds more than the source's own
-//! chunk in memory, whatever the file size.
+//! Sending an item's bytes to `/v1/uploads` for an upload token: the raw protocol (one
+//! request) up to a size, the resumable protocol above it, in chunks cut from the content
+//! stream. Each request's bytes are held in memory until the service has them (the source
+//! cannot be read twice), so that a passing fault sends them again instead of starting the
+//! item over: a raw upload as a whole, a chunk from what the service says it has received
+//! (`query`). Nothing holds more than one chunk (or one raw file) per item, whatever the file
+//! size; only a stream of unknown length goes up streamed, once.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 
 use ferry_core::{ByteStream, Error, Result};
 
 use super::client::{Client, FileInfo, UploadSession, UploadState};
+use crate::http;
 
 /// The content stream, shared by the chunk bodies cut from it in turn.
 #[derive(Clone)]
@@ -50,6 +55,19 @@ impl Feed {
             feed: self.clone(),
             remaining: length,
         })
+    }
+
+    /// The next `length` bytes in memory: a chunk to hold until the service has it.
+    pub async fn take(&self, length: u64) -> Result<Bytes> {
+        let mut body = ChunkBody {
+            feed: self.clone(),
+            remaining: Some(length),
+        };
+        let mut chunk = BytesMut::with_capacity(length as usize);
+        while let Some(piece) = body.next().await {
+            chunk.extend_from_slice(&piece?);
+        }
+        Ok(chunk.freeze())
     }
 
     pub fn sent(&self) -> u64 {
@@ -160,11 +178,11 @@ pub async fn upload(
         Some(total) if total > sizes.raw_limit => {
             resumable(client, what, file, feed, total, sizes.chunk).await
         }
-        _ => {
-            client
-                .upload_raw(what, file, feed.body(length), length)
-                .await
-        }
+        Some(total) => match feed.take(total).await {
+            Ok(bytes) => client.upload_raw_bytes(what, file, bytes).await,
+            Err(err) => Err(err),
+        },
+        None => client.upload_raw(what, file, feed.body(None)).await,
     };
     // When the source failed, its error says what happened; the request's does not.
     let token = result.map_err(|err| feed.failure().unwrap_or(err))?;
@@ -186,51 +204,54 @@ async fn resumable(
     loop {
         let length = chunk.min(total - offset);
         let last = offset + length == total;
-        let sent = client
-            .upload_chunk(
-                what,
-                &session,
-                offset,
-                length,
-                feed.body(Some(length)),
-                last,
-            )
-            .await;
-        match sent {
-            Ok(Some(token)) => return Ok(token),
-            Ok(None) if !last => offset += length,
-            Ok(None) => {
+        let bytes = feed.take(length).await?;
+        match send_chunk(client, what, &session, offset, bytes, last).await? {
+            Some(token) => return Ok(token),
+            None if !last => offset += length,
+            None => {
                 return Err(Error::retryable(format!(
                     "{what}: Google Photos did not finish the upload"
                 )));
             }
-            Err(err) => match recover(client, what, &session, feed, offset + length, &err).await {
-                Some(UploadState::Final(token)) if last => return Ok(token),
-                Some(UploadState::Active(received)) if !last && received == offset + length => {
-                    offset += length;
-                }
-                _ => return Err(err),
-            },
         }
     }
 }
 
-/// After a chunk failed in transit, asks whether the service got it anyway (the answer was
-/// lost). The bytes are gone from the stream, so only a chunk received whole lets the upload
-/// go on; anything else is retried by the engine from the start.
-async fn recover(
+/// Sends one chunk starting at `offset`. After a passing fault (or a lost answer) it asks the
+/// service how much of the upload it has (`query`) and sends the rest of the chunk from
+/// there; a finalized upload answers with its token.
+async fn send_chunk(
     client: &Client,
     what: &str,
     session: &UploadSession,
-    feed: &Feed,
-    chunk_end: u64,
-    err: &Error,
-) -> Option<UploadState> {
-    let whole_chunk_sent = feed.failure().is_none() && feed.sent() == chunk_end;
-    if !matches!(err, Error::Retryable(_)) || !whole_chunk_sent {
-        return None;
-    }
-    client.query_upload(what, session).await.ok()
+    offset: u64,
+    bytes: Bytes,
+    last: bool,
+) -> Result<Option<String>> {
+    let end = offset + bytes.len() as u64;
+    let tried = AtomicBool::new(false);
+    let (tried, bytes) = (&tried, &bytes);
+    http::retrying(what, client.retry(), || async move {
+        let from = if tried.swap(true, Ordering::Relaxed) {
+            match client.query_upload(what, session).await? {
+                UploadState::Final(token) if last => return Ok(Some(token)),
+                UploadState::Active(received) if (offset..=end).contains(&received) => received,
+                UploadState::Final(_) | UploadState::Active(_) => {
+                    return Err(Error::retryable(format!(
+                        "{what}: Google Photos lost track of the upload"
+                    )));
+                }
+            }
+        } else {
+            offset
+        };
+        if from == end && !last {
+            return Ok(None);
+        }
+        let rest = bytes.slice((from - offset) as usize..);
+        client.upload_chunk(what, session, from, rest, last).await
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@
 #![allow(dead_code)]
 
 use ferry_connectors::auth::Secret;
+use std::time::Duration;
+
 use ferry_connectors::config::Config;
+use ferry_connectors::http::Retry;
 use ferry_connectors::service::{ServiceKind, Session, Settings};
 use ferry_sandbox::Sandbox;
 
@@ -45,8 +48,20 @@ pub fn session(sb: &Sandbox, kind: ServiceKind) -> Session {
             Secret::password("test".into()),
         ),
     };
-    Session::new(kind, kind.name(), &config(sb), settings, &secret, None)
-        .expect("a session from the sandbox's credentials")
+    let mut session = Session::new(kind, kind.name(), &config(sb), settings, &secret, None)
+        .expect("a session from the sandbox's credentials");
+    session.retry = fast_retry();
+    session
+}
+
+/// The in-place retry policy with short waits, so that tests take little time (a service's
+/// `Retry-After` is still honoured).
+pub fn fast_retry() -> Retry {
+    Retry {
+        min_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+        ..Retry::default()
+    }
 }
 
 fn oauth(creds: &ferry_sandbox::ServiceCredentials) -> (Settings, Secret) {
