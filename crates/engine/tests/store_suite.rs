@@ -51,6 +51,7 @@ store_tests!(
     each_account_reads_its_own_audit_log_newest_first,
     archives_expire_and_tickets_are_spent_once,
     notices_are_per_account_newest_first,
+    a_rerun_finds_what_earlier_jobs_on_its_route_listed_and_landed,
 );
 
 fn spec(destination: &str) -> JobSpec {
@@ -930,4 +931,91 @@ async fn a_postgres_error_is_one_line_without_the_password() {
     assert!(!err.contains("hunter2"), "{err}");
     assert!(!err.contains('\n'), "{err}");
     assert!(err.contains("127.0.0.1:1/ferry"), "{err}");
+}
+
+/// Two jobs on one route (same owner, same spec) and one on another: the second finds the
+/// first's records by source id, and its landing of a unit with the same record and place.
+async fn a_rerun_finds_what_earlier_jobs_on_its_route_listed_and_landed(store: Arc<dyn Store>) {
+    let versioned = |id: &str, revision: &str| MediaItem {
+        revision: Some(revision.into()),
+        ..item(id, MediaKind::Photo, &[])
+    };
+    let place = |job: String| {
+        let store = store.clone();
+        async move {
+            let group = Group {
+                source_index: 0,
+                album_id: String::new(),
+                kind: MediaKind::Photo,
+            };
+            store
+                .assign_container(&job, &group, "lib", &Container::Library)
+                .await
+                .unwrap();
+            store
+                .set_names(&job, &[(1, "a.jpg".into()), (2, "b.jpg".into())])
+                .await
+                .unwrap();
+        }
+    };
+    let first = store.create_job("", &spec("dropbox:")).await.unwrap().id;
+    let items = [versioned("a", "1"), versioned("b", "1")];
+    store
+        .save_page(&first, 0, &[], &items, &[], None)
+        .await
+        .unwrap();
+    place(first.clone()).await;
+    let landed = |seq: i64| Outcome {
+        dest_id: Some(format!("id-{seq}")),
+        sha256: Some(format!("sha-{seq}")),
+        bytes: Some(100 + seq as u64),
+        ..outcome(seq, UnitState::Done)
+    };
+    store
+        .record_outcomes(&first, &[landed(1), landed(2)])
+        .await
+        .unwrap();
+    store.set_state(&first, JobState::Done, None).await.unwrap();
+    // Another route: never recalled.
+    let elsewhere = store.create_job("", &spec("koofr:")).await.unwrap().id;
+    store
+        .save_page(&elsewhere, 0, &[], &[versioned("a", "9")], &[], None)
+        .await
+        .unwrap();
+
+    let second = store.create_job("", &spec("dropbox:")).await.unwrap().id;
+    let ids: Vec<String> = ["a", "b", "zzz"].iter().map(|s| s.to_string()).collect();
+    let recalled = store.earlier_records(&second, 0, &ids).await.unwrap();
+    assert_eq!(recalled, items.to_vec());
+    assert!(
+        store
+            .earlier_records(&second, 1, &ids)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // b changed since: only a is settled from the first job.
+    store
+        .save_page(
+            &second,
+            0,
+            &[],
+            &[versioned("a", "1"), versioned("b", "2")],
+            &[],
+            None,
+        )
+        .await
+        .unwrap();
+    place(second.clone()).await;
+    let found = store.earlier_landings(&second, 1, 2).await.unwrap();
+    assert_eq!(
+        found,
+        [ferry_engine::store::EarlierLanding {
+            seq: 1,
+            dest_id: "id-1".into(),
+            sha256: "sha-1".into(),
+            bytes: 101,
+        }]
+    );
 }
