@@ -116,6 +116,7 @@ async fn run(sb: &Sandbox, kind: ServiceKind, mib: usize, seed: u64) -> String {
             location: None,
             albums: vec![],
             live_photo_of: None,
+            revision: None,
         },
     };
     let before = requests(sb, service);
