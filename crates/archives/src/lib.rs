@@ -91,7 +91,7 @@ fn html_export(fs: &ArchiveFs) -> Option<&'static str> {
 }
 
 /// Reads the given parts of one export: indexes them, recognises the export and reads it.
-/// Entries the file system refused are added to the catalogue's problems.
+/// Entries the file system refused are added to the catalogue's problems, first.
 pub fn read(paths: &[PathBuf], limits: Limits) -> Result<(Arc<ArchiveFs>, Catalogue), ReadError> {
     let fs = ArchiveFs::open(paths, limits)?;
     let detection = detect(&fs)?;
@@ -101,7 +101,11 @@ pub fn read(paths: &[PathBuf], limits: Limits) -> Result<(Arc<ArchiveFs>, Catalo
         Service::Facebook | Service::FacebookE2ee => facebook::read(&fs, &detection),
         Service::GoogleTakeout => takeout::read(&fs, &detection),
     };
-    catalogue.problems.extend(fs.skipped().iter().cloned());
+    // Entries refused as unsafe come first, so that a short listing (`ferry inspect` shows
+    // twenty) never hides them behind files that were merely not read.
+    catalogue
+        .problems
+        .splice(0..0, fs.skipped().iter().cloned());
     catalogue.finish();
     Ok((Arc::new(fs), catalogue))
 }
@@ -140,4 +144,9 @@ pub enum Refusal {
     LongerThanDeclared { declared: u64 },
     #[error("JSON file of {size} bytes is larger than the {limit}-byte limit")]
     JsonTooLarge { size: u64, limit: u64 },
+    #[error(
+        "the archive holds this path more than once (twice in one part, or with different \
+         bytes in two): which copy is genuine cannot be told, so every copy is left out"
+    )]
+    DuplicatePath,
 }

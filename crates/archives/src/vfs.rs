@@ -4,16 +4,17 @@
 //! unpacked into a folder, or both. [`ArchiveFs`] indexes every entry of every part by its
 //! safe relative path ([`crate::safe_entry_path`]) so that readers resolve a `uri` without
 //! caring where the bytes are. Entries that cannot be read safely — unsafe names, symbolic
-//! links, zip bombs, encrypted entries, a second copy of a path with different bytes — are
-//! left out and listed in [`ArchiveFs::skipped`] with their reason.
+//! links, zip bombs, encrypted entries, every copy of a path given twice in one part or with
+//! different bytes in two — are left out and listed in [`ArchiveFs::skipped`] with their
+//! reason.
 //!
 //! Reads are bounded: [`ArchiveFs::read_json`] refuses files over the JSON limit and every
 //! entry is read through a [`BoundedReader`], so a header that lies about its size cannot
 //! inflate more than it declared.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use ferry_core::traits::Skipped;
 use futures::StreamExt;
 use zip::ZipArchive;
 
+use crate::Refusal;
 use crate::entry::{NameDecoding, safe_entry_path};
 use crate::limits::{BoundedReader, Limits};
 
@@ -39,6 +41,8 @@ pub enum PartKind {
 struct Part {
     path: PathBuf,
     kind: PartKind,
+    /// How the part is named in the report: a zip's file name, a folder's path.
+    label: String,
     zip: Option<ZipArchive<SharedFile>>,
 }
 
@@ -68,6 +72,9 @@ pub struct FileEntry {
 pub struct ArchiveFs {
     parts: Vec<Part>,
     files: BTreeMap<String, FileEntry>,
+    /// Paths of which every copy was left out (see [`ArchiveFs::insert`]), so that a copy
+    /// found later is left out too.
+    conflicts: BTreeSet<String>,
     skipped: Vec<Skipped>,
     limits: Limits,
 }
@@ -87,6 +94,7 @@ impl ArchiveFs {
         let mut fs = ArchiveFs {
             parts: Vec::new(),
             files: BTreeMap::new(),
+            conflicts: BTreeSet::new(),
             skipped: Vec::new(),
             limits,
         };
@@ -123,16 +131,20 @@ impl ArchiveFs {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        // The zip crate indexes entries by name and silently keeps only the last of several
-        // with the same name, so the copies it hides can only be reported for the part.
-        if archive.has_duplicate_names() {
-            self.skipped.push(Skipped {
-                id: label.clone(),
-                reason: "the archive has several entries with the same name; only the last \
-                         copy of each is read"
-                    .into(),
-            });
-        }
+        // The zip crate indexes entries by name and keeps only the last of several with the
+        // same name, so those names are found by walking the central directory ourselves.
+        let repeated = if archive.has_duplicate_names() {
+            repeated_names(&archive)
+                .map_err(|e| error(format!("its central directory is unreadable ({e})")))?
+        } else {
+            HashMap::new()
+        };
+        self.parts.push(Part {
+            path: path.to_path_buf(),
+            kind: PartKind::Zip,
+            label: label.clone(),
+            zip: Some(archive.clone()),
+        });
         for index in 0..archive.len() {
             let entry = archive
                 .by_index_data(index)
@@ -155,6 +167,14 @@ impl ArchiveFs {
                     continue;
                 }
             };
+            if let Some(&copies) = repeated.get(&raw) {
+                self.refuse_path(name.as_str());
+                // One report per copy: the index holds only the last of them.
+                for _ in 0..copies {
+                    skip(self, Refusal::DuplicatePath.to_string());
+                }
+                continue;
+            }
             if entry.is_symlink() {
                 skip(self, "symbolic link entry (never followed)".into());
                 continue;
@@ -180,24 +200,24 @@ impl ArchiveFs {
                 decoding: name.decoding(),
                 location: Location::Zip { index },
             };
-            self.insert(name.as_str().to_owned(), candidate, &label);
+            self.insert(
+                name.as_str().to_owned(),
+                candidate,
+                format!("{label}:{shown}"),
+            );
         }
-        self.parts.push(Part {
-            path: path.to_path_buf(),
-            kind: PartKind::Zip,
-            zip: Some(archive),
-        });
         Ok(())
     }
 
     fn add_folder(&mut self, root: &Path, budget: &mut crate::Budget) -> Result<(), PartError> {
         let part = self.parts.len();
+        let label = root.display().to_string();
         self.parts.push(Part {
             path: root.to_path_buf(),
             kind: PartKind::Folder,
+            label: label.clone(),
             zip: None,
         });
-        let label = root.display().to_string();
         let mut zips = Vec::new();
         let mut stack = vec![root.to_path_buf()];
         while let Some(dir) = stack.pop() {
@@ -264,7 +284,11 @@ impl ArchiveFs {
                     decoding: name.decoding(),
                     location: Location::File(path.clone()),
                 };
-                self.insert(name.as_str().to_owned(), candidate, &label);
+                self.insert(
+                    name.as_str().to_owned(),
+                    candidate,
+                    format!("{label}:{shown}"),
+                );
             }
         }
         zips.sort();
@@ -274,27 +298,44 @@ impl ArchiveFs {
         Ok(())
     }
 
-    /// Keeps the first copy of a path. A second copy with the same size and CRC is the same
-    /// file given twice (Takeout repeats files across parts); one that differs is reported.
-    fn insert(&mut self, path: String, candidate: FileEntry, label: &str) {
-        match self.files.get(&path) {
-            None => {
-                self.files.insert(path, candidate);
-            }
+    /// Indexes one copy of a path; `id` names it in the report. Copies in different parts
+    /// with the same size and CRC are the same file given twice (Takeout repeats files across
+    /// parts) and are read once. Any other second copy — different bytes in another part, or
+    /// the same path twice in one part (`a/./b.jpg` next to `a/b.jpg`) — leaves no way to tell
+    /// which copy is genuine, and another tool would read another copy than ferry: every copy
+    /// is left out and reported, including any found later.
+    fn insert(&mut self, path: String, candidate: FileEntry, id: String) {
+        let duplicate = match self.files.get(&path) {
+            None => self.conflicts.contains(&path),
             Some(first) => {
-                let same = first.size == candidate.size
-                    && (first.crc32.is_none()
-                        || candidate.crc32.is_none()
-                        || first.crc32 == candidate.crc32);
-                if !same {
-                    self.skipped.push(Skipped {
-                        id: format!("{label}:{path}"),
-                        reason: "duplicate entry with different content; the first copy is used"
-                            .into(),
-                    });
-                }
+                first.part == candidate.part
+                    || first.size != candidate.size
+                    || first
+                        .crc32
+                        .zip(candidate.crc32)
+                        .is_some_and(|(a, b)| a != b)
             }
+        };
+        if duplicate {
+            self.refuse_path(&path);
+            self.skipped.push(Skipped {
+                id,
+                reason: Refusal::DuplicatePath.to_string(),
+            });
+        } else {
+            self.files.entry(path).or_insert(candidate);
         }
+    }
+
+    /// Leaves out every copy of `path`: the one indexed so far (reported) and any found later.
+    fn refuse_path(&mut self, path: &str) {
+        if let Some(first) = self.files.remove(path) {
+            self.skipped.push(Skipped {
+                id: format!("{}:{path}", self.parts[first.part].label),
+                reason: Refusal::DuplicatePath.to_string(),
+            });
+        }
+        self.conflicts.insert(path.to_owned());
     }
 
     /// The paths and kinds of the parts, in the order given (folders' zip parts after them).
@@ -471,6 +512,46 @@ fn read_full(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+/// The raw names that more than one record of a zip's central directory carries, with how
+/// many records carry each. [`ZipArchive`] indexes the last record of each name only, so the
+/// directory is walked here: a record other than the one the index kept is a repeat.
+fn repeated_names(archive: &ZipArchive<SharedFile>) -> io::Result<HashMap<Vec<u8>, usize>> {
+    const SIGNATURE: u32 = 0x0201_4b50;
+    const FIXED: u64 = 46;
+    let mut at = archive.central_directory_start();
+    let mut file = archive.clone().into_inner();
+    file.seek(SeekFrom::Start(at))?;
+    let mut reader = BufReader::new(file);
+    let mut repeated: HashMap<Vec<u8>, usize> = HashMap::new();
+    loop {
+        let mut head = [0u8; FIXED as usize];
+        match reader.read_exact(&mut head) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(e),
+        }
+        // The records end where the end-of-directory record, with its own signature, starts.
+        if u32::from_le_bytes([head[0], head[1], head[2], head[3]]) != SIGNATURE {
+            break;
+        }
+        let field = |i: usize| u64::from(u16::from_le_bytes([head[i], head[i + 1]]));
+        let (name_len, rest) = (field(28), field(30) + field(32));
+        let mut name = vec![0u8; name_len as usize];
+        reader.read_exact(&mut name)?;
+        io::copy(&mut (&mut reader).take(rest), &mut io::sink())?;
+        let kept = archive
+            .index_for_name_raw(&name)
+            .and_then(|i| archive.by_index_data(i).ok())
+            .map(|e| e.central_header_start());
+        if kept != Some(at) {
+            // The kept record counts once, each other one more.
+            *repeated.entry(name).or_insert(1) += 1;
+        }
+        at += FIXED + name_len + rest;
+    }
+    Ok(repeated)
 }
 
 /// A zip part, plain or encrypted with age (`OUT-1.zip.age`).

@@ -463,72 +463,175 @@ fn too_many_entries_refuse_the_archive() {
     one_line(&err.to_string());
 }
 
+/// The ids and reasons of the skipped entries whose id ends with `suffix`.
+fn skipped_as<'a>(fs: &'a ArchiveFs, suffix: &str) -> Vec<&'a str> {
+    fs.skipped()
+        .iter()
+        .filter(|s| s.id.ends_with(suffix))
+        .map(|s| {
+            one_line(&s.reason);
+            assert!(s.reason.contains("every copy is left out"), "{s:?}");
+            s.id.as_str()
+        })
+        .collect()
+}
+
 #[test]
-fn duplicate_entries_are_reported() {
+fn a_name_given_twice_in_one_part_leaves_every_copy_out() {
     let dir = tempfile::tempdir().unwrap();
-    // Within one part, the zip crate keeps only the last copy of a name: the part as a whole is
-    // reported, since the hidden copies cannot be named.
+    // The zip crate indexes the last copy of a name only: each copy is still reported, and
+    // none is read, whether the copies are equal or not.
     let fs = open(
         dir.path(),
         &[
             entry("same.txt", b"one"),
+            entry("dup.jpg", b"\xFF\xD8\xFF genuine"),
             entry("same.txt", b"one"),
-            entry("differs.txt", b"first"),
-            entry("differs.txt", b"other"),
+            entry("dup.jpg", b"\xFF\xD8\xFF attacker"),
+            entry("dup.jpg", b"\xFF\xD8\xFF third"),
+            entry("kept.txt", b"kept"),
         ],
         Limits::default(),
     )
     .unwrap();
-    assert_eq!(fs.len(), 2);
-    assert_eq!(read_all(&fs, "same.txt").unwrap(), b"one");
-    assert_eq!(read_all(&fs, "differs.txt").unwrap(), b"other");
-    assert_eq!(fs.skipped().len(), 1, "{:?}", fs.skipped());
-    assert_eq!(fs.skipped()[0].id, "export.zip");
-    assert!(skipped_reason(&fs, "export.zip").contains("same name"));
+    assert_eq!(fs.files().map(|(p, _)| p).collect::<Vec<_>>(), ["kept.txt"]);
+    assert!(read_all(&fs, "dup.jpg").is_err());
+    assert_eq!(skipped_as(&fs, ":dup.jpg"), ["export.zip:dup.jpg"; 3]);
+    assert_eq!(skipped_as(&fs, ":same.txt"), ["export.zip:same.txt"; 2]);
+    assert_eq!(fs.skipped().len(), 5, "{:?}", fs.skipped());
 
-    // Names that differ in the zip but are the same path once normalised: the first is kept,
-    // a copy with different bytes is reported.
+    // Names that differ in the zip but are the same path once normalised.
     let fs = open(
         dir.path(),
         &[
             entry("a/x.txt", b"first"),
             entry("./a//x.txt", b"first"),
             entry("a\\x.txt", b"other"),
+            entry("a/y.txt", b"y"),
         ],
         Limits::default(),
     )
     .unwrap();
-    assert_eq!(fs.len(), 1);
-    assert_eq!(read_all(&fs, "a/x.txt").unwrap(), b"first");
-    assert_eq!(fs.skipped().len(), 1, "{:?}", fs.skipped());
-    assert_eq!(fs.skipped()[0].id, "export.zip:a/x.txt");
-    assert!(
-        fs.skipped()[0]
-            .reason
-            .contains("duplicate entry with different content")
+    assert_eq!(fs.files().map(|(p, _)| p).collect::<Vec<_>>(), ["a/y.txt"]);
+    assert_eq!(
+        skipped_as(&fs, "x.txt"),
+        [
+            "export.zip:a/x.txt",
+            "export.zip:./a//x.txt",
+            "export.zip:a\\x.txt"
+        ]
     );
+}
 
-    // The same path in two parts: the same bytes are one file, different bytes are reported.
+#[test]
+fn the_same_path_in_several_parts_is_one_file_only_when_the_bytes_agree() {
+    let dir = tempfile::tempdir().unwrap();
     let p1 = write_zip(
         dir.path(),
         "p1.zip",
-        &build(&[entry("a/x.json", b"{}")]).bytes,
+        &build(&[entry("a/x.json", b"{}"), entry("b.json", b"1")]).bytes,
     );
     let p2 = write_zip(
         dir.path(),
         "p2.zip",
-        &build(&[entry("a/x.json", b"{}"), entry("a/y.json", b"[1]")]).bytes,
+        &build(&[
+            entry("a/x.json", b"{}"),
+            entry("a/y.json", b"[1]"),
+            entry("b.json", b"2"),
+        ])
+        .bytes,
     );
     let p3 = write_zip(
         dir.path(),
         "p3.zip",
-        &build(&[entry("a/y.json", b"[2]")]).bytes,
+        &build(&[
+            entry("a/y.json", b"[2]"),
+            // Equal to the first copy of b.json, but that path is already in doubt.
+            entry("b.json", b"1"),
+            entry("c.json", b"3"),
+            entry("c.json", b"3"),
+        ])
+        .bytes,
     );
-    let fs = ArchiveFs::open(&[p1, p2, p3], Limits::default()).unwrap();
-    assert_eq!(fs.len(), 2);
-    assert_eq!(fs.skipped().len(), 1, "{:?}", fs.skipped());
-    assert_eq!(fs.skipped()[0].id, "p3.zip:a/y.json");
-    assert_eq!(read_all(&fs, "a/y.json").unwrap(), b"[1]");
+    let c = write_zip(dir.path(), "c.zip", &build(&[entry("c.json", b"3")]).bytes);
+    // Takeout repeats files across parts: the same bytes are one file.
+    let fs = ArchiveFs::open(&[c, p1, p2, p3], Limits::default()).unwrap();
+    assert_eq!(fs.files().map(|(p, _)| p).collect::<Vec<_>>(), ["a/x.json"]);
+    assert_eq!(read_all(&fs, "a/x.json").unwrap(), b"{}");
+    assert_eq!(
+        skipped_as(&fs, "y.json"),
+        ["p2.zip:a/y.json", "p3.zip:a/y.json"]
+    );
+    assert_eq!(
+        skipped_as(&fs, "b.json"),
+        ["p1.zip:b.json", "p2.zip:b.json", "p3.zip:b.json"]
+    );
+    // Twice in one part, so in doubt everywhere: the other part's copy is left out too.
+    assert_eq!(
+        skipped_as(&fs, "c.json"),
+        ["c.zip:c.json", "p3.zip:c.json", "p3.zip:c.json"]
+    );
+}
+
+/// The attack itself: a second `posts_1.json` and a second copy of a photo appended to a
+/// genuine Instagram export. Read as a zip reader that keeps the last copy would, the decoy
+/// posts would replace the real ones (losing their dates) and the attacker's photo would be
+/// imported; ferry reads neither copy and says so.
+#[test]
+fn an_export_with_a_decoy_copy_imports_neither_copy() {
+    use ferry_core::model::Record;
+    use ferry_sandbox::corpus::instagram::{self, Era};
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let manifest = instagram::write(&tree, Era::Y2022).unwrap();
+    let posts = "your_instagram_activity/content/posts_1.json";
+    let photo = "media/posts/201912/79_n_17851234567890123.jpg";
+    let mut entries: Vec<Entry> = manifest
+        .files
+        .iter()
+        .map(|f| entry(f, std::fs::read(tree.join(f)).unwrap()))
+        .collect();
+    let attacker = b"\xFF\xD8\xFF\xE0 the attacker's photo".to_vec();
+    entries.push(entry(photo, &attacker));
+    entries.push(entry(
+        posts,
+        format!(r#"[{{"media": [{{"uri": "{photo}", "title": "decoy"}}]}}]"#),
+    ));
+    let path = write_zip(dir.path(), "instagram-me.zip", &build(&entries).bytes);
+    let (fs, catalogue) = ferry_archives::read(std::slice::from_ref(&path), Limits::default())
+        .expect("the rest of the export is read");
+    assert!(!fs.contains(photo) && !fs.contains(posts));
+    for record in &catalogue.records {
+        match record {
+            Record::Media(m) => assert_ne!(m.id, photo),
+            Record::Post(p) => {
+                assert!(
+                    p.id.starts_with("post:your_instagram_activity/content/posts_2"),
+                    "{p:?}"
+                );
+                assert_ne!(p.text.as_deref(), Some("decoy"));
+            }
+            _ => {}
+        }
+    }
+    // Each copy is reported, ahead of anything the reader itself could not read.
+    let first: Vec<&str> = catalogue.problems[..4]
+        .iter()
+        .map(|p| p.id.as_str())
+        .collect();
+    let photo_id = format!("instagram-me.zip:{photo}");
+    let posts_id = format!("instagram-me.zip:{posts}");
+    assert_eq!(
+        first.iter().filter(|id| **id == photo_id).count(),
+        2,
+        "{first:?}"
+    );
+    assert_eq!(
+        first.iter().filter(|id| **id == posts_id).count(),
+        2,
+        "{first:?}"
+    );
+    read_export(&[path], Limits::default());
 }
 
 #[test]

@@ -263,6 +263,101 @@ fn a_zip_slip_entry_is_reported_and_nothing_lands_outside() {
 }
 
 #[test]
+fn inspect_and_transfer_leave_out_every_copy_of_a_name_given_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    corpus::instagram::write(&tree, corpus::instagram::Era::Y2022).unwrap();
+    let parts = zipped(&tree, &dir.path().join("zips"), "instagram-twice", 1);
+    let photo = "media/posts/201912/79_n_17851234567890123.jpg";
+    let attacker = b"\xFF\xD8\xFF\xE0 the attacker's photo";
+    // The zip crate never writes a name twice: the second copy is written under a stand-in
+    // of the same length, which is then patched into the real name in the bytes.
+    let stand_in = photo.replace("79_n_", "XX_n_");
+    let evil = dir.path().join("evil.zip");
+    {
+        use std::io::Write;
+        let file = std::fs::File::open(&parts[0]).unwrap();
+        let mut source = zip::ZipArchive::new(file).unwrap();
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&evil).unwrap());
+        for i in 0..source.len() {
+            writer.raw_copy_file(source.by_index(i).unwrap()).unwrap();
+        }
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        writer.start_file(stand_in.as_str(), stored).unwrap();
+        writer.write_all(attacker).unwrap();
+        writer.finish().unwrap();
+    }
+    let mut bytes = std::fs::read(&evil).unwrap();
+    let mut patched = 0;
+    while let Some(at) = bytes
+        .windows(stand_in.len())
+        .position(|w| w == stand_in.as_bytes())
+    {
+        bytes[at..at + stand_in.len()].copy_from_slice(photo.as_bytes());
+        patched += 1;
+    }
+    assert_eq!(patched, 2, "the local and the central header");
+    std::fs::write(&evil, bytes).unwrap();
+
+    let data = dir.path().join("data");
+    let out = ferry(&data)
+        .args(["inspect", evil.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let id = format!("evil.zip:{photo}");
+    let copies: Vec<&serde_json::Value> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["entry"] == id.as_str())
+        .collect();
+    assert_eq!(copies.len(), 2, "{report}");
+    for copy in copies {
+        assert!(
+            copy["reason"]
+                .as_str()
+                .unwrap()
+                .contains("every copy is left out"),
+            "{copy}"
+        );
+    }
+    // The text form names it first, before anything that was merely not read.
+    let out = ferry(&data)
+        .args(["inspect", evil.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let listed = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Could not read"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        listed.contains(&id) && listed.contains("more than once"),
+        "{text}"
+    );
+
+    let dst = dir.path().join("dst");
+    let out = ferry(&data)
+        .args(["transfer", evil.to_str().unwrap(), dst.to_str().unwrap()])
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let landed = files_by_content(&dst);
+    assert!(
+        !landed.contains_key(attacker.as_slice()),
+        "the decoy landed"
+    );
+    let genuine = std::fs::read(tree.join(photo)).unwrap();
+    assert!(!landed.contains_key(&genuine), "a copy in doubt landed");
+}
+
+#[test]
 fn write_exif_dates_the_jpegs_meta_stripped() {
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("tree");

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Lenient, MediaInfo, Reader, Shelf, Ts, fix_opt, parse_time, secs};
+use crate::catalogue::NOT_CARRIED;
 
 /// One entry of a media list: a media object (`uri`, …) or a post holding several
 /// (`media: [...]`). Posts, stories, reels, archived posts, IGTV and profile pictures all use
@@ -63,12 +64,7 @@ impl IgEntry {
                 && lat.is_finite()
                 && lon.is_finite()
             {
-                location = Some(Location {
-                    latitude: lat,
-                    longitude: lon,
-                    altitude: None,
-                    name: None,
-                });
+                location = Some(Location::at(lat, lon));
             }
             if taken.is_none() {
                 taken = exif.date_time_original.0.as_deref().and_then(parse_time);
@@ -316,6 +312,21 @@ const BIRTHDAY: &[&str] = &[
     "Date de naissance",
     "Geburtsdatum",
 ];
+const PHONE: &[&str] = &[
+    "Phone Number",
+    "Phone",
+    "Telefonnummer",
+    "Numéro de téléphone",
+    "Número de teléfono",
+];
+const GENDER: &[&str] = &["Gender", "Køn", "Kön", "Genre", "Geschlecht", "Género"];
+const PRIVATE: &[&str] = &[
+    "Private Account",
+    "Privat konto",
+    "Compte privé",
+    "Privates Konto",
+    "Cuenta privada",
+];
 
 /// The entries of a `string_map_data` object: label → (value, timestamp).
 fn map_entries(map: &Map<String, Value>) -> Vec<(&str, Option<&str>, Option<Timestamp>)> {
@@ -374,11 +385,15 @@ pub(crate) fn comments(r: &mut Reader, path: &str) {
         return;
     };
     let rel = r.rel(path).to_owned();
+    let mut owners = 0;
     for (i, item) in records_of(tree).into_iter().enumerate() {
         let id = format!("comment:{rel}#{i}");
         let (text, created) =
             if let Some(map) = item.get("string_map_data").and_then(Value::as_object) {
                 let entries = map_entries(map);
+                if labelled(&entries, OWNER).is_some() {
+                    owners += 1;
+                }
                 let text = labelled(&entries, COMMENT).or_else(|| {
                     // By shape: the value that is not the owner's user name.
                     let values: Vec<&str> = entries
@@ -425,6 +440,14 @@ pub(crate) fn comments(r: &mut Reader, path: &str) {
             reactions: Vec::new(),
         }));
     }
+    if owners > 0 {
+        r.problem(
+            rel,
+            format!(
+                "{NOT_CARRIED}: the owner of the post commented on, in {owners} of its comments"
+            ),
+        );
+    }
 }
 
 fn looks_like_username(s: &str) -> bool {
@@ -455,18 +478,37 @@ pub(crate) fn profile(r: &mut Reader, path: &str) {
         .unwrap_or(&empty);
     let entries = map_entries(map);
     let by_shape = |test: fn(&str) -> bool| entries.iter().filter_map(|e| e.1).find(|v| test(v));
-    let field = |labels: &[&str]| labelled(&entries, labels).map(str::to_owned);
-    let username = field(USERNAME);
+    let username = labelled(&entries, USERNAME);
     let birthday = labelled(&entries, BIRTHDAY)
         .or_else(|| by_shape(is_date))
-        .filter(|d| *d != "1919-01-01")
-        .map(str::to_owned);
-    let email = field(EMAIL).or_else(|| by_shape(is_email).map(str::to_owned));
-    let website = field(WEBSITE).or_else(|| by_shape(is_link).map(str::to_owned));
-    let id = match &username {
+        .filter(|d| *d != "1919-01-01");
+    let email = labelled(&entries, EMAIL).or_else(|| by_shape(is_email));
+    let website = labelled(&entries, WEBSITE).or_else(|| by_shape(is_link));
+    let name = labelled(&entries, NAME);
+    let bio = labelled(&entries, BIO);
+    let phone = labelled(&entries, PHONE);
+    let gender = labelled(&entries, GENDER);
+    let private = labelled(&entries, PRIVATE);
+    // Booleans are the strings "True" and "False".
+    let private_flag = private.and_then(|v| match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    });
+    // Labels whose value none of the fields took: `inspect` lists them.
+    let taken = [
+        username, birthday, email, website, name, bio, phone, gender, private,
+    ];
+    let unread: Vec<&str> = entries
+        .iter()
+        .filter(|(_, v, _)| v.is_some_and(|v| !taken.contains(&Some(v))))
+        .map(|(k, _, _)| *k)
+        .collect();
+    let id = match username {
         Some(u) => format!("profile:{u}"),
         None => "profile".to_owned(),
     };
+    let owned = |v: Option<&str>| v.map(str::to_owned);
     let mut picture = None;
     if let Some(media) = user.get("media_map_data").and_then(Value::as_object) {
         let album = r.shelf(Shelf::ProfilePictures);
@@ -488,16 +530,25 @@ pub(crate) fn profile(r: &mut Reader, path: &str) {
             picture = picture.or(attachment);
         }
     }
+    if !unread.is_empty() {
+        r.problem(
+            r.rel(path).to_owned(),
+            format!("{NOT_CARRIED}: {}", unread.join(", ")),
+        );
+    }
     r.push(Record::Profile(Profile {
         id,
-        name: field(NAME),
-        username,
-        email,
-        bio: field(BIO),
-        website,
-        birthday,
+        name: owned(name),
+        username: owned(username),
+        email: owned(email),
+        phone: owned(phone),
+        bio: owned(bio),
+        website: owned(website),
+        birthday: owned(birthday),
+        gender: owned(gender),
+        private: private_flag,
         picture,
-        created: None,
+        ..Profile::default()
     }));
 }
 
