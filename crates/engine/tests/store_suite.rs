@@ -920,6 +920,30 @@ async fn sqlite_and_postgres_locations_open_their_back_end() {
 }
 
 #[tokio::test]
+async fn the_sqlite_journal_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    unsafe { libc::umask(0o022) };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ferry.db");
+    let store = open_store(path.to_str().unwrap()).await.unwrap();
+    store.create_job("", &spec("dropbox:")).await.unwrap();
+    // SQLite makes these while the journal is open, with the main file's mode.
+    for name in ["ferry.db", "ferry.db-wal", "ferry.db-shm"] {
+        assert_eq!(mode(&dir.path().join(name)), 0o600, "{name}");
+    }
+    drop(store);
+
+    // A journal that an older ferry left readable by others is made private.
+    let old = dir.path().join("old.db");
+    std::fs::write(&old, b"").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    open_store(old.to_str().unwrap()).await.unwrap();
+    assert_eq!(mode(&old), 0o600);
+}
+
+#[tokio::test]
 async fn a_postgres_error_is_one_line_without_the_password() {
     // Nothing listens on port 1.
     let err = match PgStore::connect("postgres://ferry:hunter2@127.0.0.1:1/ferry").await {

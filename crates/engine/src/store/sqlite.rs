@@ -37,6 +37,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating when missing) the journal at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<SqliteStore> {
+        create_private(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -63,6 +64,25 @@ impl SqliteStore {
         MIGRATIONS.run(&pool).await?;
         Ok(SqliteStore { pool })
     }
+}
+
+/// Creates the journal file 0600 before SQLite opens it: SQLite makes `-wal` and `-shm` with
+/// the main file's mode, so the whole journal stays the owner's whatever the umask. Files left
+/// readable by an older ferry are made private too.
+fn create_private(path: &Path) -> Result<()> {
+    let failed = |e: std::io::Error| {
+        EngineError::Setup(format!("cannot create the journal {}: {e}", path.display()))
+    };
+    ferry_core::private::ensure_file(path).map_err(failed)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        match ferry_core::private::restrict(Path::new(&name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(e)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
