@@ -943,6 +943,68 @@ async fn the_sqlite_journal_is_private_whatever_the_umask() {
     assert_eq!(mode(&old), 0o600);
 }
 
+/// A file of the test cluster's TLS set-up: `scripts/postgres start` makes a CA, a certificate
+/// for `localhost` signed by it, and another CA.
+fn test_tls(name: &str) -> String {
+    let dir = std::env::var("FERRY_TEST_PG_DIR").expect(
+        "FERRY_TEST_PG_DIR is not set: the TLS tests need the cluster of scripts/postgres start",
+    );
+    format!("{dir}/tls/{name}")
+}
+
+async fn encrypted(store: &PgStore) -> bool {
+    sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+async fn refused(url: &str) -> String {
+    match PgStore::connect(url).await {
+        Ok(_) => panic!("connected to {url}"),
+        Err(err) => {
+            let err = err.to_string();
+            assert!(!err.contains('\n'), "{err}");
+            err
+        }
+    }
+}
+
+#[tokio::test]
+async fn postgres_connections_are_encrypted_and_verified_when_asked() {
+    // postgres://postgres@127.0.0.1:PORT/ferry_test_…; the certificate is for localhost.
+    let url = ferry_sandbox::postgres::fresh_database().await;
+    let by_name = url.replacen("@127.0.0.1:", "@localhost:", 1);
+    let ca = test_tls("ca.crt");
+
+    let required = PgStore::connect(&format!("{url}?sslmode=require"))
+        .await
+        .unwrap();
+    assert!(encrypted(&required).await, "sslmode=require is encrypted");
+
+    let verified = PgStore::connect(&format!("{by_name}?sslmode=verify-full&sslrootcert={ca}"))
+        .await
+        .unwrap();
+    assert!(encrypted(&verified).await);
+    verified.create_job("", &spec("dropbox:")).await.unwrap();
+    assert_eq!(required.jobs("").await.unwrap().len(), 1);
+
+    // A certificate issued for another name than the URL's host.
+    let err = refused(&format!("{url}?sslmode=verify-full&sslrootcert={ca}")).await;
+    assert!(err.contains(r#"not valid for name "127.0.0.1""#), "{err}");
+    assert!(err.contains("the URL's host must be a name"), "{err}");
+    // A CA we were not told to trust, or none at all: the public roots do not know it.
+    let other = test_tls("other-ca.crt");
+    let err = refused(&format!(
+        "{by_name}?sslmode=verify-full&sslrootcert={other}"
+    ))
+    .await;
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    assert!(err.contains("name its CA with sslrootcert="), "{err}");
+    let err = refused(&format!("{by_name}?sslmode=verify-full")).await;
+    assert!(err.contains("UnknownIssuer"), "{err}");
+}
+
 #[tokio::test]
 async fn a_postgres_error_is_one_line_without_the_password() {
     // Nothing listens on port 1.

@@ -81,9 +81,21 @@ fn connect_error(url: &str, err: &dyn std::fmt::Display) -> EngineError {
     }
     let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
     EngineError::Store(format!(
-        "cannot open the PostgreSQL journal at {}: {message}",
-        redacted(url)
+        "cannot open the PostgreSQL journal at {}: {message}{}",
+        redacted(url),
+        tls_hint(&message)
     ))
+}
+
+/// What to do about a certificate rustls refused, in the terms of the URL's settings.
+fn tls_hint(message: &str) -> &'static str {
+    if message.contains("UnknownIssuer") {
+        " (the server's certificate is not signed by a CA ferry trusts: name its CA with sslrootcert=)"
+    } else if message.contains("not valid for name") {
+        " (sslmode=verify-full: the URL's host must be a name the server's certificate lists)"
+    } else {
+        ""
+    }
 }
 
 /// The URL's authority and path: the password replaced, the query (which may hold one) left out.
