@@ -156,6 +156,7 @@ fn options() -> RunOptions {
         },
         plan_only: false,
         throttle: None,
+        fence: None,
     }
 }
 

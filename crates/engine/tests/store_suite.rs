@@ -482,10 +482,11 @@ async fn units_move_and_settle(store: Arc<dyn Store>) {
                     bytes: 22,
                 },
             ],
+            None,
         )
         .await
         .unwrap();
-    store.mark_staged(&job, &[]).await.unwrap();
+    store.mark_staged(&job, &[], None).await.unwrap();
     let units = store.units_to_move(&job, 0, 10).await.unwrap();
     assert_eq!(units.len(), 4, "staged units are still to move");
     assert_eq!(units[0].state, UnitState::Staged);
@@ -517,10 +518,10 @@ async fn units_move_and_settle(store: Arc<dyn Store>) {
         ..outcome(4, UnitState::Skipped)
     };
     store
-        .record_outcomes(&job, &[done, still_staged, failed, skipped])
+        .record_outcomes(&job, &[done, still_staged, failed, skipped], None)
         .await
         .unwrap();
-    store.record_outcomes(&job, &[]).await.unwrap();
+    store.record_outcomes(&job, &[], None).await.unwrap();
 
     let left = store.units_to_move(&job, 0, 10).await.unwrap();
     assert_eq!(left.len(), 1);
@@ -594,7 +595,7 @@ async fn siblings_tell_where_an_item_landed(store: Arc<dyn Store>) {
         bytes: Some(7),
         ..outcome(a_in_a1.seq, UnitState::Done)
     };
-    store.record_outcomes(&job, &[landed]).await.unwrap();
+    store.record_outcomes(&job, &[landed], None).await.unwrap();
     let second = store.sibling_units(&job, a_in_a2).await.unwrap();
     assert_eq!(
         second.landed,

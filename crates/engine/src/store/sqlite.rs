@@ -20,7 +20,7 @@ use super::rows::{
     UnitRecord, now,
 };
 use super::{
-    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Group, Notice, Outcome,
+    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Fence, Group, Notice, Outcome,
     SessionRow, Siblings, StagedRow, Store, Unit,
 };
 use crate::job::{Job, JobId, JobSpec, JobState};
@@ -83,6 +83,16 @@ fn create_private(path: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// SQLite serves one process and has no work queue: nothing there hands out fences.
+fn unfenced(fence: Option<Fence>) -> Result<()> {
+    match fence {
+        None => Ok(()),
+        Some(_) => Err(EngineError::Setup(
+            "fenced writes need the work queue, on PostgreSQL".into(),
+        )),
+    }
 }
 
 #[async_trait]
@@ -411,7 +421,13 @@ impl Store for SqliteStore {
         rows::units(found)
     }
 
-    async fn mark_staged(&self, job: &JobId, staged: &[StagedRow]) -> Result<()> {
+    async fn mark_staged(
+        &self,
+        job: &JobId,
+        staged: &[StagedRow],
+        fence: Option<Fence>,
+    ) -> Result<()> {
+        unfenced(fence)?;
         let mut tx = self.pool.begin().await?;
         for row in staged {
             sqlx::query(
@@ -429,7 +445,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn record_outcomes(&self, job: &JobId, outcomes: &[Outcome]) -> Result<()> {
+    async fn record_outcomes(
+        &self,
+        job: &JobId,
+        outcomes: &[Outcome],
+        fence: Option<Fence>,
+    ) -> Result<()> {
+        unfenced(fence)?;
         let mut tx = self.pool.begin().await?;
         for o in outcomes {
             sqlx::query(
