@@ -16,7 +16,8 @@ pub(crate) struct Journal {
 
 pub(crate) async fn open(data_dir: &Path, database: Option<&str>) -> Result<Journal> {
     let Some(url) = database else {
-        std::fs::create_dir_all(data_dir)
+        // The journal, the master key and archives live here: the owner's only.
+        ferry_core::private::create_dir_all(data_dir)
             .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
         let store = SqliteStore::open(&data_dir.join("ferry.db"))
             .await

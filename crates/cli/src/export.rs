@@ -213,6 +213,8 @@ pub async fn export(ferry: &crate::Ferry, args: ExportArgs) -> Result<u8> {
         scope,
         split_size: args.split_size,
         encryption,
+        // Saved where the person asked, like any file they save: their umask decides.
+        private: false,
     };
     let bar = (!args.json).then(|| {
         let bar = indicatif::ProgressBar::new(0);

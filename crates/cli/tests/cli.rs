@@ -113,6 +113,47 @@ fn a_dry_run_plans_and_moves_nothing() {
 }
 
 #[test]
+fn the_data_dir_is_private_whatever_the_umask() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst, data) = (
+        dir.path().join("src"),
+        dir.path().join("dst"),
+        dir.path().join("home/ferry"),
+    );
+    library(&src, 3, 1_000);
+    let mut cmd = ferry(&data);
+    cmd.args(["transfer", src.to_str().unwrap(), dst.to_str().unwrap()]);
+    // SAFETY: umask is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o022);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.path().join("home")), 0o700);
+    let mut seen = Vec::new();
+    let mut folders = vec![data.clone()];
+    while let Some(folder) = folders.pop() {
+        assert_eq!(mode(&folder), 0o700, "{}", folder.display());
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+                seen.push(path);
+            }
+        }
+    }
+    assert!(seen.contains(&data.join("ferry.db")), "{seen:?}");
+}
+
+#[test]
 fn a_missing_source_is_one_clear_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = ferry(&dir.path().join("data"))

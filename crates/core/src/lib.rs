@@ -7,6 +7,7 @@ pub mod content;
 pub mod error;
 pub mod model;
 pub mod names;
+pub mod private;
 pub mod traits;
 
 pub use content::{ByteStream, Content, HashingStream, StreamDigest};

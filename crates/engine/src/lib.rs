@@ -26,8 +26,8 @@ pub use progress::{Phase, Progress};
 pub use report::{Counts, Failure, Report, outcome};
 pub use retry::RetryPolicy;
 pub use store::{
-    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Notice, PgStore, SessionRow,
-    SqliteStore, Store, open_store,
+    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Fence, Notice, PgStore,
+    SessionRow, SqliteStore, Store, open_store,
 };
 pub use vault::Vault;
 pub use worker::{JobEvents, OpenJob, Opened, Worker, WorkerOptions};
@@ -46,6 +46,11 @@ pub enum EngineError {
     Setup(String),
     #[error("{0}")]
     Source(ferry_core::Error),
+    /// A fenced write found that another worker claimed the part since (our lease ran out).
+    #[error(
+        "job {job} part {part}: another worker took the part over; this claim writes nothing more"
+    )]
+    LostPart { job: String, part: i64 },
 }
 
 impl EngineError {

@@ -23,7 +23,7 @@ use crate::plan;
 use crate::progress::{Phase, Progress};
 use crate::report::Report;
 use crate::retry::{Gate, RetryPolicy};
-use crate::store::{EarlierLanding, Outcome, StagedRow, Store, Unit, UnitState};
+use crate::store::{EarlierLanding, Fence, Outcome, StagedRow, Store, Unit, UnitState};
 use crate::{EngineError, Result};
 
 /// How a run goes.
@@ -37,6 +37,10 @@ pub struct RunOptions {
     /// A budget shared with other processes that every item takes a turn from (workers on
     /// one database); `None` keeps rate limits to this process.
     pub throttle: Option<Arc<dyn Throttle>>,
+    /// A worker's claim on the units it moves (a queued job's part): every unit write
+    /// carries it, so a worker that lost its part writes nothing more. `None` for a run of
+    /// one process.
+    pub fence: Option<Fence>,
 }
 
 impl Default for RunOptions {
@@ -46,6 +50,7 @@ impl Default for RunOptions {
             retry: RetryPolicy::default(),
             plan_only: false,
             throttle: None,
+            fence: None,
         }
     }
 }
@@ -298,6 +303,7 @@ impl Engine {
             max_batch: caps.max_commit_batch.max(1),
             layout: caps.layout,
             seqs,
+            fence: options.fence,
         };
         for _ in 0..options.retry.max_attempts.max(1) {
             let moved = mover.pass(options.concurrency.max(1)).await?;
@@ -368,6 +374,8 @@ struct Mover {
     layout: Layout,
     /// Only these units (first and last seq): a worker's part of the job.
     seqs: Option<(i64, i64)>,
+    /// Carried to every unit write (see `RunOptions::fence`).
+    fence: Option<Fence>,
 }
 
 /// Units fetched from the journal at a time.
@@ -426,7 +434,15 @@ impl Mover {
         };
         let committer = {
             let this = self.clone();
-            tokio::spawn(async move { this.commit_loop(handoff_rx).await })
+            tokio::spawn(async move {
+                let result = this.commit_loop(handoff_rx).await;
+                // Nothing more can be journaled (the part was lost, the journal is gone): stop
+                // taking units rather than upload what could never be recorded.
+                if let Err(err) = &result {
+                    this.stop.stop(err.to_string());
+                }
+                result
+            })
         };
 
         tokio_stream_of(units_rx)
@@ -752,7 +768,7 @@ impl Mover {
                         bytes: s.bytes,
                     })
                     .collect();
-                self.store.mark_staged(&self.job, &rows).await?;
+                self.store.mark_staged(&self.job, &rows, self.fence).await?;
                 let to_commit = staged
                     .iter()
                     .map(|(_, t, s, _)| ((**t).clone(), s.clone()))
@@ -770,7 +786,9 @@ impl Mover {
                 .iter()
                 .filter(|o| o.state == UnitState::Failed)
                 .count() as u64;
-            self.store.record_outcomes(&self.job, &outcomes).await?;
+            self.store
+                .record_outcomes(&self.job, &outcomes, self.fence)
+                .await?;
             metrics::settled(&outcomes);
             for done in outcomes.iter().filter(|o| o.state == UnitState::Done) {
                 tracing::debug!("journaled done unit {}", done.seq);

@@ -137,19 +137,14 @@ fn parse_key(text: &str) -> Option<[u8; 32]> {
 }
 
 fn create_key_file(path: &Path) -> Result<Vault> {
-    use std::os::unix::fs::OpenOptionsExt;
     let origin = path.display().to_string();
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
+        ferry_core::private::create_dir_all(dir)
             .map_err(|e| EngineError::Setup(format!("cannot create {}: {e}", dir.display())))?;
     }
     let key = Key::generate();
     let text = Zeroizing::new(hex::encode(key.as_slice()));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path);
+    let file = ferry_core::private::create_new(path);
     match file {
         Ok(mut file) => {
             file.write_all(text.as_bytes())
@@ -223,9 +218,13 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join(KEY_FILE);
+        // A permissive umask must not make the data dir or the key readable by others.
+        unsafe { libc::umask(0o022) };
         let first = Vault::from_key_file(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        let folder = std::fs::metadata(dir.path().join("sub")).unwrap();
+        assert_eq!(folder.permissions().mode() & 0o777, 0o700);
         let sealed = first.seal("c", b"secret").unwrap();
         let second = Vault::from_key_file(&path).unwrap();
         assert_eq!(&**second.open_sealed("c", &sealed).unwrap(), b"secret");

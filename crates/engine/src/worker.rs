@@ -186,8 +186,13 @@ impl Worker {
         heartbeat.abort();
         let interrupted = interruption.lock().ok().and_then(|i| *i);
         match (result, interrupted) {
-            // Someone else holds the part now: touch nothing of it.
+            // Someone else holds the part now: touch nothing of it. The journal may have told
+            // us first, refusing a write under our stale claim.
             (_, Some(Interruption::LeaseLost)) => Ok(()),
+            (Err(err @ crate::EngineError::LostPart { .. }), _) => {
+                tracing::info!("{err}");
+                Ok(())
+            }
             (Ok(Some(finished)), _) => {
                 if finished {
                     tracing::info!(job = %job.id, part = lease.part, "part done");
@@ -266,6 +271,7 @@ impl Worker {
         });
         let options = RunOptions {
             throttle: Some(throttle),
+            fence: Some(lease.fence()),
             ..self.options.run.clone()
         };
         let destination = opened.destination.clone();

@@ -160,6 +160,7 @@ fn options() -> RunOptions {
         },
         plan_only: false,
         throttle: None,
+        fence: None,
     }
 }
 
@@ -462,7 +463,7 @@ async fn staged_copies_of_items_found_in_place_are_removed() {
         });
     }
     assert_eq!(rows.len(), 2);
-    store.mark_staged(&job.id, &rows).await.unwrap();
+    store.mark_staged(&job.id, &rows, None).await.unwrap();
 
     let dest = Arc::new(Flaky::new(&f.dst, vec![]));
     let report = f

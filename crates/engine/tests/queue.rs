@@ -10,7 +10,10 @@ use std::time::Duration;
 use ferry_connectors::folder::{FolderDestination, FolderSource};
 use ferry_core::Scope;
 use ferry_engine::queue::{PLAN_PART, PgQueue, RateLimit, Renewal, WorkQueue};
-use ferry_engine::{Engine, JobSpec, JobState, PgStore, Progress, RunOptions, Stop, Store};
+use ferry_engine::store::{Outcome, StagedRow, UnitState};
+use ferry_engine::{
+    Engine, EngineError, JobSpec, JobState, PgStore, Progress, RunOptions, Stop, Store,
+};
 use ferry_sandbox::media::{PhotoSpec, jpeg};
 
 async fn queue_and_store() -> (Arc<dyn Store>, Arc<dyn WorkQueue>) {
@@ -203,6 +206,140 @@ async fn a_dead_workers_part_returns_when_its_lease_runs_out() {
         queue.complete(&again).await.unwrap(),
         "the only part is the last"
     );
+}
+
+/// Files the destination holds under their final names (staging is `.ferry-….part`).
+fn landed(dst: &Path) -> usize {
+    let mut count = 0;
+    let mut folders = vec![dst.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "jpg") {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_lost_its_part_writes_nothing_more() {
+    let (store, queue) = queue_and_store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = planned_job(&store, &queue, dir.path(), 4, 10).await;
+    // Tokens are staging paths to the folder destination: none that exists.
+    let token = |seq: i64| {
+        dir.path()
+            .join(format!("staged-{seq}"))
+            .display()
+            .to_string()
+    };
+    let staged = |seq: i64| StagedRow {
+        seq,
+        token: token(seq),
+        sha256: "00".repeat(32),
+        bytes: 1,
+    };
+
+    let stale = queue
+        .claim("stale", Duration::from_millis(600))
+        .await
+        .unwrap()
+        .unwrap();
+    // While its claim is the part's latest, its writes land.
+    store
+        .mark_staged(&job, &[staged(1)], Some(stale.fence()))
+        .await
+        .unwrap();
+
+    // It stalls past its lease, and another worker claims the part.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let next = queue
+        .claim("next", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("an expired lease frees the part");
+    assert_eq!((next.part, next.claims), (stale.part, 2));
+
+    // Back, the stale worker can record neither staged rows nor outcomes.
+    let lost = |result: Result<(), EngineError>| match result {
+        Err(EngineError::LostPart { part, .. }) => assert_eq!(part, stale.part),
+        other => panic!("a stale claim wrote: {other:?}"),
+    };
+    lost(
+        store
+            .mark_staged(&job, &[staged(2)], Some(stale.fence()))
+            .await,
+    );
+    let done = Outcome {
+        seq: 1,
+        state: UnitState::Done,
+        reason: None,
+        attempts: 1,
+        dest_id: Some("d1".into()),
+        sha256: Some("00".repeat(32)),
+        bytes: Some(1),
+    };
+    lost(
+        store
+            .record_outcomes(&job, std::slice::from_ref(&done), Some(stale.fence()))
+            .await,
+    );
+    let units = store.units_to_move(&job, 0, 10).await.unwrap();
+    let states: Vec<_> = units.iter().map(|u| (u.seq, u.state)).collect();
+    assert_eq!(
+        states,
+        [
+            (1, UnitState::Staged),
+            (2, UnitState::Pending),
+            (3, UnitState::Pending),
+            (4, UnitState::Pending)
+        ]
+    );
+    assert_eq!(units[0].token, Some(token(1)));
+
+    // The engine under the stale claim stops at its first write: nothing is journaled, and
+    // nothing committed to the destination.
+    let run = |fence| {
+        let store = store.clone();
+        let job = job.clone();
+        let dir = dir.path().to_path_buf();
+        async move {
+            Engine::new(store)
+                .run_range(
+                    &job,
+                    vec![Arc::new(FolderSource::open(dir.join("src")).unwrap())],
+                    Arc::new(FolderDestination::new(dir.join("dst"))),
+                    &RunOptions {
+                        fence: Some(fence),
+                        ..RunOptions::default()
+                    },
+                    (stale.first_seq, stale.last_seq),
+                    Arc::new(Progress::default()),
+                    Arc::new(Stop::default()),
+                )
+                .await
+        }
+    };
+    match run(stale.fence()).await {
+        Err(EngineError::LostPart { .. }) => {}
+        other => panic!("the stale claim moved: {other:?}"),
+    }
+    assert_eq!(store.counts(&job).await.unwrap().done, 0);
+    assert_eq!(landed(&dir.path().join("dst")), 0);
+
+    // The part's new holder moves it all.
+    let outcome = run(next.fence()).await.unwrap();
+    assert!(outcome.settled, "{outcome:?}");
+    assert_eq!(store.counts(&job).await.unwrap().done, 4);
+    assert_eq!(landed(&dir.path().join("dst")), 4);
+    assert!(queue.complete(&next).await.unwrap());
 }
 
 #[tokio::test]

@@ -484,10 +484,11 @@ async fn units_move_and_settle(store: Arc<dyn Store>) {
                     bytes: 22,
                 },
             ],
+            None,
         )
         .await
         .unwrap();
-    store.mark_staged(&job, &[]).await.unwrap();
+    store.mark_staged(&job, &[], None).await.unwrap();
     let units = store.units_to_move(&job, 0, 10).await.unwrap();
     assert_eq!(units.len(), 4, "staged units are still to move");
     assert_eq!(units[0].state, UnitState::Staged);
@@ -519,10 +520,10 @@ async fn units_move_and_settle(store: Arc<dyn Store>) {
         ..outcome(4, UnitState::Skipped)
     };
     store
-        .record_outcomes(&job, &[done, still_staged, failed, skipped])
+        .record_outcomes(&job, &[done, still_staged, failed, skipped], None)
         .await
         .unwrap();
-    store.record_outcomes(&job, &[]).await.unwrap();
+    store.record_outcomes(&job, &[], None).await.unwrap();
 
     let left = store.units_to_move(&job, 0, 10).await.unwrap();
     assert_eq!(left.len(), 1);
@@ -596,7 +597,7 @@ async fn siblings_tell_where_an_item_landed(store: Arc<dyn Store>) {
         bytes: Some(7),
         ..outcome(a_in_a1.seq, UnitState::Done)
     };
-    store.record_outcomes(&job, &[landed]).await.unwrap();
+    store.record_outcomes(&job, &[landed], None).await.unwrap();
     let second = store.sibling_units(&job, a_in_a2).await.unwrap();
     assert_eq!(
         second.landed,
@@ -922,6 +923,92 @@ async fn sqlite_and_postgres_locations_open_their_back_end() {
 }
 
 #[tokio::test]
+async fn the_sqlite_journal_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    unsafe { libc::umask(0o022) };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ferry.db");
+    let store = open_store(path.to_str().unwrap()).await.unwrap();
+    store.create_job("", &spec("dropbox:")).await.unwrap();
+    // SQLite makes these while the journal is open, with the main file's mode.
+    for name in ["ferry.db", "ferry.db-wal", "ferry.db-shm"] {
+        assert_eq!(mode(&dir.path().join(name)), 0o600, "{name}");
+    }
+    drop(store);
+
+    // A journal that an older ferry left readable by others is made private.
+    let old = dir.path().join("old.db");
+    std::fs::write(&old, b"").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    open_store(old.to_str().unwrap()).await.unwrap();
+    assert_eq!(mode(&old), 0o600);
+}
+
+/// A file of the test cluster's TLS set-up: `scripts/postgres start` makes a CA, a certificate
+/// for `localhost` signed by it, and another CA.
+fn test_tls(name: &str) -> String {
+    let dir = std::env::var("FERRY_TEST_PG_DIR").expect(
+        "FERRY_TEST_PG_DIR is not set: the TLS tests need the cluster of scripts/postgres start",
+    );
+    format!("{dir}/tls/{name}")
+}
+
+async fn encrypted(store: &PgStore) -> bool {
+    sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+async fn refused(url: &str) -> String {
+    match PgStore::connect(url).await {
+        Ok(_) => panic!("connected to {url}"),
+        Err(err) => {
+            let err = err.to_string();
+            assert!(!err.contains('\n'), "{err}");
+            err
+        }
+    }
+}
+
+#[tokio::test]
+async fn postgres_connections_are_encrypted_and_verified_when_asked() {
+    // postgres://postgres@127.0.0.1:PORT/ferry_test_…; the certificate is for localhost.
+    let url = ferry_sandbox::postgres::fresh_database().await;
+    let by_name = url.replacen("@127.0.0.1:", "@localhost:", 1);
+    let ca = test_tls("ca.crt");
+
+    let required = PgStore::connect(&format!("{url}?sslmode=require"))
+        .await
+        .unwrap();
+    assert!(encrypted(&required).await, "sslmode=require is encrypted");
+
+    let verified = PgStore::connect(&format!("{by_name}?sslmode=verify-full&sslrootcert={ca}"))
+        .await
+        .unwrap();
+    assert!(encrypted(&verified).await);
+    verified.create_job("", &spec("dropbox:")).await.unwrap();
+    assert_eq!(required.jobs("").await.unwrap().len(), 1);
+
+    // A certificate issued for another name than the URL's host.
+    let err = refused(&format!("{url}?sslmode=verify-full&sslrootcert={ca}")).await;
+    assert!(err.contains(r#"not valid for name "127.0.0.1""#), "{err}");
+    assert!(err.contains("the URL's host must be a name"), "{err}");
+    // A CA we were not told to trust, or none at all: the public roots do not know it.
+    let other = test_tls("other-ca.crt");
+    let err = refused(&format!(
+        "{by_name}?sslmode=verify-full&sslrootcert={other}"
+    ))
+    .await;
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    assert!(err.contains("name its CA with sslrootcert="), "{err}");
+    let err = refused(&format!("{by_name}?sslmode=verify-full")).await;
+    assert!(err.contains("UnknownIssuer"), "{err}");
+}
+
+#[tokio::test]
 async fn a_postgres_error_is_one_line_without_the_password() {
     // Nothing listens on port 1.
     let err = match PgStore::connect("postgres://ferry:hunter2@127.0.0.1:1/ferry").await {
@@ -972,7 +1059,7 @@ async fn a_rerun_finds_what_earlier_jobs_on_its_route_listed_and_landed(store: A
         ..outcome(seq, UnitState::Done)
     };
     store
-        .record_outcomes(&first, &[landed(1), landed(2)])
+        .record_outcomes(&first, &[landed(1), landed(2)], None)
         .await
         .unwrap();
     store.set_state(&first, JobState::Done, None).await.unwrap();

@@ -229,7 +229,8 @@ async fn build_file(workers: &Workers, row: &ArchiveRow) -> anyhow::Result<Archi
     let folder = archive_folder(workers, &row.id);
     // A build interrupted by a stop left part of a file: start clean.
     let _ = tokio::fs::remove_dir_all(&folder).await;
-    tokio::fs::create_dir_all(&folder).await?;
+    // People's archives wait in the data dir: the owner's only (0700 folders, 0600 files).
+    ferry_core::private::create_dir_all(&folder)?;
     let source = ferry_endpoints::open_source(
         workers.connections(),
         &row.owner,
@@ -242,6 +243,7 @@ async fn build_file(workers: &Workers, row: &ArchiveRow) -> anyhow::Result<Archi
         scope,
         split_size: 0,
         encryption: None,
+        private: true,
     };
     let summary = ferry_archives::ferry::export(&[source], &out, &options, &|_| {}).await?;
     let part = summary

@@ -473,6 +473,8 @@ impl Outbox for Mailbox {
 
 #[tokio::test]
 async fn an_archive_is_mailed_downloaded_once_per_password_and_expires() {
+    // A permissive umask must not make people's archives readable by other users.
+    unsafe { libc::umask(0o022) };
     let mailbox = Arc::new(Mailbox::default());
     let mut config = common::config();
     config.confirmation_max_age = Duration::from_secs(1);
@@ -577,6 +579,18 @@ async fn an_archive_is_mailed_downloaded_once_per_password_and_expires() {
     // After its lifetime the archive is gone, and so is its file.
     let file = server.dir.path().join("archives").join(&id);
     assert!(file.exists());
+    let mode = |path: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(mode(&server.dir.path().join("archives")), 0o700);
+    assert_eq!(mode(&file), 0o700);
+    let zips: Vec<_> = std::fs::read_dir(&file)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(zips.len(), 1, "{zips:?}");
+    assert_eq!(mode(&zips[0]), 0o600, "{}", zips[0].display());
     tokio::time::sleep(Duration::from_secs(6)).await;
     let response = server.get(&cookie, &format!("/api/v1/archives/{id}")).await;
     assert_eq!(response.status(), StatusCode::GONE);

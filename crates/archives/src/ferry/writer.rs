@@ -45,6 +45,9 @@ pub struct ExportOptions {
     /// The largest a part may be, in bytes. `0` or `u64::MAX`: a single part.
     pub split_size: u64,
     pub encryption: Option<Encryption>,
+    /// Parts readable by their owner only (0600), whatever the umask: for archives kept in
+    /// ferry's data dir. Otherwise the umask decides, as for any file a person saves.
+    pub private: bool,
 }
 
 impl ExportOptions {
@@ -54,6 +57,7 @@ impl ExportOptions {
             scope,
             split_size: u64::MAX,
             encryption: None,
+            private: false,
         }
     }
 }
@@ -142,7 +146,7 @@ pub async fn export(
     options: &ExportOptions,
     progress: &(dyn Fn(&ExportProgress) + Send + Sync),
 ) -> Result<ExportSummary, Error> {
-    let names = PartNames::new(out, options.encryption.is_some())?;
+    let names = PartNames::new(out, options.encryption.is_some(), options.private)?;
     names.refuse_existing()?;
     let sink = SinkFactory::new(options.encryption.as_ref())?;
 
@@ -1104,10 +1108,12 @@ struct PartNames {
     dir: PathBuf,
     stem: String,
     suffix: &'static str,
+    /// Parts are created 0600.
+    private: bool,
 }
 
 impl PartNames {
-    fn new(out: &Path, encrypted: bool) -> Result<PartNames, Error> {
+    fn new(out: &Path, encrypted: bool, private: bool) -> Result<PartNames, Error> {
         let name = out
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -1127,6 +1133,7 @@ impl PartNames {
             dir,
             stem,
             suffix: if encrypted { ".zip.age" } else { ".zip" },
+            private,
         })
     }
 
@@ -1359,7 +1366,12 @@ impl Parts {
         self.part_now
             .store(u64::from(self.number), Ordering::Relaxed);
         let path = self.names.partial(self.number);
-        let file = File::create_new(&path).map_err(|e| Error::io(path.display(), &e))?;
+        let file = if self.names.private {
+            ferry_core::private::create_new(&path)
+        } else {
+            File::create_new(&path)
+        }
+        .map_err(|e| Error::io(path.display(), &e))?;
         let sink = self
             .sink
             .open(PartFile {

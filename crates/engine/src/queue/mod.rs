@@ -16,6 +16,7 @@ use async_trait::async_trait;
 
 use crate::Result;
 use crate::job::{JobId, JobState};
+use crate::store::Fence;
 
 /// The part that plans a job.
 pub const PLAN_PART: i64 = -1;
@@ -38,6 +39,14 @@ pub struct Lease {
 impl Lease {
     pub fn plans(&self) -> bool {
         self.part == PLAN_PART
+    }
+
+    /// This claim as a fencing token for the unit writes made under it.
+    pub fn fence(&self) -> Fence {
+        Fence {
+            part: self.part,
+            claims: self.claims,
+        }
     }
 }
 

@@ -96,6 +96,16 @@ pub struct StagedRow {
     pub bytes: u64,
 }
 
+/// A worker's claim on a part of a queued job: the part, and the claim's number (`claims` in
+/// the `work` table), a fencing token. Unit writes that carry it change the journal only
+/// while that claim is the part's latest, checked by the database in the write itself: a
+/// worker that stalled past its lease, and whose part was claimed again, writes nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fence {
+    pub part: i64,
+    pub claims: i64,
+}
+
 /// A connection to a service as the journal keeps it: the secret stays sealed here; only the
 /// vault opens it.
 #[derive(Clone, sqlx::FromRow)]
@@ -315,8 +325,24 @@ pub trait Store: Send + Sync {
         first: i64,
         last: i64,
     ) -> Result<Vec<EarlierLanding>>;
-    async fn mark_staged(&self, job: &JobId, rows: &[StagedRow]) -> Result<()>;
-    async fn record_outcomes(&self, job: &JobId, outcomes: &[Outcome]) -> Result<()>;
+    /// With a `fence` (a worker's part of a queued job), writes only while that claim holds
+    /// the part, and fails with [`EngineError::LostPart`] otherwise, writing nothing. `None`
+    /// for a run of one process.
+    ///
+    /// [`EngineError::LostPart`]: crate::EngineError::LostPart
+    async fn mark_staged(
+        &self,
+        job: &JobId,
+        rows: &[StagedRow],
+        fence: Option<Fence>,
+    ) -> Result<()>;
+    /// Fenced as [`Store::mark_staged`] is.
+    async fn record_outcomes(
+        &self,
+        job: &JobId,
+        outcomes: &[Outcome],
+        fence: Option<Fence>,
+    ) -> Result<()>;
     /// Turns failed units back into pending ones (a resume tries them again).
     async fn retry_failed(&self, job: &JobId) -> Result<u64>;
 

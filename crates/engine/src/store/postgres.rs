@@ -19,8 +19,8 @@ use super::rows::{
     UnitRecord, now,
 };
 use super::{
-    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, EarlierLanding, Group, Notice,
-    Outcome, SessionRow, Siblings, StagedRow, Store, Unit,
+    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, EarlierLanding, Fence, Group,
+    Notice, Outcome, SessionRow, Siblings, StagedRow, Store, Unit,
 };
 use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::report::{Counts, Failure};
@@ -81,9 +81,21 @@ fn connect_error(url: &str, err: &dyn std::fmt::Display) -> EngineError {
     }
     let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
     EngineError::Store(format!(
-        "cannot open the PostgreSQL journal at {}: {message}",
-        redacted(url)
+        "cannot open the PostgreSQL journal at {}: {message}{}",
+        redacted(url),
+        tls_hint(&message)
     ))
+}
+
+/// What to do about a certificate rustls refused, in the terms of the URL's settings.
+fn tls_hint(message: &str) -> &'static str {
+    if message.contains("UnknownIssuer") {
+        " (the server's certificate is not signed by a CA ferry trusts: name its CA with sslrootcert=)"
+    } else if message.contains("not valid for name") {
+        " (sslmode=verify-full: the URL's host must be a name the server's certificate lists)"
+    } else {
+        ""
+    }
 }
 
 /// The URL's authority and path: the password replaced, the query (which may hold one) left out.
@@ -102,6 +114,19 @@ fn redacted(url: &str) -> String {
         None => authority.to_string(),
     };
     format!("{scheme}://{authority}{path}")
+}
+
+/// A fenced unit write locks its part's `work` row (FOR SHARE) and writes only when the
+/// claim number is still the fence's: a claim made meanwhile waits for the write to end, and
+/// a write after a new claim sees the new number and changes nothing.
+fn fence_held(job: &JobId, fence: Option<Fence>, held: bool) -> Result<()> {
+    match fence {
+        Some(fence) if !held => Err(EngineError::LostPart {
+            job: job.clone(),
+            part: fence.part,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn url_password(url: &str) -> Option<&str> {
@@ -538,7 +563,12 @@ impl Store for PgStore {
         Ok(found)
     }
 
-    async fn mark_staged(&self, job: &JobId, staged: &[StagedRow]) -> Result<()> {
+    async fn mark_staged(
+        &self,
+        job: &JobId,
+        staged: &[StagedRow],
+        fence: Option<Fence>,
+    ) -> Result<()> {
         if staged.is_empty() {
             return Ok(());
         }
@@ -546,22 +576,35 @@ impl Store for PgStore {
         let tokens: Vec<&str> = staged.iter().map(|r| r.token.as_str()).collect();
         let hashes: Vec<&str> = staged.iter().map(|r| r.sha256.as_str()).collect();
         let bytes: Vec<i64> = staged.iter().map(|r| r.bytes as i64).collect();
-        sqlx::query(
-            "UPDATE units AS u SET state = 'staged', token = s.token, sha256 = s.sha256, bytes = s.bytes
+        let held: bool = sqlx::query_scalar(
+            "WITH fence AS MATERIALIZED (SELECT 1 FROM work
+                   WHERE $6::bigint IS NOT NULL AND job_id = $1 AND part = $6 AND claims = $7
+                     FOR SHARE),
+                  written AS (
+             UPDATE units AS u SET state = 'staged', token = s.token, sha256 = s.sha256, bytes = s.bytes
              FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bigint[]) AS s(seq, token, sha256, bytes)
-             WHERE u.job_id = $1 AND u.seq = s.seq",
+             WHERE u.job_id = $1 AND u.seq = s.seq
+               AND ($6::bigint IS NULL OR EXISTS (SELECT 1 FROM fence)))
+             SELECT $6::bigint IS NULL OR EXISTS (SELECT 1 FROM fence)",
         )
         .bind(job)
         .bind(seqs)
         .bind(tokens)
         .bind(hashes)
         .bind(bytes)
-        .execute(&self.pool)
+        .bind(fence.map(|f| f.part))
+        .bind(fence.map(|f| f.claims))
+        .fetch_one(&self.pool)
         .await?;
-        Ok(())
+        fence_held(job, fence, held)
     }
 
-    async fn record_outcomes(&self, job: &JobId, outcomes: &[Outcome]) -> Result<()> {
+    async fn record_outcomes(
+        &self,
+        job: &JobId,
+        outcomes: &[Outcome],
+        fence: Option<Fence>,
+    ) -> Result<()> {
         if outcomes.is_empty() {
             return Ok(());
         }
@@ -572,14 +615,20 @@ impl Store for PgStore {
         let dest_ids: Vec<Option<&str>> = outcomes.iter().map(|o| o.dest_id.as_deref()).collect();
         let hashes: Vec<Option<&str>> = outcomes.iter().map(|o| o.sha256.as_deref()).collect();
         let bytes: Vec<Option<i64>> = outcomes.iter().map(|o| o.bytes.map(|b| b as i64)).collect();
-        sqlx::query(
-            "UPDATE units AS u SET state = o.state, reason = o.reason, attempts = o.attempts,
+        let held: bool = sqlx::query_scalar(
+            "WITH fence AS MATERIALIZED (SELECT 1 FROM work
+                   WHERE $9::bigint IS NOT NULL AND job_id = $1 AND part = $9 AND claims = $10
+                     FOR SHARE),
+                  written AS (
+             UPDATE units AS u SET state = o.state, reason = o.reason, attempts = o.attempts,
              dest_id = COALESCE(o.dest_id, u.dest_id), sha256 = COALESCE(o.sha256, u.sha256),
              bytes = COALESCE(o.bytes, u.bytes),
              token = CASE WHEN o.state = 'staged' THEN u.token ELSE NULL END
              FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::bigint[])
                AS o(seq, state, reason, attempts, dest_id, sha256, bytes)
-             WHERE u.job_id = $1 AND u.seq = o.seq",
+             WHERE u.job_id = $1 AND u.seq = o.seq
+               AND ($9::bigint IS NULL OR EXISTS (SELECT 1 FROM fence)))
+             SELECT $9::bigint IS NULL OR EXISTS (SELECT 1 FROM fence)",
         )
         .bind(job)
         .bind(seqs)
@@ -589,9 +638,11 @@ impl Store for PgStore {
         .bind(dest_ids)
         .bind(hashes)
         .bind(bytes)
-        .execute(&self.pool)
+        .bind(fence.map(|f| f.part))
+        .bind(fence.map(|f| f.claims))
+        .fetch_one(&self.pool)
         .await?;
-        Ok(())
+        fence_held(job, fence, held)
     }
 
     async fn retry_failed(&self, job: &JobId) -> Result<u64> {

@@ -20,8 +20,8 @@ use super::rows::{
     UnitRecord, now,
 };
 use super::{
-    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, EarlierLanding, Group, Notice,
-    Outcome, SessionRow, Siblings, StagedRow, Store, Unit,
+    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, EarlierLanding, Fence, Group,
+    Notice, Outcome, SessionRow, Siblings, StagedRow, Store, Unit,
 };
 use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::report::{Counts, Failure};
@@ -74,6 +74,7 @@ impl SqliteStore {
     /// file beside it migrates, the others wait and then find the schema current (sqlx takes
     /// no lock of its own on SQLite, so unguarded migrations race).
     pub async fn open(path: &Path) -> Result<SqliteStore> {
+        create_private(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -111,6 +112,35 @@ impl SqliteStore {
             .await?;
         MIGRATIONS.run(&pool).await?;
         Ok(SqliteStore { pool })
+    }
+}
+
+/// Creates the journal file 0600 before SQLite opens it: SQLite makes `-wal` and `-shm` with
+/// the main file's mode, so the whole journal stays the owner's whatever the umask. Files left
+/// readable by an older ferry are made private too.
+fn create_private(path: &Path) -> Result<()> {
+    let failed = |e: std::io::Error| {
+        EngineError::Setup(format!("cannot create the journal {}: {e}", path.display()))
+    };
+    ferry_core::private::ensure_file(path).map_err(failed)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        match ferry_core::private::restrict(Path::new(&name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// SQLite serves one process and has no work queue: nothing there hands out fences.
+fn unfenced(fence: Option<Fence>) -> Result<()> {
+    match fence {
+        None => Ok(()),
+        Some(_) => Err(EngineError::Setup(
+            "fenced writes need the work queue, on PostgreSQL".into(),
+        )),
     }
 }
 
@@ -495,7 +525,13 @@ impl Store for SqliteStore {
         Ok(found)
     }
 
-    async fn mark_staged(&self, job: &JobId, staged: &[StagedRow]) -> Result<()> {
+    async fn mark_staged(
+        &self,
+        job: &JobId,
+        staged: &[StagedRow],
+        fence: Option<Fence>,
+    ) -> Result<()> {
+        unfenced(fence)?;
         let mut tx = self.write().await?;
         for row in staged {
             sqlx::query(
@@ -513,7 +549,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn record_outcomes(&self, job: &JobId, outcomes: &[Outcome]) -> Result<()> {
+    async fn record_outcomes(
+        &self,
+        job: &JobId,
+        outcomes: &[Outcome],
+        fence: Option<Fence>,
+    ) -> Result<()> {
+        unfenced(fence)?;
         let mut tx = self.write().await?;
         for o in outcomes {
             sqlx::query(
