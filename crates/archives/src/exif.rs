@@ -19,12 +19,14 @@ pub fn lacks_exif(jpeg: &[u8]) -> bool {
 }
 
 /// The JPEG with an EXIF block holding `taken` and `location` added, or `None` when the bytes
-/// are not a JPEG, already carry EXIF, or there is nothing to write.
+/// are not a JPEG, already carry EXIF, or there is nothing to write (a place without
+/// coordinates has nothing for GPS tags).
 pub fn add_to_jpeg(
     jpeg: &[u8],
     taken: Option<&Timestamp>,
     location: Option<&Location>,
 ) -> Option<Vec<u8>> {
+    let location = location.filter(|l| l.coordinates().is_some());
     if taken.is_none() && location.is_none() {
         return None;
     }
@@ -52,6 +54,7 @@ pub fn add_to_jpeg(
 
 /// How many bytes [`add_to_jpeg`] adds for these values (the size is known before reading).
 pub fn added_len(taken: Option<&Timestamp>, location: Option<&Location>) -> u64 {
+    let location = location.filter(|l| l.coordinates().is_some());
     if taken.is_none() && location.is_none() {
         return 0;
     }
@@ -167,6 +170,7 @@ fn exif_entries(taken: &Timestamp) -> Vec<Entry> {
 }
 
 fn gps_entries(at: &Location) -> Vec<Entry> {
+    let (latitude, longitude) = at.coordinates().unwrap_or_default();
     let mut entries = vec![
         Entry {
             tag: 0x0000, // GPSVersionID 2.3.0.0
@@ -174,10 +178,10 @@ fn gps_entries(at: &Location) -> Vec<Entry> {
             count: 4,
             data: vec![2, 3, 0, 0],
         },
-        ascii(0x0001, if at.latitude < 0.0 { "S" } else { "N" }),
-        rationals(0x0002, &dms(at.latitude)),
-        ascii(0x0003, if at.longitude < 0.0 { "W" } else { "E" }),
-        rationals(0x0004, &dms(at.longitude)),
+        ascii(0x0001, if latitude < 0.0 { "S" } else { "N" }),
+        rationals(0x0002, &dms(latitude)),
+        ascii(0x0003, if longitude < 0.0 { "W" } else { "E" }),
+        rationals(0x0004, &dms(longitude)),
     ];
     if let Some(altitude) = at.altitude.filter(|a| a.is_finite()) {
         entries.push(Entry {
@@ -287,10 +291,8 @@ mod tests {
     fn a_date_and_place_are_added_after_the_jfif_header_and_read_back() {
         let taken = Timestamp::with_offset(datetime!(2021-06-05 14:03:09 +02:00));
         let place = Location {
-            latitude: 48.8584,
-            longitude: -2.2945,
             altitude: Some(35.0),
-            name: None,
+            ..Location::at(48.8584, -2.2945)
         };
         let jpeg = bare_jpeg();
         assert!(lacks_exif(&jpeg));

@@ -65,7 +65,11 @@ impl ArchiveSource {
     fn exif_candidate(&self, item: &MediaItem) -> bool {
         self.options.write_exif
             && item.mime_type.as_deref() == Some("image/jpeg")
-            && (item.taken.is_some() || item.location.is_some())
+            && (item.taken.is_some()
+                || item
+                    .location
+                    .as_ref()
+                    .is_some_and(|l| l.coordinates().is_some()))
     }
 
     pub fn catalogue(&self) -> &Catalogue {

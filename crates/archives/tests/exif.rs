@@ -12,12 +12,7 @@ fn written_exif_reads_back_with_nom_exif() {
     let photo = jpeg(&PhotoSpec::new(7));
     assert!(lacks_exif(&photo), "the sandbox's plain JPEG has no EXIF");
     let taken = Timestamp::with_offset(datetime!(2019-07-14 21:30:05 -05:00));
-    let place = Location {
-        latitude: -33.8568,
-        longitude: 151.2153,
-        altitude: None,
-        name: None,
-    };
+    let place = Location::at(-33.8568, 151.2153);
     let tagged = add_to_jpeg(&photo, Some(&taken), Some(&place)).expect("a JPEG without EXIF");
 
     let source = MediaSource::from_memory(tagged.clone()).unwrap();

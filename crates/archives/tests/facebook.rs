@@ -117,7 +117,7 @@ fn check(c: &Catalogue, m: &Manifest, root: &str) {
             "{id}"
         );
         assert_eq!(
-            got.location.as_ref().map(|l| (l.latitude, l.longitude)),
+            got.location.as_ref().and_then(|l| l.coordinates()),
             want.location,
             "{id}"
         );

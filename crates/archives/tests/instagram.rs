@@ -82,7 +82,7 @@ fn check(cat: &Catalogue, m: &Manifest, era: Era, root: &str) {
         );
         assert_eq!(got.caption, want.caption, "{label}: {id} caption");
         assert_eq!(
-            got.location.as_ref().map(|l| (l.latitude, l.longitude)),
+            got.location.as_ref().and_then(|l| l.coordinates()),
             want.location,
             "{label}: {id} location"
         );

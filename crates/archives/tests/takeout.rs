@@ -90,7 +90,7 @@ fn every_corpus_era_over_three_parts() {
                 "{name}: {file} taken"
             );
             assert_eq!(item.caption, expected.caption, "{name}: {file}");
-            let location = item.location.as_ref().map(|l| (l.latitude, l.longitude));
+            let location = item.location.as_ref().and_then(|l| l.coordinates());
             assert_eq!(location, expected.location, "{name}: {file} location");
             let mut got: Vec<&str> = item
                 .albums

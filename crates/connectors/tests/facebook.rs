@@ -221,14 +221,8 @@ async fn every_photo_and_video_is_listed_once_with_its_album_and_metadata() {
             Some(place) => {
                 let location = item.location.as_ref().expect("a location");
                 assert_eq!(location.name.as_deref(), place["name"].as_str());
-                assert_eq!(
-                    Some(location.latitude),
-                    place["location"]["latitude"].as_f64()
-                );
-                assert_eq!(
-                    Some(location.longitude),
-                    place["location"]["longitude"].as_f64()
-                );
+                assert_eq!(location.latitude, place["location"]["latitude"].as_f64());
+                assert_eq!(location.longitude, place["location"]["longitude"].as_f64());
             }
             None => assert!(item.location.is_none()),
         }

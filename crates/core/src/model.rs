@@ -8,8 +8,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-/// The version of the JSON form. Bump it on any change a reader must know about.
-pub const MODEL_VERSION: u32 = 1;
+/// The version of the JSON form. Bump it on any change a reader must know about (docs/model.md
+/// lists what each version changed).
+pub const MODEL_VERSION: u32 = 2;
 
 /// A point in time: the instant in UTC and, when the source knows it, the offset of the
 /// place where it happened (a photo taken at 14:00 in Paris is 12:00Z with +02:00).
@@ -80,16 +81,47 @@ mod offset_text {
     }
 }
 
-/// Where something happened.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Where something happened: a point on the map, a named place, or both. A place known only
+/// by its name or address ("Sanford, Florida") has no coordinates; latitude and longitude are
+/// given both or neither.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Location {
-    pub latitude: f64,
-    pub longitude: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub altitude: Option<f64>,
     /// A place name when the source gives one ("Eiffel Tower").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The place's address when the source gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl Location {
+    /// A point on the map.
+    pub fn at(latitude: f64, longitude: f64) -> Location {
+        Location {
+            latitude: Some(latitude),
+            longitude: Some(longitude),
+            ..Location::default()
+        }
+    }
+
+    /// A place known by its name only.
+    pub fn named(name: impl Into<String>) -> Location {
+        Location {
+            name: Some(name.into()),
+            ..Location::default()
+        }
+    }
+
+    /// Latitude and longitude, when the location has both.
+    pub fn coordinates(&self) -> Option<(f64, f64)> {
+        self.latitude.zip(self.longitude)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -280,7 +312,7 @@ pub struct Message {
     pub reactions: Vec<Reaction>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -290,11 +322,24 @@ pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bio: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub birthday: Option<String>,
+    /// As the source words it ("Female", "MALE", a custom text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    /// Where the person lives now, as the source names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hometown: Option<String>,
+    /// Whether the account is private (only approved followers see it), when the source says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub picture: Option<Attachment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -469,23 +514,57 @@ mod tests {
                 Some(offset!(+02:00)),
             )),
             uploaded: None,
-            location: Some(Location {
-                latitude: 48.8584,
-                longitude: 2.2945,
-                altitude: None,
-                name: None,
-            }),
+            location: Some(Location::at(48.8584, 2.2945)),
             albums: vec!["a".into()],
             live_photo_of: None,
         };
         let doc = Versioned::new(Record::Media(item.clone()));
         let json = serde_json::to_value(&doc).unwrap();
-        assert_eq!(json["model_version"], 1);
+        assert_eq!(json["model_version"], MODEL_VERSION);
         assert_eq!(json["type"], "media");
         assert_eq!(json["taken"]["utc"], "2021-06-05T12:03:09Z");
         assert_eq!(json["taken"]["offset"], "+02:00");
         let back: Versioned<Record> = serde_json::from_value(json).unwrap();
         assert_eq!(back.body, Record::Media(item));
+    }
+
+    #[test]
+    fn version_1_documents_read_and_places_need_no_coordinates() {
+        // Version 1 always had coordinates; version 2 reads its documents unchanged.
+        let v1 = serde_json::json!({"model_version": 1, "type": "post", "id": "p",
+            "location": {"latitude": 55.67, "longitude": 12.56, "name": "Tivoli"}});
+        let back: Versioned<Record> = serde_json::from_value(v1).unwrap();
+        let Record::Post(post) = back.body else {
+            panic!("not a post")
+        };
+        let place = post.location.unwrap();
+        assert_eq!(place.coordinates(), Some((55.67, 12.56)));
+        assert_eq!(place.name.as_deref(), Some("Tivoli"));
+
+        let named = Location {
+            address: Some("Vesterbrogade 3".into()),
+            ..Location::named("Tivoli")
+        };
+        let json = serde_json::to_value(&named).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"name": "Tivoli", "address": "Vesterbrogade 3"})
+        );
+        assert_eq!(serde_json::from_value::<Location>(json).unwrap(), named);
+        assert_eq!(named.coordinates(), None);
+
+        let profile = Profile {
+            id: "profile".into(),
+            phone: Some("+45 12 34 56 78".into()),
+            private: Some(false),
+            current_city: Some("København".into()),
+            ..Profile::default()
+        };
+        let json = serde_json::to_value(Versioned::new(Record::Profile(profile.clone()))).unwrap();
+        assert_eq!(json["private"], false);
+        assert!(json.get("hometown").is_none());
+        let back: Versioned<Record> = serde_json::from_value(json).unwrap();
+        assert_eq!(back.body, Record::Profile(profile));
     }
 
     #[test]

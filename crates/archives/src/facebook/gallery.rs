@@ -208,9 +208,7 @@ pub fn location(lat: Option<f64>, lon: Option<f64>, name: Option<String>) -> Opt
     let (latitude, longitude) = (lat?, lon?);
     let valid = (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude);
     (valid && (latitude != 0.0 || longitude != 0.0)).then_some(Location {
-        latitude,
-        longitude,
-        altitude: None,
         name,
+        ..Location::at(latitude, longitude)
     })
 }

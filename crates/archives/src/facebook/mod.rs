@@ -732,6 +732,7 @@ impl Reader<'_> {
             birthday,
             picture: None,
             created: Ts(p.get("registration_timestamp").and_then(Value::as_i64)).secs(),
+            ..Profile::default()
         }));
     }
 

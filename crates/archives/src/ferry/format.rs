@@ -101,7 +101,7 @@ pub struct ThreadEntry {
 }
 
 // The bodies of the `data/` documents; each file is `Versioned<Body>`, i.e.
-// `{"model_version": 1, "<key>": [...]}`.
+// `{"model_version": N, "<key>": [...]}` (N: `MODEL_VERSION` when written).
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]

@@ -17,7 +17,7 @@
 //!   follow the album's `path` (nested folders) or its title; names are made safe with
 //!   `ferry_core::names` and unique per folder (`name (2).ext`).
 //! - `data/*.json` — the records in the versioned model form (docs/model.md), each file
-//!   `{"model_version":1,"<key>":[…]}`: `albums.json` (`albums`), `media.json` (`media`: a
+//!   `{"model_version":N,"<key>":[…]}`: `albums.json` (`albums`), `media.json` (`media`: a
 //!   media item plus `path` of its bytes and their `sha256`), `posts.json` (`posts`),
 //!   `comments.json` (`comments`), `stories.json` (`stories`), `threads.json` (`threads`: a
 //!   thread plus `messages`, the path of its messages file, and `message_count`),

@@ -351,12 +351,20 @@ impl View {
                     );
                 }
             };
+            let private = profile
+                .private
+                .map(|p| if p { "yes" } else { "no" }.to_owned());
             field("Name", &profile.name);
             field("Username", &profile.username);
             field("Email", &profile.email);
+            field("Phone", &profile.phone);
             field("Bio", &profile.bio);
             field("Website", &profile.website);
             field("Birthday", &profile.birthday);
+            field("Gender", &profile.gender);
+            field("Current city", &profile.current_city);
+            field("Hometown", &profile.hometown);
+            field("Private account", &private);
             out.push_str("</article></section>\n");
         }
         out.push_str("<section id=\"albums\"><h2>Albums</h2>\n");
@@ -471,8 +479,12 @@ impl View {
             if let Some(text) = &post.text {
                 let _ = write!(out, "<div class=\"text\">{}</div>", escape(text));
             }
-            if let Some(place) = post.location.as_ref().and_then(|l| l.name.as_ref()) {
-                let _ = write!(out, "<p class=\"meta\">{}</p>", escape(place));
+            let place = post.location.as_ref().map(|l| {
+                let words = [l.name.as_deref(), l.address.as_deref()];
+                words.into_iter().flatten().collect::<Vec<_>>().join(", ")
+            });
+            if let Some(place) = place.filter(|p| !p.is_empty()) {
+                let _ = write!(out, "<p class=\"meta\">{}</p>", escape(&place));
             }
             self.attachments(out, &post.attachments, 1);
             reactions(out, &post.reactions);

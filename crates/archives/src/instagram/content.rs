@@ -63,12 +63,7 @@ impl IgEntry {
                 && lat.is_finite()
                 && lon.is_finite()
             {
-                location = Some(Location {
-                    latitude: lat,
-                    longitude: lon,
-                    altitude: None,
-                    name: None,
-                });
+                location = Some(Location::at(lat, lon));
             }
             if taken.is_none() {
                 taken = exif.date_time_original.0.as_deref().and_then(parse_time);
@@ -497,7 +492,7 @@ pub(crate) fn profile(r: &mut Reader, path: &str) {
         website,
         birthday,
         picture,
-        created: None,
+        ..Profile::default()
     }));
 }
 

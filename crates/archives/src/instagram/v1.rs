@@ -132,6 +132,7 @@ pub(crate) fn profile(r: &mut Reader, path: &str) {
             mime_type: None,
         }),
         created: secs(&p.date_joined),
+        ..Profile::default()
     }));
 }
 

@@ -53,10 +53,8 @@ impl Geo {
             return None;
         }
         Some(Location {
-            latitude,
-            longitude,
             altitude: geo.altitude.filter(|a| a.is_finite() && *a != 0.0),
-            name: None,
+            ..Location::at(latitude, longitude)
         })
     }
 }
@@ -215,7 +213,7 @@ mod tests {
             s.taken().map(|t| t.utc.unix_timestamp()),
             Some(1_697_872_351)
         );
-        assert_eq!(s.location().map(|l| l.latitude), Some(48.5));
+        assert_eq!(s.location().and_then(|l| l.latitude), Some(48.5));
         assert!(matches!(
             kind(json!({"albumData": {"title": "Trip", "date": {"timestamp": "0"}}}), "metadata.json"),
             Kind::Album(a) if a.title().as_deref() == Some("Trip") && a.created().is_none()
@@ -242,7 +240,7 @@ mod tests {
                 {"locationEnrichment": {"location": [{"name": "Gdańsk", "latitudeE7": 543_520_000, "longitudeE7": 186_466_000}]}}]}))
         .expect("album");
         let place = meta.location().expect("a place");
-        assert!((place.latitude - 54.352).abs() < 1e-9);
+        assert!((place.latitude.unwrap() - 54.352).abs() < 1e-9);
         assert_eq!(place.name.as_deref(), Some("Gdańsk"));
     }
 }

@@ -119,10 +119,8 @@ fn media(
         taken: Some(taken),
         uploaded: None,
         location: Some(Location {
-            latitude: 48.8584,
-            longitude: 2.2945,
-            altitude: None,
             name: Some("Tour Eiffel".into()),
+            ..Location::at(48.8584, 2.2945)
         }),
         albums: albums.iter().map(|a| a.to_string()).collect(),
         live_photo_of: None,
@@ -343,10 +341,9 @@ pub fn fixture() -> MemSource {
         username: Some("ana.example".into()),
         email: Some("ana@example.invalid".into()),
         bio: Some("Photos & stories 📷".into()),
-        website: None,
-        birthday: None,
         picture: Some(att("m:avatar")),
         created: Some(ts(2015, 5, 5)),
+        ..Profile::default()
     }));
     let mut failing = HashMap::new();
     failing.insert(

@@ -554,10 +554,8 @@ fn graph_time(text: &str) -> Option<Timestamp> {
 fn location(place: PlaceNode) -> Option<Location> {
     let coordinates = place.location?;
     Some(Location {
-        latitude: coordinates.latitude?,
-        longitude: coordinates.longitude?,
-        altitude: None,
         name: non_empty(place.name),
+        ..Location::at(coordinates.latitude?, coordinates.longitude?)
     })
 }
 

@@ -156,12 +156,7 @@ fn gps_location(gps: &nom_exif::GPSInfo) -> Option<Location> {
     }
     // Seven decimals is about a centimetre: more is rounding noise from the rationals.
     let round = |v: f64| (v * 1e7).round() / 1e7;
-    Some(Location {
-        latitude: round(latitude),
-        longitude: round(longitude),
-        altitude: None,
-        name: None,
-    })
+    Some(Location::at(round(latitude), round(longitude)))
 }
 
 pub fn mtime(modified: std::io::Result<SystemTime>) -> Option<Timestamp> {
