@@ -42,7 +42,10 @@ fn texts(c: &Catalogue) -> Vec<String> {
             Record::Media(m) => out.extend(m.caption.clone()),
             Record::Post(p) => {
                 out.extend(p.text.clone());
-                out.extend(p.location.as_ref().and_then(|l| l.name.clone()));
+                if let Some(place) = &p.location {
+                    out.extend(place.name.clone());
+                    out.extend(place.address.clone());
+                }
             }
             Record::Comment(c) => out.push(c.text.clone()),
             Record::Story(s) => out.extend(s.caption.clone()),

@@ -10,15 +10,18 @@
 //! What becomes what:
 //! - posts → `Post` (life events too, dated at their `backdated_timestamp`; text from the post,
 //!   the life event, note, event and text attachments, else the title prose); a post's place
-//!   is its location; its photos are media items;
+//!   (point, name, address) is its location, and the location of its photos and videos that
+//!   carry no place of their own; its photos are media items;
 //! - `album/<N>.json` → `Album`; post photos whose `title` names an album (`Timeline Photos`)
 //!   go in that album; other post photos in "Posts", uncategorized photos in "Uncategorized
 //!   photos", videos in "Videos", story media in "Stories", and a thread's media in
 //!   "Messages/<thread title>" (an album with path `["Messages", title]`);
 //! - `check-ins.json` (an array, or one object) → one `Post` per check-in, id `checkin:…`,
-//!   with the place name as text and its coordinates as location;
+//!   with its message (else the place's name) as text and the place as location, whether it
+//!   is flat among the labels or nested under "Place tags";
 //! - comments → `Comment`; each Messenger thread folder → `Thread` + its `Message`s, every
-//!   `message_N.json` merged and sorted by time; the profile → `Profile`.
+//!   `message_N.json` merged and sorted by time (a file a message names by its bare name is
+//!   looked for in the thread's `photos/`, `videos/`, … too); the profile → `Profile`.
 //!
 //! Media dates: `taken` is the EXIF `taken_timestamp` when there is one, else the upload time
 //! (`creation_timestamp`), which is also `uploaded`. Photos and videos no JSON names are
@@ -331,11 +334,12 @@ impl Reader<'_> {
     }
 
     /// The attachment for one media object, adding its file to the gallery.
+    /// `caption` and `place` are the post's, for media that carry none of their own.
     fn media(
         &mut self,
         base: &str,
         m: &MediaObj,
-        caption: Option<&str>,
+        (caption, place): (Option<&str>, Option<&Location>),
         into: Into,
     ) -> Option<Attachment> {
         let uri = m.uri.get()?;
@@ -364,9 +368,11 @@ impl Reader<'_> {
             }
             Resolved::File(path) => {
                 let taken = m.exif().find_map(|e| e.taken_timestamp.secs());
+                // The camera's point beats the place the post names.
                 let place = m
                     .exif()
-                    .find_map(|e| location(e.latitude.0, e.longitude.0, None));
+                    .find_map(|e| location(e.latitude.0, e.longitude.0, None))
+                    .or_else(|| place.cloned());
                 let album = match into {
                     Into::Album(id) => id,
                     Into::TitleOr(key, title) => match m.title.get() {
@@ -400,7 +406,7 @@ impl Reader<'_> {
 
     fn media_list(&mut self, path: &str, list: &[MediaObj], (key, title): (&str, &str)) {
         for m in list {
-            self.media(path, m, None, Into::Synthetic(key, title));
+            self.media(path, m, (None, None), Into::Synthetic(key, title));
         }
     }
 
@@ -426,7 +432,7 @@ impl Reader<'_> {
             location: None,
         });
         for m in file.photos.iter().chain(file.cover_photo.as_ref()) {
-            self.media(path, m, None, Into::Album(id.clone()));
+            self.media(path, m, (None, None), Into::Album(id.clone()));
         }
     }
 
@@ -484,7 +490,9 @@ impl Reader<'_> {
         }
     }
 
-    /// The attachment groups of a post: extra text, attachments and the place.
+    /// The attachment groups of a post: extra text, attachments and the place. The place is
+    /// also the place of the post's photos and videos that have none of their own, so that a
+    /// transfer of media alone keeps it.
     fn attachments(
         &mut self,
         path: &str,
@@ -492,10 +500,13 @@ impl Reader<'_> {
         caption: Option<&str>,
         (key, title): (&str, &str),
     ) -> (Vec<String>, Vec<Attachment>, Option<Location>) {
-        let (mut extras, mut attachments, mut place) = (Vec::new(), Vec::new(), None);
-        for item in groups.iter().flat_map(|g| &g.data) {
+        let items = || groups.iter().flat_map(|g| &g.data);
+        let place = items().find_map(|item| item.place.as_ref().and_then(place));
+        let (mut extras, mut attachments) = (Vec::new(), Vec::new());
+        let context = (caption, place.as_ref());
+        for item in items() {
             if let Some(m) = &item.media {
-                attachments.extend(self.media(path, m, caption, Into::TitleOr(key, title)));
+                attachments.extend(self.media(path, m, context, Into::TitleOr(key, title)));
             }
             if let Some(link) = &item.external_context {
                 match link.url.get() {
@@ -508,19 +519,6 @@ impl Reader<'_> {
                     None => extras.extend(link.name.owned()),
                 }
             }
-            if let Some(p) = &item.place {
-                let coordinate = p.coordinate.as_ref();
-                place = place.or_else(|| {
-                    location(
-                        coordinate.and_then(|c| c.latitude.0),
-                        coordinate.and_then(|c| c.longitude.0),
-                        p.name.owned(),
-                    )
-                });
-                if place.is_none() {
-                    extras.extend(p.name.owned());
-                }
-            }
             if let Some(e) = &item.event {
                 extras.extend(e.name.owned());
             }
@@ -531,7 +529,7 @@ impl Reader<'_> {
                 extras.extend(n.title.owned());
                 extras.extend(n.text.owned());
                 for m in &n.media {
-                    attachments.extend(self.media(path, m, caption, Into::TitleOr(key, title)));
+                    attachments.extend(self.media(path, m, context, Into::TitleOr(key, title)));
                 }
             }
             extras.extend(item.text.owned());
@@ -644,7 +642,7 @@ impl Reader<'_> {
                 .chain(m.sticker.as_ref());
             for f in files {
                 let Some(uri) = f.uri.get() else { continue };
-                match resolve(self.fs, self.root, &base_dir, uri) {
+                match resolve_in_thread(self.fs, self.root, &base_dir, uri) {
                     Some(Resolved::File(path)) => {
                         let album = self.gallery.album(&album_key, || Album {
                             id: format!("album:{album_key}"),
@@ -727,17 +725,16 @@ impl Reader<'_> {
             name,
             username: text(p.get("username")),
             email: text(p.pointer("/emails/emails/0")),
-            bio: None,
-            website: None,
             birthday,
-            picture: None,
             created: Ts(p.get("registration_timestamp").and_then(Value::as_i64)).secs(),
             ..Profile::default()
         }));
     }
 
     /// `check-ins.json`: an array, or one object when there is a single check-in; each entry
-    /// is `{timestamp, label_values: [{label, value | timestamp_value}]}` with localized labels.
+    /// is `{timestamp, label_values: [{label, value | timestamp_value | dict | vec}]}` with
+    /// localized labels. The place is either flat among the labels or nested under a "Place
+    /// tags" label as a `dict` (or a `vec` of them) of its name, address and coordinates.
     fn check_ins(&mut self, path: &str) {
         let Some(value) = self.load::<Value>(path) else {
             return;
@@ -753,37 +750,128 @@ impl Reader<'_> {
         let rel = &path[self.root.len()..];
         for (i, entry) in entries.iter().enumerate() {
             let id = format!("checkin:{rel}#{i}");
-            let (mut name, mut coordinates) = (None, None);
-            let labels = entry.get("label_values").and_then(Value::as_array);
-            for lv in labels.into_iter().flatten() {
-                let Some(value) = lv.get("value").and_then(Value::as_str) else {
+            let mut labelled = Vec::new();
+            if let Some(list) = entry.get("label_values").and_then(Value::as_array) {
+                label_values(list, false, &mut labelled);
+            }
+            let (mut coordinates, mut name, mut address) = (None, None, None);
+            // Texts no label names: the place's first is its name; those outside the place
+            // are the check-in's message, or, when nothing else names the place, its name.
+            let (mut in_place, mut others) = (None, Vec::new());
+            for (label, value, nested) in labelled {
+                let value = value.trim();
+                if value.is_empty() || value.contains("://") {
                     continue;
-                };
+                }
                 if let Some(c) = parse_coordinates(value) {
                     coordinates = coordinates.or(Some(c));
-                } else if name.is_none() && !value.trim().is_empty() && !value.contains("://") {
-                    name = Some(value.trim().to_owned());
+                } else if is_label(label, ADDRESS) {
+                    address = address.or_else(|| Some(value.to_owned()));
+                } else if is_label(label, PLACE_NAME) {
+                    name = name.or_else(|| Some(value.to_owned()));
+                } else if nested {
+                    in_place = in_place.or_else(|| Some(value.to_owned()));
+                } else {
+                    others.push(value.to_owned());
                 }
             }
+            let name = name
+                .or(in_place)
+                .or_else(|| (!others.is_empty()).then(|| others.remove(0)));
+            let message = (!others.is_empty()).then(|| others.join("\n\n"));
             let created = Ts(entry.get("timestamp").and_then(Value::as_i64)).secs();
-            if name.is_none() && coordinates.is_none() {
+            if name.is_none() && address.is_none() && coordinates.is_none() {
                 self.cat.problem(id, "check-in without a place");
                 continue;
             }
-            let location =
-                coordinates.and_then(|(lat, lon)| location(Some(lat), Some(lon), name.clone()));
+            let point = coordinates.and_then(|(lat, lon)| location(Some(lat), Some(lon), None));
+            let location = Location {
+                name: name.clone(),
+                address: address.clone(),
+                ..point.unwrap_or_default()
+            };
             self.cat.records.push(Record::Post(Post {
                 id,
                 author: self.owner.clone().map(|name| Person { id: None, name }),
                 created,
                 updated: None,
-                text: name,
+                text: message.or(name).or(address),
                 attachments: Vec::new(),
-                location,
+                location: Some(location),
                 reactions: Vec::new(),
             }));
         }
     }
+}
+
+/// Labels of a check-in's place fields, in the languages seen so far; others are recognised
+/// by shape.
+const PLACE_NAME: &[&str] = &[
+    "Name",
+    "Place name",
+    "Place",
+    "Navn",
+    "Nom",
+    "Nombre",
+    "Name des Orts",
+];
+const ADDRESS: &[&str] = &["Address", "Adresse", "Dirección", "Indirizzo", "Adres"];
+
+fn is_label(label: &str, labels: &[&str]) -> bool {
+    labels.iter().any(|l| l.eq_ignore_ascii_case(label.trim()))
+}
+
+/// Every `(label, value, nested)` of a `label_values` list, with the entries of `dict`s and
+/// `vec`s of dicts in it (`nested`: inside one).
+fn label_values<'v>(list: &'v [Value], nested: bool, out: &mut Vec<(&'v str, &'v str, bool)>) {
+    for lv in list {
+        let label = lv.get("label").and_then(Value::as_str).unwrap_or("");
+        if let Some(value) = lv.get("value").and_then(Value::as_str) {
+            out.push((label, value, nested));
+        }
+        for key in ["dict", "vec"] {
+            if let Some(inner) = lv.get(key).and_then(Value::as_array) {
+                label_values(inner, true, out);
+            }
+        }
+    }
+}
+
+/// A post's place: its point when it has one, with its name and address.
+fn place(p: &json::Place) -> Option<Location> {
+    let coordinate = p.coordinate.as_ref();
+    let point = location(
+        coordinate.and_then(|c| c.latitude.0),
+        coordinate.and_then(|c| c.longitude.0),
+        None,
+    );
+    let (name, address) = (p.name.owned(), p.address.owned());
+    if point.is_none() && name.is_none() && address.is_none() {
+        return None;
+    }
+    Some(Location {
+        name,
+        address,
+        ..point.unwrap_or_default()
+    })
+}
+
+/// Like [`resolve`], and a bare file name is also looked for in the thread's media folders:
+/// threads of 2017 (in `e2ee_cutover/`) name a photo by its file name alone, while the file
+/// sits in the thread's `photos/`.
+fn resolve_in_thread(fs: &ArchiveFs, root: &str, base_dir: &str, uri: &str) -> Option<Resolved> {
+    let found = resolve(fs, root, base_dir, uri)?;
+    let bare = !uri.trim().trim_start_matches("./").contains('/');
+    if !bare || !matches!(found, Resolved::Missing(_)) {
+        return Some(found);
+    }
+    for folder in ["photos", "videos", "gifs", "audio", "files"] {
+        let dir = format!("{base_dir}{folder}/");
+        if let Some(Resolved::File(path)) = resolve(fs, &dir, &dir, uri) {
+            return Some(Resolved::File(path));
+        }
+    }
+    Some(found)
 }
 
 /// A posts file's wrapper object holds the list under some key next to other values.

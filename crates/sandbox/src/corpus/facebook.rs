@@ -101,6 +101,8 @@ fn json_export(t: &mut Tree, era: Era) -> io::Result<()> {
         .at(1_305_040_000)
         .caption("Kaffe på Café X ☕");
     it.albums = vec!["Timeline Photos".into()];
+    // The photo's EXIF has no place: the post's is the photo's.
+    it.location = Some((55.676, 12.568));
     t.item(it);
     t.text("Kaffe på Café X ☕");
     let exif = json!({"photo_metadata": {"exif_data": [{"upload_ip": "94.1.2.3", "taken_timestamp": 1_305_040_000, "camera_make": "Sony", "iso": 40}]}});
@@ -122,6 +124,7 @@ fn json_export(t: &mut Tree, era: Era) -> io::Result<()> {
         {"timestamp": 1_510_000_000, "title": "Jorg Muller posted something via Example App."}
     ]);
     t.meta_json(posts_file, &posts)?;
+    t.text("Nørregade 1, København");
     t.count("posts", 3);
     t.count("life_events", 1);
     t.count("places", 1);
@@ -190,33 +193,48 @@ fn json_export(t: &mut Tree, era: Era) -> io::Result<()> {
             "thumbnail": {"uri": "https://scontent.xx.fbcdn.net/v/t15/thumb_example.jpg"}}]}),
     )?;
 
-    // Check-ins: an array (pre-2024) or a single object (2024+, one check-in).
-    let checkin = |ts: i64, place: &str, coord: &str| {
+    // Check-ins: an array (pre-2024) or a single object (2024+, one check-in); the place flat
+    // among the labels, or nested under "Place tags" as a dict (or a vec of dicts) of its
+    // name, address and coordinates.
+    let flat = |ts: i64, place: &str, coord: &str| {
         json!({"timestamp": ts, "fbid": "100000000000001", "label_values": [
             {"label": "Place name", "value": mj(place)},
             {"label": "Coordinates", "value": coord},
             {"label": "Visited", "timestamp_value": ts}]})
     };
+    let tagged_place = |place: &str, address: &str, coord: &str| {
+        json!([{"label": "Name", "value": mj(place)},
+               {"label": "Address", "value": mj(address)},
+               {"label": "URL", "value": "https://www.facebook.com/tivoli"},
+               {"label": "Coordinates", "value": coord}])
+    };
     let checkins_path = format!("{posts_dir}/check-ins.json");
     if new {
         t.meta_json(
             &checkins_path,
-            &checkin(1_700_000_000, "Tivoli Gårdene", "(55.67 , 12.56)"),
+            &json!({"timestamp": 1_700_000_000, "fbid": "100000000000003", "label_values": [
+                {"label": "Message", "value": mj("Karrusel 🎠")},
+                {"label": "Place tags", "dict": tagged_place("Tivoli Gårdene", "Vesterbrogade 3, København", "(55.67 , 12.56)")},
+                {"label": "Visited", "timestamp_value": 1_700_000_000}]}),
         )?;
+        t.text("Karrusel 🎠");
         t.count("check_ins", 1);
         t.quirk("check-ins-object");
     } else {
         t.meta_json(
             &checkins_path,
             &json!([
-                checkin(1_400_000_000, "Tivoli Gårdene", "(55.67 , 12.56)"),
-                checkin(1_400_100_000, "Sacramento", "(38.57 , -121.48)")
+                {"timestamp": 1_400_000_000, "fbid": "100000000000001", "label_values": [
+                    {"label": "Place tags", "vec": [{"dict": tagged_place("Tivoli Gårdene", "Vesterbrogade 3, København", "(55.67 , 12.56)")}]}]},
+                flat(1_400_100_000, "Sacramento", "(38.57 , -121.48)")
             ]),
         )?;
         t.count("check_ins", 2);
         t.quirk("check-ins-array");
     }
+    t.quirk("check-ins-place-tags");
     t.text("Tivoli Gårdene");
+    t.text("Vesterbrogade 3, København");
 
     // Comments.
     let comments = match era {
@@ -263,9 +281,10 @@ fn json_export(t: &mut Tree, era: Era) -> io::Result<()> {
     t.count("messages", 4);
 
     if new {
-        // e2ee_cutover thread: a bare file-name uri (file next to the JSON) and an expired CDN uri.
+        // e2ee_cutover thread: a bare file-name uri (the file in the thread's photos/) and an
+        // expired CDN uri.
         let cdir = format!("{msgs}/e2ee_cutover/bobberg_10150000000000002");
-        let bare = format!("{cdir}/98765_n_2017.jpg");
+        let bare = format!("{cdir}/photos/98765_n_2017.jpg");
         t.media(&bare, Format::Jpeg, seed + 8)?;
         t.item(MediaItem::new(bare.clone(), Format::Jpeg, "dm").at(1_490_000_000));
         let cdn = "https://scontent.xx.fbcdn.net/v/t1.0-9/expired_example_n.jpg?oh=00&oe=5E00";
