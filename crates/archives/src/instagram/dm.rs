@@ -7,7 +7,7 @@
 use ferry_core::model::{Attachment, Message, Person, Reaction, Record, Thread, Timestamp};
 use serde::Deserialize;
 
-use super::{Lenient, MediaInfo, Reader, Ts, fix, fix_opt};
+use super::{Lenient, MediaInfo, Reader, Ts, fix, fix_opt, share_title};
 
 /// A thread file; `M` is [`Msg`] on the fast path and `Lenient<Msg>` when a file has
 /// messages of an odd shape (which costs a buffered copy of every message).
@@ -190,14 +190,10 @@ fn message(r: &mut Reader, msg: Msg, thread_id: &str, album: &str, owner: &str) 
         }
     }
     if let Some(share) = msg.share.0 {
-        let text = fix_opt(share.share_text);
-        let by = fix_opt(share.original_content_owner);
-        let title = match (text, by) {
-            (Some(t), Some(b)) => Some(format!("{t} (@{b})")),
-            (Some(t), None) => Some(t),
-            (None, Some(b)) => Some(format!("@{b}")),
-            (None, None) => None,
-        };
+        let title = share_title(
+            fix_opt(share.share_text),
+            fix_opt(share.original_content_owner),
+        );
         let link = share.link.filter(|l| !l.trim().is_empty()).map(fix);
         if link.is_some() || title.is_some() {
             attachments.push(Attachment {

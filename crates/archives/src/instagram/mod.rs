@@ -455,6 +455,16 @@ fn merge(item: &mut MediaItem, info: MediaInfo, album: &str) {
     }
 }
 
+/// The title of a shared post's attachment: its text and its owner's user name.
+pub(crate) fn share_title(text: Option<String>, owner: Option<String>) -> Option<String> {
+    match (text, owner) {
+        (Some(t), Some(o)) => Some(format!("{t} (@{o})")),
+        (Some(t), None) => Some(t),
+        (None, Some(o)) => Some(format!("@{o}")),
+        (None, None) => None,
+    }
+}
+
 fn is_url(uri: &str) -> bool {
     let lower = uri.get(..8).unwrap_or(uri).to_ascii_lowercase();
     lower.starts_with("http://") || lower.starts_with("https://")

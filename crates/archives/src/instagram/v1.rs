@@ -3,18 +3,20 @@
 //! exports and no offset (UTC) in early ones.
 
 use ferry_core::model::{
-    Attachment, Comment, Message, Person, Post, Profile, Record, Story, Thread,
+    Attachment, Comment, Location, Message, Person, Post, Profile, Record, Story, Thread,
 };
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Lenient, MediaInfo, Reader, Shelf, Ts, fix, fix_opt, secs};
+use super::{Lenient, MediaInfo, Reader, Shelf, Ts, fix, fix_opt, secs, share_title};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Item {
     caption: Option<String>,
     taken_at: Option<Ts>,
+    /// The place's name ("Sanford, Florida"); this era gives no coordinates.
+    location: Lenient<String>,
     path: Option<String>,
 }
 
@@ -58,11 +60,12 @@ pub(crate) fn media(r: &mut Reader, path: &str) {
             };
             let taken = secs(&item.taken_at);
             let caption = item.caption.filter(|c| !c.is_empty());
+            let place = fix_opt(item.location.0).map(Location::named);
             let info = MediaInfo {
                 caption: caption.clone(),
                 taken,
                 uploaded: None,
-                location: None,
+                location: place.clone(),
             };
             let attachment = match item.path.as_deref() {
                 Some(p) => r.attach(p, info, &album, &id),
@@ -77,7 +80,7 @@ pub(crate) fn media(r: &mut Reader, path: &str) {
                     updated: None,
                     text: caption,
                     attachments,
-                    location: None,
+                    location: place,
                     reactions: Vec::new(),
                 })),
                 "stories" => r.push(Record::Story(Story {
@@ -124,7 +127,6 @@ pub(crate) fn profile(r: &mut Reader, path: &str) {
         email: nonempty(p.email),
         bio: nonempty(p.biography),
         website: nonempty(p.website),
-        birthday: None,
         picture: nonempty(p.profile_pic_url).map(|u| Attachment {
             media_id: None,
             uri: Some(u),
@@ -242,6 +244,9 @@ struct V1Message {
     heart: Option<String>,
     media_url: Lenient<String>,
     media_share_url: Lenient<String>,
+    /// The caption and the owner's user name of a shared post.
+    media_share_caption: Lenient<String>,
+    media_owner: Lenient<String>,
     voice_media: Lenient<String>,
     link: Lenient<String>,
     story_share: Lenient<String>,
@@ -281,19 +286,30 @@ pub(crate) fn messages(r: &mut Reader, path: &str) {
             };
             let sent = secs(&m.created_at);
             let mut attachments = Vec::new();
-            let refs = [
-                m.media_url,
-                m.media_share_url,
-                m.voice_media,
-                m.link,
-                m.media,
-            ];
+            let info = || MediaInfo {
+                taken: sent,
+                ..MediaInfo::default()
+            };
+            let refs = [m.media_url, m.voice_media, m.link, m.media];
             for uri in refs.into_iter().filter_map(|l| l.0) {
-                let info = MediaInfo {
-                    taken: sent,
-                    ..MediaInfo::default()
-                };
-                attachments.extend(r.attach(&uri, info, &album, &owner));
+                attachments.extend(r.attach(&uri, info(), &album, &owner));
+            }
+            // A shared post: its link, titled with its caption and owner as in later eras.
+            let title = share_title(fix_opt(m.media_share_caption.0), fix_opt(m.media_owner.0));
+            let shared =
+                (m.media_share_url.0).and_then(|uri| r.attach(&uri, info(), &album, &owner));
+            match (shared, title) {
+                (Some(a), title) => attachments.push(Attachment {
+                    title: title.or(a.title),
+                    ..a
+                }),
+                (None, Some(title)) => attachments.push(Attachment {
+                    media_id: None,
+                    uri: None,
+                    title: Some(title),
+                    mime_type: None,
+                }),
+                (None, None) => {}
             }
             if let Some(story) = fix_opt(m.story_share.0) {
                 attachments.push(Attachment {

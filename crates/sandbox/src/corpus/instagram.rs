@@ -75,8 +75,10 @@ fn v1(t: &mut Tree) -> io::Result<()> {
                 .caption(cap),
         );
         t.text(cap);
-        ph.push(json!({"caption": mj(cap), "taken_at": at, "location": "Sanford, Florida", "path": path}));
+        ph.push(json!({"caption": mj(cap), "taken_at": at, "location": mj("Sanford, Florida ☀"), "path": path}));
     }
+    // A place by name only: this era gives no coordinates.
+    t.text("Sanford, Florida ☀");
     let video = "videos/201906/8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d.mp4";
     t.media(video, Format::Mp4, 110)?;
     t.item(MediaItem::new(video, Format::Mp4, "post").at(1_561_647_313));
@@ -112,17 +114,25 @@ fn v1(t: &mut Tree) -> io::Result<()> {
         &json!([{"participants": ["me.myself", "alice"], "conversation": [
             {"sender": "alice", "created_at": "2019-05-01T12:00:03.123456+00:00", "text": mj("hej ❤")},
             {"sender": "me.myself", "created_at": "2019-05-01T12:00:01+00:00", "media_url": "https://example.org/m.jpg"},
+            {"sender": "alice", "created_at": "2019-05-01T11:59:30+00:00",
+             "media_share_url": "https://scontent.cdninstagram.com/v/shared_example.jpg",
+             "media_share_caption": mj("Se lige her 😍"), "media_owner": "bob"},
             {"sender": "alice", "created_at": "2019-05-01T11:59:00", "heart": "❤"}]}]),
     )?;
     t.text("hej ❤");
+    t.text("Se lige her 😍");
+    t.m.links
+        .push("https://scontent.cdninstagram.com/v/shared_example.jpg".into());
     t.count("posts", 3);
     t.count("stories", 1);
     t.count("profile_pictures", 1);
     t.count("threads", 1);
-    t.count("messages", 3);
+    t.count("messages", 4);
     t.count("comments", 1);
     for q in [
         "ig-v1",
+        "place-name-only",
+        "dm-media-share",
         "taken_at-no-offset",
         "taken_at-utc-offset",
         "mojibake-values",
@@ -173,8 +183,10 @@ fn modern(t: &mut Tree, era: Era) -> io::Result<()> {
     t.text("Fødselsdato");
     t.text("Mé Myself");
     if era == Era::Y2025 {
+        let insights =
+            "personal_information/personal_information/instagram_profile_information.json";
         t.meta_json(
-            "personal_information/personal_information/instagram_profile_information.json",
+            insights,
             &json!({"profile_account_insights": [{"string_map_data": {"Contact syncing": {"value": "False"}}}]}),
         )?;
     }
