@@ -44,6 +44,17 @@ fn check(cat: &Catalogue, m: &Manifest, era: Era, root: &str) {
             .any(|f| problem.id.contains(f.as_str()) || problem.reason.contains(f.as_str()));
         assert!(expected, "{label}: unexpected problem {problem:?}");
     }
+    if !m.profile.is_empty() {
+        let profile = cat
+            .records
+            .iter()
+            .find(|r| matches!(r, Record::Profile(_)))
+            .expect("a profile");
+        let got = serde_json::to_value(profile).unwrap();
+        for (field, want) in &m.profile {
+            assert_eq!(&got[field], want, "{label}: profile {field}: {got}");
+        }
+    }
     for file in &m.ignored {
         let reported = cat
             .problems

@@ -719,13 +719,22 @@ impl Reader<'_> {
                 _ => None,
             }
         });
+        let named = |key: &str| text(p.get(key).and_then(|v| v.get("name")));
+        let phone = p
+            .get("phone_numbers")
+            .and_then(Value::as_array)
+            .and_then(|list| list.iter().find_map(|n| text(n.get("phone_number"))));
         self.owner = name.clone();
         self.cat.records.push(Record::Profile(Profile {
             id: "profile".to_owned(),
             name,
             username: text(p.get("username")),
             email: text(p.pointer("/emails/emails/0")),
+            phone,
             birthday,
+            gender: text(p.pointer("/gender/gender_option")),
+            current_city: named("current_city"),
+            hometown: named("hometown"),
             created: Ts(p.get("registration_timestamp").and_then(Value::as_i64)).secs(),
             ..Profile::default()
         }));

@@ -311,6 +311,21 @@ const BIRTHDAY: &[&str] = &[
     "Date de naissance",
     "Geburtsdatum",
 ];
+const PHONE: &[&str] = &[
+    "Phone Number",
+    "Phone",
+    "Telefonnummer",
+    "Numéro de téléphone",
+    "Número de teléfono",
+];
+const GENDER: &[&str] = &["Gender", "Køn", "Kön", "Genre", "Geschlecht", "Género"];
+const PRIVATE: &[&str] = &[
+    "Private Account",
+    "Privat konto",
+    "Compte privé",
+    "Privates Konto",
+    "Cuenta privada",
+];
 
 /// The entries of a `string_map_data` object: label → (value, timestamp).
 fn map_entries(map: &Map<String, Value>) -> Vec<(&str, Option<&str>, Option<Timestamp>)> {
@@ -450,18 +465,28 @@ pub(crate) fn profile(r: &mut Reader, path: &str) {
         .unwrap_or(&empty);
     let entries = map_entries(map);
     let by_shape = |test: fn(&str) -> bool| entries.iter().filter_map(|e| e.1).find(|v| test(v));
-    let field = |labels: &[&str]| labelled(&entries, labels).map(str::to_owned);
-    let username = field(USERNAME);
+    let username = labelled(&entries, USERNAME);
     let birthday = labelled(&entries, BIRTHDAY)
         .or_else(|| by_shape(is_date))
-        .filter(|d| *d != "1919-01-01")
-        .map(str::to_owned);
-    let email = field(EMAIL).or_else(|| by_shape(is_email).map(str::to_owned));
-    let website = field(WEBSITE).or_else(|| by_shape(is_link).map(str::to_owned));
-    let id = match &username {
+        .filter(|d| *d != "1919-01-01");
+    let email = labelled(&entries, EMAIL).or_else(|| by_shape(is_email));
+    let website = labelled(&entries, WEBSITE).or_else(|| by_shape(is_link));
+    let name = labelled(&entries, NAME);
+    let bio = labelled(&entries, BIO);
+    let phone = labelled(&entries, PHONE);
+    let gender = labelled(&entries, GENDER);
+    let private = labelled(&entries, PRIVATE);
+    // Booleans are the strings "True" and "False".
+    let private_flag = private.and_then(|v| match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    });
+    let id = match username {
         Some(u) => format!("profile:{u}"),
         None => "profile".to_owned(),
     };
+    let owned = |v: Option<&str>| v.map(str::to_owned);
     let mut picture = None;
     if let Some(media) = user.get("media_map_data").and_then(Value::as_object) {
         let album = r.shelf(Shelf::ProfilePictures);
@@ -485,12 +510,15 @@ pub(crate) fn profile(r: &mut Reader, path: &str) {
     }
     r.push(Record::Profile(Profile {
         id,
-        name: field(NAME),
-        username,
-        email,
-        bio: field(BIO),
-        website,
-        birthday,
+        name: owned(name),
+        username: owned(username),
+        email: owned(email),
+        phone: owned(phone),
+        bio: owned(bio),
+        website: owned(website),
+        birthday: owned(birthday),
+        gender: owned(gender),
+        private: private_flag,
         picture,
         ..Profile::default()
     }));

@@ -111,6 +111,9 @@ pub(crate) fn profile(r: &mut Reader, path: &str) {
         username: Option<String>,
         website: Option<String>,
         profile_pic_url: Option<String>,
+        phone_number: Option<String>,
+        gender: Option<String>,
+        private_account: Lenient<bool>,
     }
     let Some(p) = r.small_json::<V1Profile>(path) else {
         return;
@@ -125,8 +128,11 @@ pub(crate) fn profile(r: &mut Reader, path: &str) {
         name: nonempty(p.name),
         username,
         email: nonempty(p.email),
+        phone: nonempty(p.phone_number),
         bio: nonempty(p.biography),
         website: nonempty(p.website),
+        gender: nonempty(p.gender),
+        private: p.private_account.0,
         picture: nonempty(p.profile_pic_url).map(|u| Attachment {
             media_id: None,
             uri: Some(u),

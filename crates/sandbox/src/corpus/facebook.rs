@@ -85,12 +85,27 @@ fn json_export(t: &mut Tree, era: Era) -> io::Result<()> {
     t.meta_json(
         profile,
         &json!({"profile_v2": {"name": {"full_name": mj("Jörg Müller"), "first_name": mj("Jörg"), "middle_name": "", "last_name": mj("Müller")},
+            "emails": {"emails": ["jorg@example.org"], "previous_emails": [], "pending_emails": []},
             "birthday": {"year": 1985, "month": 7, "day": 14}, "username": "jorg.muller",
+            "gender": {"gender_option": "MALE", "pronoun": "MASCULINE"},
             "current_city": {"name": mj("København"), "timestamp": 0},
+            "hometown": {"name": mj("Århus"), "timestamp": 1_230_000_000},
+            "relationship": {"status": "Married", "timestamp": 1_400_000_000},
+            "phone_numbers": [{"phone_type": "Mobile", "phone_number": "+4512345678", "verified": true}],
             "registration_timestamp": 1_230_000_000, "profile_uri": "https://www.facebook.com/jorg.muller"}}),
     )?;
     t.text("Jörg Müller");
-    t.text("København");
+    for (field, value) in [
+        ("name", json!("Jörg Müller")),
+        ("email", json!("jorg@example.org")),
+        ("phone", json!("+4512345678")),
+        ("birthday", json!("1985-07-14")),
+        ("gender", json!("MALE")),
+        ("current_city", json!("København")),
+        ("hometown", json!("Århus")),
+    ] {
+        t.profile(field, value);
+    }
 
     let album_dir = format!("{posts_dir}/media/MobileUploads_a1B2c3D4");
     let timeline_dir = format!("{posts_dir}/media/TimelinePhotos_awR5xY");

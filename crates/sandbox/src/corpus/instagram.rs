@@ -51,6 +51,13 @@ fn v1(t: &mut Tree) -> io::Result<()> {
                 "private_account": false}),
     )?;
     t.text("Bor i København");
+    for (field, value) in [
+        ("username", json!("me.myself")),
+        ("gender", json!("female")),
+        ("private", json!(false)),
+    ] {
+        t.profile(field, value);
+    }
     // taken_at without an offset (early v1) and with +00:00 (later v1): both UTC.
     let photos = [
         (
@@ -178,10 +185,22 @@ fn modern(t: &mut Tree, era: Era) -> io::Result<()> {
                 "Brugernavn": {"href": "", "value": "me.myself", "timestamp": 0},
                 "Navn": {"href": "", "value": mj("Mé Myself"), "timestamp": 0},
                 mj("Fødselsdato"): {"href": "", "value": "1990-04-02", "timestamp": 0},
-                "Privat konto": {"href": "", "value": "False", "timestamp": 0}}}]}),
+                "Telefonnummer": {"href": "", "value": "+4587654321", "timestamp": 0},
+                mj("Køn"): {"href": "", "value": "Kvinde", "timestamp": 0},
+                "Privat konto": {"href": "", "value": "True", "timestamp": 0}}}]}),
     )?;
     t.text("Fødselsdato");
     t.text("Mé Myself");
+    for (field, value) in [
+        ("username", json!("me.myself")),
+        ("name", json!("Mé Myself")),
+        ("birthday", json!("1990-04-02")),
+        ("phone", json!("+4587654321")),
+        ("gender", json!("Kvinde")),
+        ("private", json!(true)),
+    ] {
+        t.profile(field, value);
+    }
     if era == Era::Y2025 {
         let insights =
             "personal_information/personal_information/instagram_profile_information.json";

@@ -97,6 +97,9 @@ pub struct Manifest {
     pub links: Vec<String>,
     /// Files a reader must skip without failing (junk, print orders, HTML browsers).
     pub ignored: Vec<String>,
+    /// Fields the profile record must hold, in the model's JSON form (`{"gender": "female"}`).
+    #[serde(default)]
+    pub profile: BTreeMap<String, Value>,
     /// Quirks present in this tree, as short tags (for coverage reports).
     pub quirks: Vec<String>,
     /// Every file written, relative to the root, sorted.
@@ -167,6 +170,10 @@ impl Tree {
 
     pub(crate) fn text(&mut self, t: &str) {
         self.m.texts.push(t.to_string());
+    }
+
+    pub(crate) fn profile(&mut self, field: &str, value: Value) {
+        self.m.profile.insert(field.to_string(), value);
     }
 
     pub(crate) fn finish(mut self) -> Manifest {
