@@ -151,6 +151,10 @@ pub(crate) fn exact<T>(items: impl Iterator<Item = T>) -> Vec<T> {
     v
 }
 
+/// The start of a problem's reason for what a reader read but ferry's model has no place for,
+/// followed by what that is.
+pub(crate) const NOT_CARRIED: &str = "read, but not carried (ferry's model has no place for it)";
+
 /// How many leading bytes [`sniff`] wants.
 pub const SNIFF_BYTES: usize = 64;
 

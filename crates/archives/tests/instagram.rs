@@ -36,13 +36,28 @@ fn check(cat: &Catalogue, m: &Manifest, era: Era, root: &str) {
     assert_eq!(cat.detection.service, Service::Instagram, "{label}");
     assert_eq!(cat.detection.era, era_name(era), "{label}");
     assert_eq!(cat.detection.root, root, "{label}");
-    // Only the files the corpus says a reader must skip may be reported.
+    // Only the files the corpus says a reader must skip, and what the model has no place for,
+    // may be reported.
+    let not_carried = |p: &ferry_core::traits::Skipped| {
+        m.not_carried
+            .iter()
+            .any(|(f, what)| p.id.ends_with(f.as_str()) && p.reason.contains(what.as_str()))
+    };
     for problem in &cat.problems {
         let expected = m
             .ignored
             .iter()
-            .any(|f| problem.id.contains(f.as_str()) || problem.reason.contains(f.as_str()));
+            .any(|f| problem.id.contains(f.as_str()) || problem.reason.contains(f.as_str()))
+            || not_carried(problem);
         assert!(expected, "{label}: unexpected problem {problem:?}");
+    }
+    for (file, what) in &m.not_carried {
+        assert!(
+            cat.problems
+                .iter()
+                .any(|p| p.id.ends_with(file.as_str()) && p.reason.contains(what.as_str())),
+            "{label}: {file}: {what} not reported as not carried"
+        );
     }
     if !m.profile.is_empty() {
         let profile = cat

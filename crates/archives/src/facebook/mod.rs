@@ -39,7 +39,7 @@ use ferry_core::model::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::catalogue::{Catalogue, Detection, Service};
+use crate::catalogue::{Catalogue, Detection, NOT_CARRIED, Service};
 use crate::mojibake;
 use crate::vfs::ArchiveFs;
 use gallery::{Gallery, Resolved, Seen, location, resolve};
@@ -456,10 +456,20 @@ impl Reader<'_> {
                 None => return,
             },
         };
+        let tagged = posts
+            .iter()
+            .filter(|p| p.tags.iter().any(|t| t.name.get().is_some()))
+            .count();
         let rel = &path[self.root.len()..];
         for (i, p) in posts.into_iter().enumerate() {
             let post = self.post(path, &format!("post:{rel}#{i}"), &p, ("posts", "Posts"));
             self.cat.records.push(Record::Post(post));
+        }
+        if tagged > 0 {
+            self.cat.problem(
+                path,
+                format!("{NOT_CARRIED}: the people tagged in {tagged} of its posts"),
+            );
         }
     }
 
@@ -738,6 +748,29 @@ impl Reader<'_> {
             created: Ts(p.get("registration_timestamp").and_then(Value::as_i64)).secs(),
             ..Profile::default()
         }));
+        // What the profile holds that the model has no field for, so that `inspect` says so.
+        let read = [
+            "name",
+            "emails",
+            "birthday",
+            "username",
+            "phone_numbers",
+            "gender",
+            "current_city",
+            "hometown",
+            "registration_timestamp",
+        ];
+        let unread: Vec<&str> = p
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| !read.contains(&k.as_str()) && has_data(v))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if !unread.is_empty() {
+            self.cat
+                .problem(path, format!("{NOT_CARRIED}: {}", unread.join(", ")));
+        }
     }
 
     /// `check-ins.json`: an array, or one object when there is a single check-in; each entry
@@ -863,6 +896,18 @@ fn place(p: &json::Place) -> Option<Location> {
         address,
         ..point.unwrap_or_default()
     })
+}
+
+/// Whether a JSON value holds anything (not null, blank, zero, or empty).
+fn has_data(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::String(s) => !s.trim().is_empty(),
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::Array(a) => a.iter().any(has_data),
+        Value::Object(o) => o.values().any(has_data),
+    }
 }
 
 /// Like [`resolve`], and a bare file name is also looked for in the thread's media folders:

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Lenient, MediaInfo, Reader, Shelf, Ts, fix_opt, parse_time, secs};
+use crate::catalogue::NOT_CARRIED;
 
 /// One entry of a media list: a media object (`uri`, …) or a post holding several
 /// (`media: [...]`). Posts, stories, reels, archived posts, IGTV and profile pictures all use
@@ -384,11 +385,15 @@ pub(crate) fn comments(r: &mut Reader, path: &str) {
         return;
     };
     let rel = r.rel(path).to_owned();
+    let mut owners = 0;
     for (i, item) in records_of(tree).into_iter().enumerate() {
         let id = format!("comment:{rel}#{i}");
         let (text, created) =
             if let Some(map) = item.get("string_map_data").and_then(Value::as_object) {
                 let entries = map_entries(map);
+                if labelled(&entries, OWNER).is_some() {
+                    owners += 1;
+                }
                 let text = labelled(&entries, COMMENT).or_else(|| {
                     // By shape: the value that is not the owner's user name.
                     let values: Vec<&str> = entries
@@ -434,6 +439,14 @@ pub(crate) fn comments(r: &mut Reader, path: &str) {
             attachments: Vec::new(),
             reactions: Vec::new(),
         }));
+    }
+    if owners > 0 {
+        r.problem(
+            rel,
+            format!(
+                "{NOT_CARRIED}: the owner of the post commented on, in {owners} of its comments"
+            ),
+        );
     }
 }
 
@@ -482,6 +495,15 @@ pub(crate) fn profile(r: &mut Reader, path: &str) {
         "false" => Some(false),
         _ => None,
     });
+    // Labels whose value none of the fields took: `inspect` lists them.
+    let taken = [
+        username, birthday, email, website, name, bio, phone, gender, private,
+    ];
+    let unread: Vec<&str> = entries
+        .iter()
+        .filter(|(_, v, _)| v.is_some_and(|v| !taken.contains(&Some(v))))
+        .map(|(k, _, _)| *k)
+        .collect();
     let id = match username {
         Some(u) => format!("profile:{u}"),
         None => "profile".to_owned(),
@@ -507,6 +529,12 @@ pub(crate) fn profile(r: &mut Reader, path: &str) {
             let attachment = r.attach(uri, info, &album, &id);
             picture = picture.or(attachment);
         }
+    }
+    if !unread.is_empty() {
+        r.problem(
+            r.rel(path).to_owned(),
+            format!("{NOT_CARRIED}: {}", unread.join(", ")),
+        );
     }
     r.push(Record::Profile(Profile {
         id,

@@ -20,7 +20,7 @@
 //! conversation, "Messages / <thread title>" (its `path` is `["Messages", title]`).
 //!
 //! Likes, follows, searches, ads and the other activity files hold no media, posts or messages
-//! and are not read.
+//! and are not read; each is reported as such, so that `ferry inspect` lists them.
 
 mod content;
 mod dm;
@@ -151,7 +151,10 @@ pub fn read(fs: &ArchiveFs, detection: &Detection) -> Catalogue {
             _ if numbered(name, "posts_").is_some() => content::posts(&mut reader, path),
             _ if is_comments(dir, name) => content::comments(&mut reader, path),
             _ if is_media_folder(dir) => content::media_lists(&mut reader, path),
-            _ => {}
+            _ => reader.problem(
+                rel.to_owned(),
+                "not read: ferry does not carry this kind of Instagram data",
+            ),
         }
     }
     for (dir, mut files) in threads {

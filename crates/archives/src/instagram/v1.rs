@@ -302,8 +302,10 @@ pub(crate) fn messages(r: &mut Reader, path: &str) {
             }
             // A shared post: its link, titled with its caption and owner as in later eras.
             let title = share_title(fix_opt(m.media_share_caption.0), fix_opt(m.media_owner.0));
-            let shared =
-                (m.media_share_url.0).and_then(|uri| r.attach(&uri, info(), &album, &owner));
+            let shared = m
+                .media_share_url
+                .0
+                .and_then(|uri| r.attach(&uri, info(), &album, &owner));
             match (shared, title) {
                 (Some(a), title) => attachments.push(Attachment {
                     title: title.or(a.title),

@@ -106,6 +106,9 @@ fn json_export(t: &mut Tree, era: Era) -> io::Result<()> {
     ] {
         t.profile(field, value);
     }
+    for what in ["relationship", "profile_uri"] {
+        t.not_carried(profile, what);
+    }
 
     let album_dir = format!("{posts_dir}/media/MobileUploads_a1B2c3D4");
     let timeline_dir = format!("{posts_dir}/media/TimelinePhotos_awR5xY");
@@ -140,6 +143,7 @@ fn json_export(t: &mut Tree, era: Era) -> io::Result<()> {
     ]);
     t.meta_json(posts_file, &posts)?;
     t.text("Nørregade 1, København");
+    t.not_carried(posts_file, "people tagged");
     t.count("posts", 3);
     t.count("life_events", 1);
     t.count("places", 1);

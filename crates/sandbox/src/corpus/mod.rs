@@ -97,6 +97,10 @@ pub struct Manifest {
     pub links: Vec<String>,
     /// Files a reader must skip without failing (junk, print orders, HTML browsers).
     pub ignored: Vec<String>,
+    /// What a file holds that ferry's model has no place for, as `(file, what)`: a reader
+    /// must report each (so that `ferry inspect` lists it), naming `what`.
+    #[serde(default)]
+    pub not_carried: Vec<(String, String)>,
     /// Fields the profile record must hold, in the model's JSON form (`{"gender": "female"}`).
     #[serde(default)]
     pub profile: BTreeMap<String, Value>,
@@ -170,6 +174,12 @@ impl Tree {
 
     pub(crate) fn text(&mut self, t: &str) {
         self.m.texts.push(t.to_string());
+    }
+
+    pub(crate) fn not_carried(&mut self, file: &str, what: &str) {
+        self.m
+            .not_carried
+            .push((file.to_string(), what.to_string()));
     }
 
     pub(crate) fn profile(&mut self, field: &str, value: Value) {
