@@ -336,6 +336,28 @@ fn bare_array_lists_are_read_by_name() {
     assert_eq!(video.albums, ["album:reels"]);
 }
 
+/// A post shared in a 2020-era message keeps its caption and its owner, in the attachment's
+/// title as later eras' shares do.
+#[test]
+fn v1_shared_posts_keep_caption_and_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    instagram::write(dir.path(), Era::V1).unwrap();
+    let cat = read(&[dir.path().to_path_buf()]);
+    let shared = cat
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Message(m) => Some(&m.attachments),
+            _ => None,
+        })
+        .flatten()
+        .find(|a| {
+            a.uri.as_deref() == Some("https://scontent.cdninstagram.com/v/shared_example.jpg")
+        })
+        .expect("the shared post's attachment");
+    assert_eq!(shared.title.as_deref(), Some("Se lige her 😍 (@bob)"));
+}
+
 #[test]
 fn v1_odd_messages_become_problems() {
     let dir = tempfile::tempdir().unwrap();
