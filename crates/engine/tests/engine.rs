@@ -219,6 +219,9 @@ async fn retries_by_kind_and_reports_permanent_failures() {
 
     assert_eq!(report.state, JobState::Done);
     assert_eq!((report.counts.done, report.counts.failed), (3, 1));
+    // "done" never hides a failure: what --json and `ferry jobs` show.
+    assert_eq!(report.outcome(), "done_with_failures");
+    assert_eq!(report.to_json()["state"], "done_with_failures");
     assert_eq!(report.failures.len(), 1);
     assert_eq!(report.failures[0].item, "Album/c.jpg");
     assert!(report.failures[0].reason.contains("refused: bad file"));
@@ -249,6 +252,7 @@ async fn gives_up_on_a_fault_that_never_passes() {
     ));
     let report = run(&f, flaky.clone()).await;
     assert_eq!(report.counts.failed, 1);
+    assert_eq!(report.outcome(), "failed", "every item it tried failed");
     assert!(
         report.failures[0]
             .reason
