@@ -306,18 +306,19 @@ pub trait Store: Send + Sync {
 
     /// Units still to move (pending or staged) after `after_seq`, in order.
     async fn units_to_move(&self, job: &JobId, after_seq: i64, limit: u32) -> Result<Vec<Unit>>;
-    /// The records that earlier jobs of the same owner and spec (the same route) listed for
-    /// these source ids of source `source_index`, the newest job's first; for a source that
-    /// reuses an unchanged item's record instead of reading it again.
+    /// The records that the last earlier job of the same owner and spec (the same route)
+    /// listed for these source ids of source `source_index`; for a source that reuses an
+    /// unchanged item's record instead of reading it again. Only the last job is asked: it
+    /// listed everything the route had then, so a route run daily costs the same on day 365.
     async fn earlier_records(
         &self,
         job: &JobId,
         source_index: usize,
         ids: &[String],
     ) -> Result<Vec<MediaItem>>;
-    /// For the pending units `first..=last`: where an earlier job of the same owner and spec
-    /// (the same route) landed the very same item record (so the same revision) under the same
-    /// container and name, newest job first. A re-run settles these without reading them again
+    /// For the pending units `first..=last`: where the last earlier job of the same owner and
+    /// spec (the same route) landed the very same item record (so the same revision) under the
+    /// same container and name. A re-run settles these without reading them again
     /// when the destination still holds them.
     async fn earlier_landings(
         &self,

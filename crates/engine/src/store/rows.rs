@@ -399,7 +399,7 @@ pub(super) fn job_states(rows: Vec<(String, i64)>) -> Result<Vec<(JobState, u64)
         .collect()
 }
 
-/// The first (newest job's) record of each source id, decoded.
+/// One record per source id (an item in several albums has a unit, and its record, in each).
 pub(super) fn newest_records(found: Vec<(String, String)>) -> Result<Vec<MediaItem>> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();

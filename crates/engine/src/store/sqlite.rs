@@ -483,10 +483,12 @@ impl Store for SqliteStore {
         let found: Vec<(String, String)> = sqlx::query_as(
             "SELECT prev.source_id, prev.record
              FROM jobs cj
-             JOIN jobs pj ON pj.owner = cj.owner AND pj.spec = cj.spec AND pj.id <> cj.id
+             JOIN jobs pj ON pj.id = (SELECT e.id FROM jobs e
+                 WHERE e.owner = cj.owner AND e.spec = cj.spec AND e.id < cj.id
+                 ORDER BY e.id DESC LIMIT 1)
              JOIN units prev ON prev.job_id = pj.id AND prev.source_index = ?2
              WHERE cj.id = ?1 AND prev.record IS NOT NULL AND prev.source_id IN (SELECT value FROM json_each(?3))
-             ORDER BY pj.id DESC",
+             ORDER BY prev.source_id",
         )
         .bind(job)
         .bind(source_index as i64)
@@ -502,10 +504,12 @@ impl Store for SqliteStore {
         first: i64,
         last: i64,
     ) -> Result<Vec<EarlierLanding>> {
-        let mut found: Vec<EarlierLanding> = sqlx::query_as(
+        let found: Vec<EarlierLanding> = sqlx::query_as(
             "SELECT cur.seq, prev.dest_id, prev.sha256, prev.bytes
              FROM jobs cj
-             JOIN jobs pj ON pj.owner = cj.owner AND pj.spec = cj.spec AND pj.id <> cj.id
+             JOIN jobs pj ON pj.id = (SELECT e.id FROM jobs e
+                 WHERE e.owner = cj.owner AND e.spec = cj.spec AND e.id < cj.id
+                 ORDER BY e.id DESC LIMIT 1)
              JOIN units cur ON cur.job_id = cj.id
              JOIN units prev ON prev.job_id = pj.id AND prev.source_index = cur.source_index
                  AND prev.source_id = cur.source_id AND prev.album_id = cur.album_id
@@ -513,15 +517,13 @@ impl Store for SqliteStore {
                  AND prev.state = 'done' AND prev.record = cur.record
                  AND prev.container = cur.container AND prev.name = cur.name
                  AND prev.dest_id IS NOT NULL AND prev.sha256 IS NOT NULL AND prev.bytes IS NOT NULL
-             ORDER BY cur.seq, pj.id DESC",
+             ORDER BY cur.seq",
         )
         .bind(job)
         .bind(first)
         .bind(last)
         .fetch_all(&self.pool)
         .await?;
-        // The newest earlier job's landing of each unit.
-        found.dedup_by_key(|l| l.seq);
         Ok(found)
     }
 
