@@ -77,7 +77,7 @@ fn main() {
     for row in rows {
         body.push_str(&row);
     }
-    write_section("faulty_uploads", body.trim_end());
+    ferry_sandbox::bench::write_section("faulty_uploads", body.trim_end());
     print!("{body}");
 }
 
@@ -250,26 +250,4 @@ fn machine() -> String {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default()
     )
-}
-
-/// Replaces this bench's section of docs/benchmarks.md (between `<!-- NAME:start -->` and
-/// `<!-- NAME:end -->`), or appends it when the page has none yet.
-fn write_section(name: &str, body: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md");
-    let existing = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let (start, end) = (
-        format!("<!-- {name}:start -->"),
-        format!("<!-- {name}:end -->"),
-    );
-    let section = format!("{start}\n{body}\n{end}");
-    let updated = match (existing.find(&start), existing.find(&end)) {
-        (Some(a), Some(b)) if a < b => format!(
-            "{}{}{}",
-            &existing[..a],
-            section,
-            &existing[b + end.len()..]
-        ),
-        _ => format!("{}\n\n{}\n", existing.trim_end(), section),
-    };
-    std::fs::write(&path, updated).expect("write docs/benchmarks.md");
 }

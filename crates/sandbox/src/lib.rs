@@ -23,6 +23,7 @@
 // Handlers return ready-made error responses in `Err`; boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod bench;
 pub mod corpus;
 pub mod dropbox;
 pub mod facebook;

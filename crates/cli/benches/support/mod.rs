@@ -1,7 +1,6 @@
 //! What every bench shares: the machine line, and its section of docs/benchmarks.md.
 #![allow(dead_code)]
 
-use std::path::Path;
 use std::process::Command;
 
 /// "2 cores, Linux 6.1.0": where the figures were measured.
@@ -19,24 +18,4 @@ pub fn machine() -> String {
     )
 }
 
-/// Replaces the bench's section of docs/benchmarks.md (between `<!-- NAME:start -->` and
-/// `<!-- NAME:end -->`), or appends it when the page has none yet.
-pub fn write_section(name: &str, body: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md");
-    let existing = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let (start, end) = (
-        format!("<!-- {name}:start -->"),
-        format!("<!-- {name}:end -->"),
-    );
-    let section = format!("{start}\n{body}\n{end}");
-    let updated = match (existing.find(&start), existing.find(&end)) {
-        (Some(a), Some(b)) if a < b => format!(
-            "{}{}{}",
-            &existing[..a],
-            section,
-            &existing[b + end.len()..]
-        ),
-        _ => format!("{}\n\n{}\n", existing.trim_end(), section),
-    };
-    std::fs::write(&path, updated).expect("write docs/benchmarks.md");
-}
+pub use ferry_sandbox::bench::write_section;
