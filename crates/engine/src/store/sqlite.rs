@@ -256,29 +256,40 @@ impl Store for SqliteStore {
                 .bind(job)
                 .fetch_one(&mut *tx)
                 .await?;
-        // SQLite runs in-process: a statement per row costs no round trip.
-        for unit in rows::page_units(last_seq, items, skipped)? {
-            let (kind, file_name, record, size) = match unit.media {
-                Some((kind, file_name, record, size)) => {
-                    (Some(kind.as_str()), Some(file_name), Some(record), size)
-                }
-                None => (None, None, None, None),
-            };
+        // One statement for the page: each statement is a hop to sqlx's SQLite thread, and
+        // 10,000 of them cost more than the inserts themselves.
+        let units: Vec<serde_json::Value> = rows::page_units(last_seq, items, skipped)?
+            .into_iter()
+            .map(|unit| {
+                let (kind, file_name, record, size) = match unit.media {
+                    Some((kind, file_name, record, size)) => {
+                        (Some(kind.as_str()), Some(file_name), Some(record), size)
+                    }
+                    None => (None, None, None, None),
+                };
+                serde_json::json!([
+                    unit.seq,
+                    unit.source_id,
+                    unit.album_id,
+                    kind,
+                    file_name,
+                    record,
+                    size,
+                    if kind.is_some() { "pending" } else { "skipped" },
+                    unit.reason,
+                ])
+            })
+            .collect();
+        if !units.is_empty() {
             sqlx::query(
                 "INSERT INTO units (job_id, seq, source_index, source_id, album_id, kind, file_name, record, size, state, reason)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                 SELECT ?1, u.value ->> 0, ?2, u.value ->> 1, u.value ->> 2, u.value ->> 3, u.value ->> 4,
+                        u.value ->> 5, u.value ->> 6, u.value ->> 7, u.value ->> 8
+                 FROM json_each(?3) AS u WHERE true ON CONFLICT DO NOTHING",
             )
             .bind(job)
-            .bind(unit.seq)
             .bind(source_index as i64)
-            .bind(unit.source_id)
-            .bind(unit.album_id)
-            .bind(kind)
-            .bind(file_name)
-            .bind(record)
-            .bind(size)
-            .bind(if kind.is_some() { "pending" } else { "skipped" })
-            .bind(unit.reason)
+            .bind(serde_json::Value::Array(units).to_string())
             .execute(&mut *tx)
             .await?;
         }
@@ -376,14 +387,15 @@ impl Store for SqliteStore {
         .bind(rows::container_json(container)?)
         .execute(&mut *tx)
         .await?;
-        for seq in seqs {
-            sqlx::query("UPDATE units SET container = ? WHERE job_id = ? AND seq = ?")
-                .bind(key)
-                .bind(job)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
-        }
+        sqlx::query(
+            "UPDATE units SET container = ?1
+             WHERE job_id = ?2 AND seq IN (SELECT value FROM json_each(?3))",
+        )
+        .bind(key)
+        .bind(job)
+        .bind(serde_json::to_string(seqs)?)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -410,15 +422,18 @@ impl Store for SqliteStore {
     }
 
     async fn set_names(&self, job: &JobId, names: &[(i64, String)]) -> Result<()> {
-        let mut tx = self.write().await?;
-        for (seq, name) in names {
-            sqlx::query("UPDATE units SET name = ? WHERE job_id = ? AND seq = ?")
-                .bind(name)
-                .bind(job)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
+        if names.is_empty() {
+            return Ok(());
         }
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "WITH n AS MATERIALIZED (SELECT value ->> 0 AS seq, value ->> 1 AS name FROM json_each(?2))
+             UPDATE units SET name = n.name FROM n WHERE units.job_id = ?1 AND units.seq = n.seq",
+        )
+        .bind(job)
+        .bind(serde_json::to_string(names)?)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -534,19 +549,24 @@ impl Store for SqliteStore {
         fence: Option<Fence>,
     ) -> Result<()> {
         unfenced(fence)?;
-        let mut tx = self.write().await?;
-        for row in staged {
-            sqlx::query(
-                "UPDATE units SET state = 'staged', token = ?, sha256 = ?, bytes = ? WHERE job_id = ? AND seq = ?",
-            )
-            .bind(&row.token)
-            .bind(&row.sha256)
-            .bind(row.bytes as i64)
-            .bind(job)
-            .bind(row.seq)
-            .execute(&mut *tx)
-            .await?;
+        if staged.is_empty() {
+            return Ok(());
         }
+        let rows: Vec<_> = staged
+            .iter()
+            .map(|row| (row.seq, &row.token, &row.sha256, row.bytes))
+            .collect();
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "WITH s AS MATERIALIZED (SELECT value ->> 0 AS seq, value ->> 1 AS token,
+                     value ->> 2 AS sha256, value ->> 3 AS bytes FROM json_each(?2))
+             UPDATE units SET state = 'staged', token = s.token, sha256 = s.sha256, bytes = s.bytes
+             FROM s WHERE units.job_id = ?1 AND units.seq = s.seq",
+        )
+        .bind(job)
+        .bind(serde_json::to_string(&rows)?)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -558,26 +578,38 @@ impl Store for SqliteStore {
         fence: Option<Fence>,
     ) -> Result<()> {
         unfenced(fence)?;
-        let mut tx = self.write().await?;
-        for o in outcomes {
-            sqlx::query(
-                "UPDATE units SET state = ?, reason = ?, attempts = ?, dest_id = COALESCE(?, dest_id),
-                 sha256 = COALESCE(?, sha256), bytes = COALESCE(?, bytes),
-                 token = CASE WHEN ? = 'staged' THEN token ELSE NULL END
-                 WHERE job_id = ? AND seq = ?",
-            )
-            .bind(o.state.as_str())
-            .bind(&o.reason)
-            .bind(i64::from(o.attempts))
-            .bind(&o.dest_id)
-            .bind(&o.sha256)
-            .bind(o.bytes.map(|b| b as i64))
-            .bind(o.state.as_str())
-            .bind(job)
-            .bind(o.seq)
-            .execute(&mut *tx)
-            .await?;
+        if outcomes.is_empty() {
+            return Ok(());
         }
+        let rows: Vec<_> = outcomes
+            .iter()
+            .map(|o| {
+                (
+                    o.seq,
+                    o.state.as_str(),
+                    &o.reason,
+                    o.attempts,
+                    &o.dest_id,
+                    &o.sha256,
+                    o.bytes,
+                )
+            })
+            .collect();
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "WITH o AS MATERIALIZED (SELECT value ->> 0 AS seq, value ->> 1 AS state,
+                     value ->> 2 AS reason, value ->> 3 AS attempts, value ->> 4 AS dest_id,
+                     value ->> 5 AS sha256, value ->> 6 AS bytes FROM json_each(?2))
+             UPDATE units SET state = o.state, reason = o.reason, attempts = o.attempts,
+                 dest_id = COALESCE(o.dest_id, units.dest_id),
+                 sha256 = COALESCE(o.sha256, units.sha256), bytes = COALESCE(o.bytes, units.bytes),
+                 token = CASE WHEN o.state = 'staged' THEN units.token ELSE NULL END
+             FROM o WHERE units.job_id = ?1 AND units.seq = o.seq",
+        )
+        .bind(job)
+        .bind(serde_json::to_string(&rows)?)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
