@@ -86,7 +86,7 @@ pub async fn run(dir: &Path, keep: bool, run: &RunArgs) -> Result<u8> {
         albums: None,
     };
     let (job, _) = ferry.engine.start(crate::LOCAL, &spec).await?;
-    let code = crate::execute(&ferry, &job.id, &spec, run, Mode::Transfer, false).await?;
+    let code = crate::execute(&ferry, &job, &spec, run, Mode::Transfer, false).await?;
     if !run.json {
         explain(&sandbox);
     }

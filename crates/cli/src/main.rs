@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use connections::LOCAL;
 use ferry_core::{DataType, Scope};
 use ferry_engine::{
-    Engine, JobSpec, LayoutOptions, Progress, Report, RunOptions, SqliteStore, Stop,
+    Engine, Job, JobSpec, LayoutOptions, Report, RunContext, RunOptions, Runner, SqliteStore,
 };
 
 /// Exit codes: everything done or skipped; some items failed (or the job paused); usage or
@@ -283,7 +283,7 @@ async fn run(cli: Cli) -> Result<u8> {
             {
                 return detach(&ferry, queue.as_ref(), &job, true, run.json).await;
             }
-            execute(&ferry, &job.id, &job.spec, &run, Mode::Resume, false).await
+            execute(&ferry, &job, &job.spec, &run, Mode::Resume, false).await
         }
         Command::Worker(args) => {
             let queue = database::require_queue(ferry.queue.as_ref(), "ferry worker")?;
@@ -394,7 +394,7 @@ async fn transfer(ferry: &Ferry, args: TransferArgs) -> Result<u8> {
             queue: None,
         };
         let job = dry.engine.store().create_job(LOCAL, &spec).await?;
-        return execute(&dry, &job.id, &spec, &args.run, Mode::DryRun, false).await;
+        return execute(&dry, &job, &spec, &args.run, Mode::DryRun, false).await;
     }
     if args.detach {
         let queue = database::require_queue(ferry.queue.as_ref(), "--detach")?;
@@ -410,7 +410,7 @@ async fn transfer(ferry: &Ferry, args: TransferArgs) -> Result<u8> {
     } else {
         Mode::Transfer
     };
-    execute(ferry, &job.id, &spec, &args.run, mode, resumed).await
+    execute(ferry, &job, &spec, &args.run, mode, resumed).await
 }
 
 /// Hands a job to the workers and says so: its id alone on stdout, for scripts.
@@ -448,9 +448,11 @@ pub(crate) enum Mode {
     ShareLink,
 }
 
+/// Runs the job here with the machine user's connections, showing its progress; the exit
+/// code says how it ended.
 async fn execute(
     ferry: &Ferry,
-    job_id: &str,
+    job: &Job,
     spec: &JobSpec,
     args: &RunArgs,
     mode: Mode,
@@ -458,42 +460,40 @@ async fn execute(
 ) -> Result<u8> {
     let engine = &ferry.engine;
     let dry_run = mode == Mode::DryRun;
-    let mut sources = Vec::new();
-    for s in &spec.sources {
-        sources.push(ferry_endpoints::open_source(&ferry.connections, LOCAL, s).await?);
-    }
-    let dest =
-        ferry_endpoints::open_destination(&ferry.connections, LOCAL, &spec.destination).await?;
+    let runner = Runner::new(
+        engine.store().clone(),
+        Arc::new(ferry_endpoints::JobOpener::new(ferry.connections.clone())),
+    );
+    let opened = runner.open(job).await.map_err(|cause| anyhow!(cause))?;
+    let dest = opened.destination.clone();
     if !args.json {
         let verb = if resumed { "resuming" } else { "job" };
         eprintln!(
-            "{verb} {job_id}: {} → {}",
+            "{verb} {}: {} → {}",
+            job.id,
             ferry_endpoints::show_sources(&spec.sources),
             spec.destination
         );
     }
-    let options = RunOptions {
+    let run = RunContext::new(RunOptions {
         concurrency: args.concurrency as usize,
         plan_only: dry_run,
         ..RunOptions::default()
-    };
-    let progress = Arc::new(Progress::default());
-    let stop = Arc::new(Stop::default());
-    let display = display::ProgressDisplay::start(progress.clone(), args.json);
+    });
+    let display = display::ProgressDisplay::start(run.progress.clone(), args.json);
     {
-        let stop = stop.clone();
+        let halt = run.halt.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                stop.stop("interrupted");
+                halt.interrupt("interrupted");
             }
         });
     }
-    let job_id = job_id.to_string();
-    let result = engine
-        .run(&job_id, sources, dest.clone(), &options, progress, stop)
-        .await;
+    let result = runner.run(job, opened, &run).await;
     display.finish().await;
-    let report = result.map_err(|e| anyhow!(e))?;
+    let report = result
+        .map_err(|e| anyhow!(e))?
+        .ok_or_else(|| anyhow!("job {} was cancelled", job.id))?;
     let links = if mode == Mode::ShareLink && report.complete() {
         share_links(dest.as_ref(), spec).await?
     } else {

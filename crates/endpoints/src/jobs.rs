@@ -1,4 +1,5 @@
-//! Opening a queued job's endpoints for a worker, as its owner.
+//! Opening a job's endpoints as its owner: how the CLI, the server and the workers give the
+//! engine's `Runner` a job's sources and destination.
 
 use std::sync::Arc;
 
@@ -8,7 +9,8 @@ use ferry_engine::{Job, OpenJob, Opened};
 use crate::connections::Connections;
 use crate::specs::{as_connection, open_destination, open_source};
 
-/// Opens jobs with the connections of their owners (a worker serves everyone's jobs).
+/// Opens jobs with the connections of their owners (a server or a worker serves everyone's
+/// jobs; the CLI's are the machine user's, '').
 pub struct JobOpener {
     connections: Arc<Connections>,
 }
@@ -42,6 +44,6 @@ impl OpenJob for JobOpener {
     async fn open(&self, job: &Job) -> Result<Opened, String> {
         self.try_open(job)
             .await
-            .map_err(|err| format!("cannot open the job's endpoints: {}", crate::one_line(&err)))
+            .map_err(|err| crate::one_line(&err))
     }
 }

@@ -16,6 +16,7 @@ mod progress;
 pub mod queue;
 mod report;
 mod retry;
+mod runner;
 pub mod store;
 pub mod vault;
 mod worker;
@@ -25,12 +26,13 @@ pub use mover::{Engine, RangeOutcome, RunOptions, Stop, Throttle};
 pub use progress::{Phase, Progress};
 pub use report::{Counts, Failure, Report, outcome};
 pub use retry::RetryPolicy;
+pub use runner::{Halt, JobEvents, OpenJob, Opened, RunContext, Runner};
 pub use store::{
     AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Fence, Notice, PgStore,
     SessionRow, SqliteStore, Store, open_store,
 };
 pub use vault::Vault;
-pub use worker::{JobEvents, OpenJob, Opened, Worker, WorkerOptions};
+pub use worker::{Worker, WorkerOptions};
 
 /// Errors of the engine itself (the journal, a job that does not exist); item errors are
 /// recorded in the journal, never returned.

@@ -8,43 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferry_core::{Destination, Source};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Result;
 use crate::job::{Job, JobState};
-use crate::mover::{Engine, RunOptions, Stop, Throttle};
+use crate::mover::{RunOptions, Stop, Throttle};
 use crate::progress::Progress;
 use crate::queue::{Lease, RateLimit, Renewal, WorkQueue};
-use crate::report::Counts;
+use crate::runner::{JobEvents, OpenJob, Opened, Runner};
 use crate::store::Store;
-
-/// A job's endpoints, opened for a worker.
-pub struct Opened {
-    pub sources: Vec<Arc<dyn Source>>,
-    pub destination: Arc<dyn Destination>,
-    /// The destination's service ("dropbox"), whose rate budget every worker shares.
-    pub service: String,
-}
-
-/// Opens a job's sources and destination with its owner's connections.
-#[async_trait]
-pub trait OpenJob: Send + Sync {
-    /// `Err` is a one-line reason the job cannot run (a connection was removed); the job is
-    /// then paused with it.
-    async fn open(&self, job: &Job) -> std::result::Result<Opened, String>;
-}
-
-/// Told when a worker finishes or pauses a job, to tell its owner (notices, e-mail).
-#[async_trait]
-pub trait JobEvents: Send + Sync {
-    /// The job is done: everything moved, skipped or failed.
-    async fn finished(&self, job: &Job, counts: &Counts);
-    /// The job paused by itself (a full destination, expired credentials, endpoints that
-    /// cannot be opened, a listing that failed): the person has something to fix.
-    async fn paused(&self, job: &Job, reason: &str);
-}
 
 #[derive(Clone, Debug)]
 pub struct WorkerOptions {
@@ -86,12 +59,11 @@ enum Interruption {
     Shutdown,
 }
 
+/// Runs the parts of queued jobs: the [`Runner`] with a claim on each part.
 pub struct Worker {
-    engine: Engine,
+    runner: Runner,
     queue: Arc<dyn WorkQueue>,
-    opener: Arc<dyn OpenJob>,
     options: WorkerOptions,
-    events: Option<Arc<dyn JobEvents>>,
 }
 
 /// How soon a part given back unfinished may be taken again: long enough not to spin on a
@@ -106,24 +78,16 @@ impl Worker {
         options: WorkerOptions,
     ) -> Worker {
         Worker {
-            engine: Engine::new(store),
+            runner: Runner::new(store, opener),
             queue,
-            opener,
             options,
-            events: None,
         }
     }
 
     /// Tells `events` when a job this worker moves finishes or pauses.
     pub fn with_events(mut self, events: Arc<dyn JobEvents>) -> Worker {
-        self.events = Some(events);
+        self.runner = self.runner.with_events(events);
         self
-    }
-
-    async fn tell_paused(&self, job: &Job, reason: &str) {
-        if let Some(events) = &self.events {
-            events.paused(job, reason).await;
-        }
     }
 
     /// Works until `shutdown`, then gives back what it holds.
@@ -162,17 +126,9 @@ impl Worker {
     }
 
     async fn work(&self, lease: &Lease, shutdown: &CancellationToken) -> Result<()> {
-        let store = self.engine.store();
-        let job = store.job(&lease.job_id).await?;
-        let opened = match self.opener.open(&job).await {
-            Ok(opened) => opened,
-            Err(reason) => {
-                store
-                    .set_state(&job.id, JobState::Paused, Some(&reason))
-                    .await?;
-                self.tell_paused(&job, &reason).await;
-                return self.queue.release(lease, Duration::ZERO).await;
-            }
+        let job = self.runner.store().job(&lease.job_id).await?;
+        let Some(opened) = self.runner.open_or_pause(&job).await? else {
+            return self.queue.release(lease, Duration::ZERO).await;
         };
         let stop = Arc::new(Stop::default());
         let interruption = Arc::new(Mutex::new(None));
@@ -219,7 +175,8 @@ impl Worker {
             ..self.options.run.clone()
         };
         let report = self
-            .engine
+            .runner
+            .engine()
             .run(
                 &job.id,
                 opened.sources,
@@ -229,7 +186,7 @@ impl Worker {
                 stop.clone(),
             )
             .await?;
-        let job = self.engine.store().job(&job.id).await?;
+        let job = self.runner.store().job(&job.id).await?;
         if !job.planned {
             // Listing failed (the job is paused with the reason) or we were stopped.
             tracing::info!(job = %job.id, state = %report.state, "planning stopped");
@@ -237,7 +194,7 @@ impl Worker {
                 && let Some(reason) = &job.reason
                 && !stop.is_stopped()
             {
-                self.tell_paused(&job, reason).await;
+                self.runner.paused(&job, reason).await;
             }
             return Ok(None);
         }
@@ -245,10 +202,12 @@ impl Worker {
         tracing::info!(job = %job.id, parts, units = report.counts.total, "planned");
         if parts == 0 {
             // Nothing to move: the job is done as soon as it is planned.
-            let store = self.engine.store();
+            let store = self.runner.store();
             store.set_state(&job.id, JobState::Done, None).await?;
-            if let Some(events) = &self.events {
-                events.finished(&job, &store.counts(&job.id).await?).await;
+            if self.runner.has_events() {
+                self.runner
+                    .finished(&job, &store.counts(&job.id).await?)
+                    .await;
             }
         }
         Ok(Some(true))
@@ -263,7 +222,7 @@ impl Worker {
         stop: Arc<Stop>,
         interruption: &Mutex<Option<Interruption>>,
     ) -> Result<Option<bool>> {
-        let store = self.engine.store();
+        let store = self.runner.store();
         let throttle: Arc<dyn Throttle> = Arc::new(SharedBudget {
             queue: self.queue.clone(),
             key: opened.service.clone(),
@@ -276,7 +235,8 @@ impl Worker {
         };
         let destination = opened.destination.clone();
         let outcome = self
-            .engine
+            .runner
+            .engine()
             .run_range(
                 &job.id,
                 opened.sources,
@@ -295,7 +255,7 @@ impl Worker {
                 .set_state(&job.id, JobState::Paused, Some(reason))
                 .await?;
             self.queue.release(lease, Duration::ZERO).await?;
-            self.tell_paused(job, reason).await;
+            self.runner.paused(job, reason).await;
             return Ok(Some(false));
         }
         if !outcome.settled {
@@ -308,9 +268,7 @@ impl Worker {
             if counts.pending == 0 {
                 store.set_state(&job.id, JobState::Done, None).await?;
                 tracing::info!(job = %job.id, done = counts.done, failed = counts.failed, "job done");
-                if let Some(events) = &self.events {
-                    events.finished(job, &counts).await;
-                }
+                self.runner.finished(job, &counts).await;
             }
         }
         Ok(Some(true))

@@ -11,9 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferry_endpoints::Connections;
+use ferry_endpoints::{Connections, JobOpener};
 use ferry_engine::queue::WorkQueue;
-use ferry_engine::{Counts, Engine, Job, JobEvents, JobState, Progress, RunOptions, Stop, Store};
+use ferry_engine::{
+    Counts, Engine, Halt, Job, JobEvents, JobState, Progress, RunContext, RunOptions, Runner, Store,
+};
 
 use crate::ServerConfig;
 use crate::notify::{Message, Notifier};
@@ -26,8 +28,7 @@ const CANCELLED_BY_PERSON: &str = "cancelled by you";
 /// A transfer running in this process.
 pub struct Running {
     pub progress: Arc<Progress>,
-    stop: Arc<Stop>,
-    cancel: AtomicBool,
+    halt: Arc<Halt>,
     rate: Mutex<RateMeter>,
 }
 
@@ -76,7 +77,8 @@ pub struct Workers {
 }
 
 struct Inner {
-    engine: Engine,
+    /// Opens jobs with their owners' connections and tells them of the end.
+    runner: Runner,
     connections: Arc<Connections>,
     notifier: Notifier,
     config: ServerConfig,
@@ -95,9 +97,15 @@ impl Workers {
         notifier: Notifier,
         config: ServerConfig,
     ) -> Workers {
+        let store = engine.store().clone();
+        let runner = Runner::new(store.clone(), Arc::new(JobOpener::new(connections.clone())))
+            .with_events(Arc::new(TransferNotices {
+                notifier: notifier.clone(),
+                store,
+            }));
         Workers {
             inner: Arc::new(Inner {
-                engine,
+                runner,
                 connections,
                 notifier,
                 config,
@@ -110,7 +118,7 @@ impl Workers {
     }
 
     pub fn engine(&self) -> &Engine {
-        &self.inner.engine
+        self.inner.runner.engine()
     }
 
     /// The live handle of a job this process is running.
@@ -139,10 +147,13 @@ impl Workers {
             });
             return;
         }
+        let run = RunContext::new(RunOptions {
+            concurrency: self.inner.config.transfer_concurrency.max(1),
+            ..RunOptions::default()
+        });
         let running = Arc::new(Running {
-            progress: Arc::new(Progress::default()),
-            stop: Arc::new(Stop::default()),
-            cancel: AtomicBool::new(false),
+            progress: run.progress.clone(),
+            halt: run.halt.clone(),
             rate: Mutex::new(RateMeter {
                 last: None,
                 rate: 0.0,
@@ -160,7 +171,7 @@ impl Workers {
         let workers = self.clone();
         let job_id = job_id.to_string();
         let task = tokio::spawn(async move {
-            workers.transfer(&job_id, running, announce).await;
+            workers.transfer(&job_id, &run, announce).await;
             if let Ok(mut map) = workers.inner.running.lock() {
                 map.remove(&job_id);
             }
@@ -168,103 +179,45 @@ impl Workers {
         Self::keep(&self.inner.tasks, task);
     }
 
-    async fn transfer(&self, job_id: &str, running: Arc<Running>, announce: bool) {
-        let engine = &self.inner.engine;
-        let store = engine.store();
-        let job = match store.job(job_id).await {
+    async fn transfer(&self, job_id: &str, run: &RunContext, announce: bool) {
+        let runner = &self.inner.runner;
+        let job = match runner.store().job(job_id).await {
             Ok(job) => job,
             Err(err) => {
                 tracing::error!(job = job_id, error = %err, "cannot read the job");
                 return;
             }
         };
-        let owner = job.owner.clone();
-        let what = describe(&job.spec.sources, &job.spec.destination);
         if announce {
-            self.inner
-                .notifier
-                .tell(
-                    &owner,
-                    Message {
-                        subject: "Your transfer has started".into(),
-                        text: format!("Your transfer {what} has started."),
-                        link: format!("/jobs/{job_id}"),
-                    },
-                )
-                .await;
+            self.announce(&job).await;
         }
-        let opened = async {
-            let mut sources = Vec::new();
-            for spec in &job.spec.sources {
-                sources.push(
-                    ferry_endpoints::open_source(&self.inner.connections, &owner, spec).await?,
-                );
+        let result = async {
+            match runner.open_or_pause(&job).await? {
+                Some(opened) => runner.run(&job, opened, run).await.map(|_| ()),
+                None => Ok(()),
             }
-            let dest = ferry_endpoints::open_destination(
-                &self.inner.connections,
-                &owner,
-                &job.spec.destination,
-            )
-            .await?;
-            anyhow::Ok((sources, dest))
         }
         .await;
-        let (sources, dest) = match opened {
-            Ok(opened) => opened,
-            Err(err) => {
-                let reason = format!("cannot open the services: {err:#}");
-                let _ = store
-                    .set_state(&job.id, JobState::Paused, Some(&reason))
-                    .await;
-                self.tell_paused(&owner, job_id, &what, &reason).await;
-                return;
-            }
-        };
-        let options = RunOptions {
-            concurrency: self.inner.config.transfer_concurrency.max(1),
-            ..RunOptions::default()
-        };
-        let result = engine
-            .run(
-                &job.id,
-                sources,
-                dest,
-                &options,
-                running.progress.clone(),
-                running.stop.clone(),
+        if let Err(err) = result {
+            tracing::error!(job = job_id, error = %err, "the transfer stopped");
+            let _ = runner.pause(&job, &err.for_person()).await;
+        }
+    }
+
+    /// Tells the job's owner it started.
+    async fn announce(&self, job: &Job) {
+        let what = describe(&job.spec.sources, &job.spec.destination);
+        self.inner
+            .notifier
+            .tell(
+                &job.owner,
+                Message {
+                    subject: "Your transfer has started".into(),
+                    text: format!("Your transfer {what} has started."),
+                    link: format!("/jobs/{}", job.id),
+                },
             )
             .await;
-        if running.cancel.load(Ordering::SeqCst) {
-            let _ = store
-                .set_state(&job.id, JobState::Cancelled, Some(CANCELLED_BY_PERSON))
-                .await;
-            return;
-        }
-        match result {
-            Ok(report) if report.state == JobState::Done => {
-                self.inner
-                    .notifier
-                    .tell(&owner, finished_message(&job, &report.counts))
-                    .await;
-                let _ = store
-                    .audit(&owner, "transfer_finished", &format!("{job_id} {what}"))
-                    .await;
-            }
-            Ok(report) => {
-                let reason = report.reason.unwrap_or_default();
-                if reason != SHUTDOWN_REASON && reason != PAUSED_BY_PERSON {
-                    self.tell_paused(&owner, job_id, &what, &reason).await;
-                }
-            }
-            Err(err) => {
-                tracing::error!(job = job_id, error = %err, "the transfer stopped");
-                let reason = err.for_person();
-                let _ = store
-                    .set_state(&job.id, JobState::Paused, Some(&reason))
-                    .await;
-                self.tell_paused(&owner, job_id, &what, &reason).await;
-            }
-        }
     }
 
     fn queue(&self) -> Option<Arc<dyn WorkQueue>> {
@@ -273,7 +226,7 @@ impl Workers {
 
     /// With a shared database: queues the job (again, when resumed) for `ferry worker`s.
     async fn hand_over(&self, queue: &dyn WorkQueue, job_id: &str, announce: bool) {
-        let store = self.inner.engine.store();
+        let store = self.engine().store();
         let handed = async {
             let job = store.job(job_id).await?;
             ferry_engine::queue::hand_over(store.as_ref(), queue, &job).await?;
@@ -281,37 +234,17 @@ impl Workers {
         }
         .await;
         match handed {
-            Ok(job) if announce => {
-                let what = describe(&job.spec.sources, &job.spec.destination);
-                self.inner
-                    .notifier
-                    .tell(
-                        &job.owner,
-                        Message {
-                            subject: "Your transfer has started".into(),
-                            text: format!("Your transfer {what} has started."),
-                            link: format!("/jobs/{job_id}"),
-                        },
-                    )
-                    .await;
-            }
+            Ok(job) if announce => self.announce(&job).await,
             Ok(_) => {}
             Err(err) => tracing::error!(job = job_id, error = %err, "cannot queue the job"),
         }
-    }
-
-    async fn tell_paused(&self, owner: &str, job_id: &str, what: &str, reason: &str) {
-        self.inner
-            .notifier
-            .tell(owner, paused_message(job_id, what, reason))
-            .await;
     }
 
     /// Pauses a running job (it stops taking new items and finishes those in flight).
     pub async fn pause(&self, job_id: &str) -> ferry_engine::Result<bool> {
         if self.queue().is_some() {
             // The workers' next lease renewal sees it and stops.
-            let store = self.inner.engine.store();
+            let store = self.engine().store();
             let job = store.job(job_id).await?;
             if job.state.is_final() || job.state == JobState::Paused {
                 return Ok(false);
@@ -323,7 +256,7 @@ impl Workers {
         }
         Ok(match self.running(job_id) {
             Some(running) => {
-                running.stop.stop(PAUSED_BY_PERSON);
+                running.halt.interrupt(PAUSED_BY_PERSON);
                 true
             }
             None => false,
@@ -334,12 +267,10 @@ impl Workers {
     /// marked at once.
     pub async fn cancel(&self, job_id: &str) -> ferry_engine::Result<()> {
         if let Some(running) = self.running(job_id) {
-            running.cancel.store(true, Ordering::SeqCst);
-            running.stop.stop(CANCELLED_BY_PERSON);
+            running.halt.cancel(CANCELLED_BY_PERSON);
             return Ok(());
         }
-        self.inner
-            .engine
+        self.engine()
             .store()
             .set_state(
                 &job_id.to_string(),
@@ -352,7 +283,7 @@ impl Workers {
     /// On start: resumes the accounts' jobs that were moving when the server stopped (or was
     /// killed), and builds again the archives that were being built.
     pub async fn resume_all(&self) {
-        let store = self.inner.engine.store();
+        let store = self.engine().store();
         // Queued jobs are the workers' to resume.
         let jobs = if self.queue().is_some() {
             Ok(Vec::new())
@@ -418,7 +349,7 @@ impl Workers {
         self.inner.stopping.store(true, Ordering::SeqCst);
         if let Ok(map) = self.inner.running.lock() {
             for running in map.values() {
-                running.stop.stop(SHUTDOWN_REASON);
+                running.halt.interrupt(SHUTDOWN_REASON);
             }
         }
         if let Ok(mut builds) = self.inner.builds.lock() {
