@@ -18,17 +18,21 @@
 //! and the file operations (rename if free, stat, list, delete, read back).
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use ferry_core::names::{NameRules, TEMP_PREFIX, with_suffix};
 use ferry_core::{
-    Capabilities, Container, Content, Destination, Error, Landed, Result, Staged, Target, Uploaded,
+    Capabilities, Container, Content, Destination, Error, Landed, Layout, Result, Staged, Target,
+    Uploaded,
 };
 
 /// A file's bytes as [`FileOps::read_back`] streams them.
@@ -74,16 +78,29 @@ pub enum Staging<P> {
     InPlace(P),
 }
 
+/// What an adapter's `put` hands the engine to journal, as JSON, and reads back in `staged`.
+pub trait StagingToken: Serialize + DeserializeOwned {
+    /// Whose token, in messages: "a WebDAV", "an S3".
+    const WHOSE: &'static str;
+
+    fn parse(token: &str) -> Result<Self> {
+        serde_json::from_str(token)
+            .map_err(|e| Error::permanent(format!("not {} staging token ({e})", Self::WHOSE)))
+    }
+
+    /// The token of an upload of `shown` (the item's name, for messages).
+    fn uploaded(&self, shown: &str) -> Result<Uploaded> {
+        let token = serde_json::to_string(self)
+            .map_err(|e| Error::permanent(format!("staging token for {shown}: {e}")))?;
+        Ok(Uploaded { token, hash: None })
+    }
+}
+
 /// The file operations of a file store, and what its service decides itself.
 #[async_trait]
 pub trait FileOps: Send + Sync + 'static {
     /// How the adapter names a file (a path, segments, a key).
     type Path: Clone + Send + Sync;
-
-    /// Where the files are, in messages: "the folder", "Koofr", "the server", "the bucket".
-    const WHERE: &'static str;
-    /// How many staged files one commit places at once.
-    const COMMIT_CONCURRENCY: usize;
 
     fn describe(&self) -> String;
     fn capabilities(&self) -> Capabilities;
@@ -124,8 +141,14 @@ pub trait FileOps: Send + Sync + 'static {
     async fn list(&self, dir: &str) -> Result<Option<Vec<Entry>>>;
     async fn delete(&self, path: &Self::Path) -> Result<()>;
     /// The bytes of the file at `path`; `None` when it is gone. Only asked for when
-    /// [`FileOps::same_by_metadata`] cannot tell.
-    async fn read_back(&self, path: &Self::Path) -> Result<Option<ByteStream>>;
+    /// [`FileOps::same_by_metadata`] cannot tell: a store whose metadata always tells (Koofr
+    /// keeps every file's MD5) need not read anything back.
+    async fn read_back(&self, path: &Self::Path) -> Result<Option<ByteStream>> {
+        Err(Error::permanent(format!(
+            "{} is compared by its metadata, not read back",
+            self.shown(path)
+        )))
+    }
 
     /// Whether a file of the staged size holds the staged bytes, judged from its metadata
     /// alone; `None` when it cannot tell (the file is then read back and hashed). By default,
@@ -189,6 +212,49 @@ pub fn container_parts(root: &[String], container: &Container) -> Vec<String> {
     parts
 }
 
+/// What a file store can take: folders; names compared ignoring case (safe on stores that
+/// ignore it, as Koofr and many disks do, and on a bucket synced to such a disk; harmless on
+/// the others).
+pub fn capabilities(max_file_size: Option<u64>, max_commit_batch: usize) -> Capabilities {
+    Capabilities {
+        layout: Layout::Folders,
+        names: NameRules::default(),
+        max_file_size,
+        max_commit_batch,
+        max_album_items: None,
+    }
+}
+
+/// How a streamed upload to `staging` ended, from the service's answer (`None`: the folder
+/// is missing) and the source's failure, if any: what the service stored, else the error,
+/// with the staging removed (or the folder made again by `make_folder`).
+pub async fn settle_put<O: FileOps, T, F: Future<Output = Result<()>>>(
+    ops: &O,
+    staging: &O::Path,
+    shown: &str,
+    (outcome, failure): (Result<Option<T>>, Option<Error>),
+    make_folder: impl FnOnce() -> F,
+) -> Result<T> {
+    match (outcome, failure) {
+        (Ok(Some(stored)), None) => Ok(stored),
+        (Ok(None), _) => {
+            // Deleted under a running job: made again, and the engine sends the file again.
+            make_folder().await?;
+            Err(Error::retryable(format!(
+                "uploading {shown}: its folder had vanished; it was made again"
+            )))
+        }
+        (outcome, failure) => {
+            delete_quietly(ops, staging).await;
+            Err(match (failure, outcome) {
+                (Some(source_error), _) => source_error,
+                (None, Err(err)) => err,
+                (None, Ok(_)) => Error::retryable(format!("uploading {shown} failed")),
+            })
+        }
+    }
+}
+
 /// The type an item is stored with: the source's, else guessed from its name.
 pub fn content_type(target: &Target) -> String {
     target.item.mime_type.clone().unwrap_or_else(|| {
@@ -232,17 +298,36 @@ pub async fn same_content<O: FileOps>(
     ))
 }
 
+/// Deletes the file at `path`, saying only in the debug log when it cannot.
+pub async fn delete_quietly<O: FileOps>(ops: &O, path: &O::Path) {
+    if let Err(err) = ops.delete(path).await {
+        tracing::debug!("could not remove {}: {err}", ops.shown(path));
+    }
+}
+
 /// A destination of named files in folders, over a service's [`FileOps`].
 pub struct FileStoreDestination<O: FileOps> {
     ops: O,
+    /// Where the files are, in messages: "the folder", "Koofr", "the server", "the bucket".
+    place: &'static str,
+    /// How many staged files one commit places at once.
+    commit_concurrency: usize,
     /// Containers this process staged files in: `finish` sweeps them.
     staged_in: Mutex<HashSet<String>>,
 }
 
 impl<O: FileOps> FileStoreDestination<O> {
-    pub(crate) fn over(ops: O) -> FileStoreDestination<O> {
+    /// A destination over `ops`, on a store called `place` in messages, placing
+    /// `commit_concurrency` files at once.
+    pub(crate) fn over(
+        ops: O,
+        place: &'static str,
+        commit_concurrency: usize,
+    ) -> FileStoreDestination<O> {
         FileStoreDestination {
             ops,
+            place,
+            commit_concurrency,
             staged_in: Mutex::default(),
         }
     }
@@ -260,9 +345,7 @@ impl<O: FileOps> FileStoreDestination<O> {
     }
 
     async fn delete_quietly(&self, path: &O::Path) {
-        if let Err(err) = self.ops.delete(path).await {
-            tracing::debug!("could not remove {}: {err}", self.ops.shown(path));
-        }
+        delete_quietly(&self.ops, path).await;
     }
 
     async fn gone(&self, path: &O::Path) -> Result<bool> {
@@ -318,12 +401,11 @@ impl<O: FileOps> FileStoreDestination<O> {
             Some(size) if size == staged.bytes => Ok(self.landed(path, staged)),
             Some(size) => Err(Error::retryable(format!(
                 "{shown}: {} holds {size} bytes of the {} sent; it will be uploaded again",
-                O::WHERE,
-                staged.bytes
+                self.place, staged.bytes
             ))),
             None => Err(Error::retryable(format!(
                 "{shown} is gone from {}; it will be uploaded again",
-                O::WHERE
+                self.place
             ))),
         }
     }
@@ -337,7 +419,7 @@ impl<O: FileOps> FileStoreDestination<O> {
                 "the staged copy of {} is gone from {}; it will be uploaded again",
                 self.ops
                     .shown(&self.ops.path(&target.container, &target.name)?),
-                O::WHERE
+                self.place
             ))),
         }
     }
@@ -389,7 +471,7 @@ impl<O: FileOps> Destination for FileStoreDestination<O> {
             self.ops.before_place(&batch).await?;
             let places: Vec<_> = batch.iter().map(|(t, s)| self.place(t, s)).collect();
             let results: Vec<Result<Landed>> = futures::stream::iter(places)
-                .buffered(O::COMMIT_CONCURRENCY)
+                .buffered(self.commit_concurrency)
                 .collect()
                 .await;
             self.ops.after_place(&batch).await?;

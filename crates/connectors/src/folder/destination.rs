@@ -11,16 +11,16 @@ use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
-use ferry_core::names::{NameRules, TEMP_PREFIX};
+use ferry_core::names::TEMP_PREFIX;
 use ferry_core::{
-    Capabilities, Container, Content, Error, Landed, Layout, Result, Staged, Target, Uploaded,
+    Capabilities, Container, Content, Error, Landed, Result, Staged, Target, Uploaded,
 };
 use futures::{StreamExt, TryStreamExt};
 
 use super::join_inside;
 use crate::file_store::{
-    ByteStream, Entry, FileOps, FileStat, FileStoreDestination, Renamed, Staging, container_parts,
-    same_content,
+    ByteStream, Entry, FileOps, FileStat, FileStoreDestination, Renamed, Staging, capabilities,
+    container_parts, same_content,
 };
 
 /// A local folder as a destination.
@@ -28,7 +28,8 @@ pub type FolderDestination = FileStoreDestination<FolderFiles>;
 
 impl FolderDestination {
     pub fn new(root: impl Into<PathBuf>) -> FolderDestination {
-        FileStoreDestination::over(FolderFiles { root: root.into() })
+        // Renames are cheap: a few at once hide the trips to the blocking pool.
+        FileStoreDestination::over(FolderFiles { root: root.into() }, "the folder", 8)
     }
 
     pub fn root(&self) -> &Path {
@@ -73,22 +74,12 @@ fn file_time(when: time::OffsetDateTime) -> filetime::FileTime {
 impl FileOps for FolderFiles {
     type Path = PathBuf;
 
-    const WHERE: &'static str = "the folder";
-    /// Renames are cheap; a few at once hide the trips to the blocking pool.
-    const COMMIT_CONCURRENCY: usize = 8;
-
     fn describe(&self) -> String {
         format!("folder {}", self.root.display())
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            layout: Layout::Folders,
-            names: NameRules::default(),
-            max_file_size: None,
-            max_commit_batch: 512,
-            max_album_items: None,
-        }
+        capabilities(None, 512)
     }
 
     async fn check(&self) -> Result<()> {
