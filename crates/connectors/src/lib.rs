@@ -6,10 +6,12 @@
 //! OAuth app, who the account is, revoking) and `error.rs` (its errors onto the taxonomy).
 //! What they share is here: [`http`] (sending with credentials, error mapping), [`auth`]
 //! (tokens that refresh themselves), [`oauth`] (connecting an account), [`config`]
-//! (`ferry.toml`) and [`service`] (which module serves which service).
+//! (`ferry.toml`), [`service`] (which module serves which service) and [`file_store`] (the kit
+//! the destinations of named files in folders are built on: folder, WebDAV, Koofr, S3).
 
 pub mod auth;
 pub mod config;
+pub mod file_store;
 pub mod folder;
 pub mod http;
 pub mod oauth;

@@ -208,7 +208,8 @@ async fn a_dead_workers_part_returns_when_its_lease_runs_out() {
     );
 }
 
-/// Files the destination holds under their final names (staging is `.ferry-….part`).
+/// Files the destination holds under their final names (staging names start with
+/// `.ferry-` and keep the extension).
 fn landed(dst: &Path) -> usize {
     let mut count = 0;
     let mut folders = vec![dst.to_path_buf()];
@@ -220,7 +221,11 @@ fn landed(dst: &Path) -> usize {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 folders.push(path);
-            } else if path.extension().is_some_and(|e| e == "jpg") {
+            } else if path.extension().is_some_and(|e| e == "jpg")
+                && !path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(".ferry-"))
+            {
                 count += 1;
             }
         }

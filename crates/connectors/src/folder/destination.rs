@@ -1,55 +1,50 @@
-//! A local folder as a Destination.
+//! A local folder as a Destination, on the file-store kit ([`crate::file_store`]).
 //!
-//! Each item is written to `.ferry-<hash>.part` beside its final place, without a sync of its
-//! own; `commit` makes a whole batch durable with one `syncfs` (the kernel's `sync`, scoped to
-//! this file system), renames each file into place without ever replacing one, and syncs again
-//! so the new names are durable before the engine journals them as done.
+//! Each item is written to its hidden staging name beside its final place, without a sync of
+//! its own; `commit` makes a whole batch durable with one `syncfs` (the kernel's `sync`, scoped
+//! to this file system), renames each file into place without ever replacing one
+//! (`renameat2(RENAME_NOREPLACE)`), and syncs again so the new names are durable before the
+//! engine journals them as done.
 
-use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
-use ferry_core::names::{NameRules, TEMP_PREFIX, with_suffix};
+use ferry_core::names::TEMP_PREFIX;
 use ferry_core::{
-    Capabilities, Container, Content, Destination, Error, Landed, Layout, Result, Staged, Target,
-    Uploaded,
+    Capabilities, Container, Content, Error, Landed, Result, Staged, Target, Uploaded,
 };
-use futures::StreamExt;
-use sha2::{Digest, Sha256};
+use futures::{StreamExt, TryStreamExt};
 
 use super::join_inside;
+use crate::file_store::{
+    ByteStream, Entry, FileOps, FileStat, FileStoreDestination, Renamed, Staging, capabilities,
+    container_parts, same_content,
+};
 
-pub struct FolderDestination {
-    root: PathBuf,
-    /// Folders this process staged files in: `finish` sweeps leftovers from them.
-    staged_in: Arc<Mutex<HashSet<PathBuf>>>,
-}
+/// A local folder as a destination.
+pub type FolderDestination = FileStoreDestination<FolderFiles>;
 
 impl FolderDestination {
     pub fn new(root: impl Into<PathBuf>) -> FolderDestination {
-        FolderDestination {
-            root: root.into(),
-            staged_in: Arc::default(),
-        }
+        // Renames are cheap: a few at once hide the trips to the blocking pool.
+        FileStoreDestination::over(FolderFiles { root: root.into() }, "the folder", 8)
     }
 
     pub fn root(&self) -> &Path {
-        &self.root
+        &self.ops().root
     }
+}
 
+/// The folder's file operations: plain file-system calls, off the async threads.
+pub struct FolderFiles {
+    root: PathBuf,
+}
+
+impl FolderFiles {
     fn container_dir(&self, container: &str) -> Result<PathBuf> {
         join_inside(&self.root, container)
-    }
-
-    /// The staging path of a target: deterministic, so that a re-upload after a crash
-    /// overwrites the earlier attempt instead of leaving it behind.
-    fn staging_path(&self, target: &Target) -> Result<PathBuf> {
-        let digest = Sha256::digest(target.name.as_bytes());
-        let dir = self.container_dir(&target.container)?;
-        Ok(dir.join(format!("{TEMP_PREFIX}{}.part", hex::encode(&digest[..8]))))
     }
 }
 
@@ -71,20 +66,20 @@ fn create_staging(path: &Path) -> Result<File> {
     }
 }
 
+fn file_time(when: time::OffsetDateTime) -> filetime::FileTime {
+    filetime::FileTime::from_unix_time(when.unix_timestamp(), when.nanosecond())
+}
+
 #[async_trait]
-impl Destination for FolderDestination {
+impl FileOps for FolderFiles {
+    type Path = PathBuf;
+
     fn describe(&self) -> String {
         format!("folder {}", self.root.display())
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            layout: Layout::Folders,
-            names: NameRules::default(),
-            max_file_size: None,
-            max_commit_batch: 512,
-            max_album_items: None,
-        }
+        capabilities(None, 512)
     }
 
     async fn check(&self) -> Result<()> {
@@ -121,11 +116,7 @@ impl Destination for FolderDestination {
     }
 
     async fn ensure_container(&self, container: &Container) -> Result<String> {
-        let relative = match container {
-            Container::Folder(parts) => parts.join("/"),
-            Container::Library => String::new(),
-            Container::Album { title, .. } => title.clone(),
-        };
+        let relative = container_parts(&[], container).join("/");
         let dir = self.container_dir(&relative)?;
         tokio::fs::create_dir_all(&dir)
             .await
@@ -133,13 +124,12 @@ impl Destination for FolderDestination {
         Ok(relative)
     }
 
-    async fn upload(&self, target: &Target, mut content: Content) -> Result<Uploaded> {
-        let staging = self.staging_path(target)?;
-        if let Some(dir) = staging.parent()
-            && let Ok(mut dirs) = self.staged_in.lock()
-        {
-            dirs.insert(dir.to_path_buf());
-        }
+    async fn put(
+        &self,
+        target: &Target,
+        staging: PathBuf,
+        mut content: Content,
+    ) -> Result<Uploaded> {
         // The whole write runs in one blocking task that pulls chunks from the stream: one
         // trip to the blocking pool per file rather than one per system call.
         let path = staging.clone();
@@ -153,9 +143,7 @@ impl Destination for FolderDestination {
                 file.write_all(&chunk?).map_err(|e| io_err(&shown, e))?;
             }
             if let Some(when) = modified {
-                let mtime =
-                    filetime::FileTime::from_unix_time(when.unix_timestamp(), when.nanosecond());
-                filetime::set_file_handle_times(&file, None, Some(mtime))
+                filetime::set_file_handle_times(&file, None, Some(file_time(when)))
                     .map_err(|e| io_err(&path, e))?;
             }
             Ok(())
@@ -174,109 +162,137 @@ impl Destination for FolderDestination {
         }
     }
 
-    async fn commit(&self, batch: Vec<(Target, Staged)>) -> Vec<Result<Landed>> {
-        let root = self.root.clone();
-        let count = batch.len();
-        let dirs: Result<Vec<PathBuf>> = batch
-            .iter()
-            .map(|(t, _)| self.container_dir(&t.container))
-            .collect();
-        let outcome = blocking(move || {
-            let dirs = dirs?;
-            sync_data(&root, batch.iter().map(|(_, s)| Path::new(&s.token)))?;
-            let results: Vec<Result<Landed>> = batch
-                .iter()
-                .zip(&dirs)
-                .map(|((target, staged), dir)| place(dir, &target.container, &target.name, staged))
-                .collect();
-            // The renames themselves must be durable before the journal says "done".
-            sync_names(&root, &dirs)?;
-            Ok(results)
-        })
-        .await;
-        match outcome {
-            Ok(results) => results,
-            Err(err) => (0..count).map(|_| Err(err.clone())).collect(),
-        }
-    }
-
-    async fn find(&self, target: &Target, staged: &Staged) -> Result<Option<Landed>> {
-        let dir = self.container_dir(&target.container)?;
-        let (container, name, staged) = (
-            target.container.clone(),
-            target.name.clone(),
-            staged.clone(),
-        );
-        blocking(move || {
-            for n in 1.. {
-                let candidate = with_suffix(&name, n, &NameRules::default());
-                let path = dir.join(&candidate);
-                match same_content(&path, &staged) {
-                    Ok(true) => return Ok(Some(landed(&container, &candidate, &staged))),
-                    Ok(false) => continue,
-                    Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-                    Err(err) => return Err(io_err(&path, err)),
-                }
-            }
-            Ok(None)
-        })
-        .await
-    }
-
-    async fn discard(&self, staged: &Staged) {
-        let _ = tokio::fs::remove_file(&staged.token).await;
-    }
-
     /// rsync's quick check: the file is there with the size and modification time ferry gave
     /// it. Without a time to compare, its bytes are hashed (the destination's, not the
     /// source's).
     async fn holds(&self, target: &Target, landed: &Landed, sha256: &[u8; 32]) -> Result<bool> {
         let path = join_inside(&self.root, &landed.id)?;
-        let modified = target.modified.map(|when| {
-            filetime::FileTime::from_unix_time(when.unix_timestamp(), when.nanosecond())
-        });
+        let at = path.clone();
+        let Ok(meta) = blocking(move || fs::metadata(&at).map_err(|e| io_err(&at, e))).await else {
+            return Ok(false);
+        };
+        if !meta.is_file() || meta.len() != landed.bytes {
+            return Ok(false);
+        }
+        if let Some(when) = target.modified {
+            return Ok(filetime::FileTime::from_last_modification_time(&meta) == file_time(when));
+        }
         let staged = Staged {
             token: String::new(),
             bytes: landed.bytes,
             sha256: *sha256,
         };
+        Ok(matches!(
+            same_content(self, &path, &staged).await,
+            Ok(Some(true))
+        ))
+    }
+
+    fn path(&self, dir: &str, name: &str) -> Result<PathBuf> {
+        Ok(self.container_dir(dir)?.join(name))
+    }
+
+    fn id(&self, path: &PathBuf) -> String {
+        let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        let parts: Vec<String> = relative
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+        parts.join("/")
+    }
+
+    fn shown(&self, path: &PathBuf) -> String {
+        path.display().to_string()
+    }
+
+    fn staged(&self, staged: &Staged) -> Result<Staging<PathBuf>> {
+        Ok(Staging::Hidden(PathBuf::from(&staged.token)))
+    }
+
+    async fn rename_if_free(&self, from: &PathBuf, to: &PathBuf) -> Result<Renamed> {
+        let (from, to) = (from.clone(), to.clone());
         blocking(move || {
-            let Ok(meta) = fs::metadata(&path) else {
-                return Ok(false);
-            };
-            if !meta.is_file() || meta.len() != staged.bytes {
-                return Ok(false);
-            }
-            Ok(match modified {
-                Some(when) => filetime::FileTime::from_last_modification_time(&meta) == when,
-                None => same_content(&path, &staged).unwrap_or(false),
+            Ok(match rename_no_replace(&from, &to) {
+                Ok(()) => Renamed::Done,
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Renamed::Taken,
+                Err(err) if err.kind() == io::ErrorKind::NotFound && !from.exists() => {
+                    Renamed::SourceGone
+                }
+                Err(err) => Renamed::Refused(io_err(&to, err)),
             })
         })
         .await
     }
 
-    async fn finish(&self, containers: &[String]) -> Result<()> {
-        let mut dirs: HashSet<PathBuf> =
-            self.staged_in.lock().map(|d| d.clone()).unwrap_or_default();
-        for container in containers {
-            dirs.insert(self.container_dir(container)?);
-        }
-        blocking(move || {
-            for dir in dirs {
-                let Ok(entries) = fs::read_dir(&dir) else {
-                    continue;
-                };
-                for entry in entries.flatten() {
-                    let name = entry.file_name();
-                    let name = name.to_string_lossy();
-                    if name.starts_with(TEMP_PREFIX) && name.ends_with(".part") {
-                        let _ = fs::remove_file(entry.path());
-                    }
-                }
-            }
-            Ok(())
+    async fn stat(&self, path: &PathBuf) -> Result<Option<FileStat>> {
+        let path = path.clone();
+        blocking(move || match fs::metadata(&path) {
+            Ok(meta) => Ok(Some(FileStat {
+                is_file: meta.is_file(),
+                size: Some(meta.len()),
+                ..FileStat::default()
+            })),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(io_err(&path, err)),
         })
         .await
+    }
+
+    async fn list(&self, dir: &str) -> Result<Option<Vec<Entry>>> {
+        let dir = self.container_dir(dir)?;
+        blocking(move || {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                return Ok(None);
+            };
+            Ok(Some(
+                entries
+                    .flatten()
+                    .map(|entry| Entry {
+                        name: entry.file_name().to_string_lossy().into_owned(),
+                        is_file: entry.file_type().is_ok_and(|t| t.is_file()),
+                    })
+                    .collect(),
+            ))
+        })
+        .await
+    }
+
+    async fn delete(&self, path: &PathBuf) -> Result<()> {
+        tokio::fs::remove_file(path)
+            .await
+            .map_err(|e| io_err(path, e))
+    }
+
+    async fn read_back(&self, path: &PathBuf) -> Result<Option<ByteStream>> {
+        let file = match tokio::fs::File::open(path).await {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(io_err(path, err)),
+        };
+        let shown = path.clone();
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
+            .map_err(move |e| io_err(&shown, e));
+        Ok(Some(stream.boxed()))
+    }
+
+    /// One `syncfs` makes the whole batch's bytes durable (one `fsync` a file elsewhere).
+    async fn before_place(&self, batch: &[(Target, Staged)]) -> Result<()> {
+        let root = self.root.clone();
+        let files: Vec<PathBuf> = batch.iter().map(|(_, s)| PathBuf::from(&s.token)).collect();
+        blocking(move || sync_data(&root, files.iter().map(PathBuf::as_path))).await
+    }
+
+    /// The renames themselves must be durable before the journal says "done".
+    async fn after_place(&self, batch: &[(Target, Staged)]) -> Result<()> {
+        let root = self.root.clone();
+        let dirs: Vec<PathBuf> = batch
+            .iter()
+            .filter_map(|(t, _)| self.container_dir(&t.container).ok())
+            .collect();
+        blocking(move || sync_names(&root, &dirs)).await
     }
 }
 
@@ -284,45 +300,6 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::permanent(format!("file operation stopped: {e}")))?
-}
-
-fn landed(container: &str, name: &str, staged: &Staged) -> Landed {
-    let id = if container.is_empty() {
-        name.to_string()
-    } else {
-        format!("{container}/{name}")
-    };
-    Landed {
-        id,
-        bytes: staged.bytes,
-        hash: None,
-    }
-}
-
-/// Renames the staged file to `name`, or to the first `name (N)` that is free, unless one of
-/// those already holds exactly these bytes (then that file is the item).
-fn place(dir: &Path, container: &str, name: &str, staged: &Staged) -> Result<Landed> {
-    let from = Path::new(&staged.token);
-    for n in 1u32.. {
-        let candidate = with_suffix(name, n, &NameRules::default());
-        let to = dir.join(&candidate);
-        match rename_no_replace(from, &to) {
-            Ok(()) => return Ok(landed(container, &candidate, staged)),
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-                if same_content(&to, staged).map_err(|e| io_err(&to, e))? {
-                    let _ = fs::remove_file(from);
-                    return Ok(landed(container, &candidate, staged));
-                }
-            }
-            Err(err) if err.kind() == io::ErrorKind::NotFound && !from.exists() => {
-                return Err(Error::retryable(format!(
-                    "staged file for {name} disappeared"
-                )));
-            }
-            Err(err) => return Err(io_err(&to, err)),
-        }
-    }
-    unreachable!("the suffix counter is unbounded")
 }
 
 #[cfg(target_os = "linux")]
@@ -368,25 +345,6 @@ fn link_then_unlink(from: &Path, to: &Path) -> io::Result<()> {
     fs::remove_file(from)
 }
 
-/// Whether the file at `path` holds exactly the staged bytes (size first, then SHA-256).
-fn same_content(path: &Path, staged: &Staged) -> io::Result<bool> {
-    let meta = fs::metadata(path)?;
-    if !meta.is_file() || meta.len() != staged.bytes {
-        return Ok(false);
-    }
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(<[u8; 32]>::from(hasher.finalize()) == staged.sha256)
-}
-
 /// Makes the staged files' data durable: one `syncfs` for the whole batch on Linux, else one
 /// `fsync` per file.
 fn sync_data<'a>(root: &Path, files: impl Iterator<Item = &'a Path>) -> Result<()> {
@@ -416,7 +374,7 @@ fn sync_names(root: &Path, dirs: &[PathBuf]) -> Result<()> {
     #[cfg(not(target_os = "linux"))]
     {
         let _ = root;
-        let unique: HashSet<&PathBuf> = dirs.iter().collect();
+        let unique: std::collections::HashSet<&PathBuf> = dirs.iter().collect();
         for dir in unique {
             File::open(dir)
                 .and_then(|f| f.sync_all())

@@ -1,44 +1,48 @@
-//! Koofr as a destination: folders on the account's primary storage place.
+//! Koofr as a destination: folders on the account's primary storage place, on the file-store
+//! kit ([`crate::file_store`]).
 //!
 //! Koofr has no staging API and no chunked upload, so staging is a hidden file beside the
-//! final place: `upload` streams the bytes in one POST to `.ferry-<hash of name>.<ext>`
-//! (the real extension last, because Koofr derives a file's type from its name, and a
-//! moved file keeps the type it was stored with), hashing MD5 on the way and checking it
+//! final place: `upload` streams the bytes in one POST to its staging name
+//! (`.ferry-<hash of name>.<ext>`: the real extension last, because Koofr derives a file's type
+//! from its name, and a moved file keeps the type it was stored with), hashing MD5 on the way and checking it
 //! against the `hash` Koofr reports. `commit` moves each staged file to its name; Koofr's
 //! move never replaces (409 when the name is taken), and the moved file keeps its metadata,
 //! including the `modified` time given at upload. A taken name holding the same MD5 and
 //! size is the item; other content moves on to `name (2).ext`, `name (3).ext`, …
 
-use std::collections::HashSet;
-use std::sync::Mutex;
-
 use async_trait::async_trait;
-use futures::StreamExt;
-use md5::Digest;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use tokio::sync::OnceCell;
 
-use ferry_core::names::{NameRules, TEMP_PREFIX, with_suffix};
-use ferry_core::{
-    Capabilities, Container, Content, Destination, Error, Landed, Layout, Result, Staged, Target,
-    Uploaded,
-};
+use ferry_core::{Capabilities, Container, Content, Error, Result, Staged, Target, Uploaded};
 
 use super::client::{Client, FileInfo, Folder, Moved, Put, PutOptions, child, path_of};
+use crate::file_store::{self, Entry, FileOps, FileStat, FileStoreDestination, Renamed, Staging};
+use crate::file_store::{StagingToken, delete_quietly};
 use crate::http;
 use crate::service::Session;
 
-/// How many staged files one commit moves at once: moves are independent and cheap.
-const COMMIT_CONCURRENCY: usize = 4;
-
-pub struct KoofrDestination {
+/// Koofr's file operations, on the primary mount.
+pub struct KoofrFiles {
     client: Client,
     root: Vec<String>,
     /// The primary mount's id, looked up once.
     mount: OnceCell<String>,
-    /// Folders this process staged files in: `finish` sweeps leftovers from them.
-    staged_in: Mutex<HashSet<String>>,
+}
+
+/// Koofr as a destination.
+pub type KoofrDestination = FileStoreDestination<KoofrFiles>;
+
+impl KoofrDestination {
+    pub fn new(session: Session, root: Vec<String>) -> Result<KoofrDestination> {
+        let files = KoofrFiles {
+            client: Client::new(session),
+            root,
+            mount: OnceCell::new(),
+        };
+        // Moves are independent and cheap.
+        Ok(FileStoreDestination::over(files, "Koofr", 4))
+    }
 }
 
 /// What the engine journals about a staged file: where it is and what Koofr said it holds.
@@ -49,33 +53,32 @@ struct Token {
     size: u64,
 }
 
-impl Token {
-    fn parse(token: &str) -> Result<Token> {
-        serde_json::from_str(token)
-            .map_err(|e| Error::permanent(format!("not a Koofr staging token ({e})")))
-    }
+impl StagingToken for Token {
+    const WHOSE: &'static str = "a Koofr";
+}
 
+impl Token {
     /// Whether a file holds exactly these bytes (same size, same MD5).
-    fn matches(&self, info: &FileInfo) -> bool {
-        !info.is_dir()
-            && info.size == self.size
-            && info
-                .hash
+    fn matches(&self, stat: &FileStat) -> bool {
+        stat.is_file
+            && stat.size == Some(self.size)
+            && stat
+                .md5
                 .as_deref()
                 .is_some_and(|h| h.eq_ignore_ascii_case(&self.md5))
     }
 }
 
-impl KoofrDestination {
-    pub fn new(session: Session, root: Vec<String>) -> Result<KoofrDestination> {
-        Ok(KoofrDestination {
-            client: Client::new(session),
-            root,
-            mount: OnceCell::new(),
-            staged_in: Mutex::new(HashSet::new()),
-        })
+fn stat_of(info: FileInfo) -> FileStat {
+    FileStat {
+        is_file: !info.is_dir(),
+        size: Some(info.size),
+        sha256: None,
+        md5: info.hash,
     }
+}
 
+impl KoofrFiles {
     fn name(&self) -> &str {
         &self.client.session().name
     }
@@ -135,105 +138,10 @@ impl KoofrDestination {
         }
         Ok(())
     }
-
-    async fn remove_quietly(&self, mount: &str, path: &str) {
-        if let Err(err) = self.client.remove(mount, path).await {
-            tracing::debug!("could not remove {path} from Koofr: {err}");
-        }
-    }
-
-    /// Moves the staged file to the target's name, or the first free `name (N)`, unless
-    /// one of those already holds these bytes.
-    async fn place(&self, target: &Target, staged: &Staged) -> Result<Landed> {
-        let token = Token::parse(&staged.token)?;
-        let mount = self.mount_id().await?;
-        let rules = NameRules::default();
-        for n in 1..=u32::MAX {
-            let candidate = with_suffix(&target.name, n, &rules);
-            let to = child(&target.container, &candidate);
-            match self.client.move_to(mount, &token.path, &to).await? {
-                Moved::Done => return Ok(landed(to, staged.bytes)),
-                Moved::Taken => match self.client.info(mount, &to).await? {
-                    Some(info) if token.matches(&info) => {
-                        self.remove_quietly(mount, &token.path).await;
-                        return Ok(landed(to, staged.bytes));
-                    }
-                    Some(_) => continue,
-                    // Nothing there: the move was refused for another reason.
-                    None => {
-                        if self.client.info(mount, &token.path).await?.is_none() {
-                            return self.staged_copy_gone(target, &token).await;
-                        }
-                        return Err(Error::permanent(format!("Koofr refused to place {to}")));
-                    }
-                },
-                Moved::Missing => return self.staged_copy_gone(target, &token).await,
-            }
-        }
-        Err(Error::permanent(format!(
-            "no free name for {} in {}",
-            target.name, target.container
-        )))
-    }
-
-    /// The staged file is gone: an earlier move whose answer was lost may have placed it
-    /// already; otherwise it must be uploaded again.
-    async fn staged_copy_gone(&self, target: &Target, token: &Token) -> Result<Landed> {
-        match self.look_for(target, token).await? {
-            Some(found) => Ok(found),
-            None => Err(Error::retryable(format!(
-                "the staged copy of {} is gone from Koofr; it will be uploaded again",
-                child(&target.container, &target.name)
-            ))),
-        }
-    }
-
-    /// The first of `name`, `name (2)`, … holding these bytes, stopping at the first free name.
-    async fn look_for(&self, target: &Target, token: &Token) -> Result<Option<Landed>> {
-        let mount = self.mount_id().await?;
-        let rules = NameRules::default();
-        for n in 1..=u32::MAX {
-            let candidate = with_suffix(&target.name, n, &rules);
-            let path = child(&target.container, &candidate);
-            match self.client.info(mount, &path).await? {
-                None => return Ok(None),
-                Some(info) if token.matches(&info) => return Ok(Some(landed(path, token.size))),
-                Some(_) => {}
-            }
-        }
-        Ok(None)
-    }
 }
 
 fn not_a_folder(path: &str) -> Error {
     Error::permanent(format!("{path} on Koofr is a file, not a folder"))
-}
-
-fn landed(path: String, bytes: u64) -> Landed {
-    Landed {
-        id: path,
-        bytes,
-        hash: None,
-    }
-}
-
-/// The staging name of a target: deterministic, so that a re-upload after a crash replaces
-/// the earlier attempt instead of leaving it behind; hidden; ending in the real extension.
-fn staging_name(name: &str) -> String {
-    let digest = Sha256::digest(name.as_bytes());
-    format!(
-        "{TEMP_PREFIX}{}{}",
-        hex::encode(&digest[..8]),
-        extension(name)
-    )
-}
-
-/// ".jpg" of "photo.jpg"; nothing for names without a short extension.
-fn extension(name: &str) -> &str {
-    match name.rfind('.') {
-        Some(at) if at > 0 && name.len() - at <= 17 => &name[at..],
-        _ => "",
-    }
 }
 
 /// The folder segments of a container id (an absolute path).
@@ -245,20 +153,16 @@ fn segments(path: &str) -> Vec<String> {
 }
 
 #[async_trait]
-impl Destination for KoofrDestination {
+impl FileOps for KoofrFiles {
+    type Path = String;
+
     fn describe(&self) -> String {
         format!("Koofr {}:/{}", self.name(), self.root.join("/"))
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            layout: Layout::Folders,
-            // Koofr compares names ignoring case (rclone's backend says so too).
-            names: NameRules::default(),
-            max_file_size: None,
-            max_commit_batch: 32,
-            max_album_items: None,
-        }
+        // Koofr compares names ignoring case (rclone's backend says so too).
+        file_store::capabilities(None, 32)
     }
 
     async fn check(&self) -> Result<()> {
@@ -293,34 +197,26 @@ impl Destination for KoofrDestination {
     }
 
     async fn ensure_container(&self, container: &Container) -> Result<String> {
-        let mut parts = self.root.clone();
-        match container {
-            Container::Folder(folders) => parts.extend(folders.iter().cloned()),
-            Container::Album { title, .. } => parts.push(title.clone()),
-            Container::Library => {}
-        }
+        let parts = file_store::container_parts(&self.root, container);
         let mount = self.mount_id().await?;
         self.make_folders(mount, &parts).await?;
         Ok(path_of(&parts))
     }
 
-    async fn upload(&self, target: &Target, content: Content) -> Result<Uploaded> {
+    async fn put(
+        &self,
+        target: &Target,
+        staging_path: String,
+        content: Content,
+    ) -> Result<Uploaded> {
         let mount = self.mount_id().await?;
         let dir = &target.container;
-        let staging = staging_name(&target.name);
-        let staging_path = child(dir, &staging);
+        let staging = staging_path.rsplit('/').next().unwrap_or_default();
         let shown = child(dir, &target.name);
-        if let Ok(mut dirs) = self.staged_in.lock() {
-            dirs.insert(dir.clone());
-        }
 
         let length = content.length;
         let (body, tally) = http::tallied_body(content, true).await;
-        let content_type = target.item.mime_type.clone().unwrap_or_else(|| {
-            mime_guess::from_path(&target.name)
-                .first_or_octet_stream()
-                .to_string()
-        });
+        let content_type = file_store::content_type(target);
         let options = PutOptions {
             modified_ms: target
                 .modified
@@ -328,93 +224,36 @@ impl Destination for KoofrDestination {
             content_type: &content_type,
             length,
         };
-        let outcome = self.client.put(mount, dir, &staging, options, body).await;
+        let outcome = self.client.put(mount, dir, staging, options, body).await;
         let (bytes, md5, failure) = http::Tally::take(&tally)?;
         let md5 = md5.unwrap_or_default();
 
-        let info = match (outcome, failure) {
-            (Ok(Put::Stored(info)), None) => info,
-            (Ok(Put::FolderMissing), _) => {
-                // Deleted under a running job: made again, and the engine sends the file again.
-                self.make_folders(mount, &segments(dir)).await?;
-                return Err(Error::retryable(format!(
-                    "uploading {shown}: its folder had vanished; it was made again"
-                )));
-            }
-            (outcome, failure) => {
-                self.remove_quietly(mount, &staging_path).await;
-                return Err(match (failure, outcome) {
-                    (Some(source_error), _) => source_error,
-                    (None, Err(err)) => err,
-                    (None, Ok(_)) => Error::retryable(format!("uploading {shown} failed")),
-                });
-            }
-        };
+        let stored = outcome.map(|put| match put {
+            Put::Stored(info) => Some(info),
+            Put::FolderMissing => None,
+        });
+        let folder = segments(dir);
+        let info = file_store::settle_put(self, &staging_path, &shown, (stored, failure), || {
+            self.make_folders(mount, &folder)
+        })
+        .await?;
         let token = Token {
             path: child(dir, &info.name),
             md5,
             size: bytes,
         };
-        if !token.matches(&info) {
-            self.remove_quietly(mount, &token.path).await;
+        let (size, hash) = (info.size, info.hash.clone());
+        if !token.matches(&stat_of(info)) {
+            delete_quietly(self, &token.path).await;
             return Err(Error::retryable(format!(
                 "uploading {shown}: Koofr stored {} bytes with MD5 {}, but {} bytes with MD5 {} were sent",
-                info.size,
-                info.hash.as_deref().unwrap_or("(none)"),
+                size,
+                hash.as_deref().unwrap_or("(none)"),
                 token.size,
                 token.md5
             )));
         }
-        let token = serde_json::to_string(&token)
-            .map_err(|e| Error::permanent(format!("staging token for {shown}: {e}")))?;
-        Ok(Uploaded { token, hash: None })
-    }
-
-    async fn commit(&self, batch: Vec<(Target, Staged)>) -> Vec<Result<Landed>> {
-        futures::stream::iter(batch)
-            .map(|(target, staged)| async move { self.place(&target, &staged).await })
-            .buffered(COMMIT_CONCURRENCY)
-            .collect()
-            .await
-    }
-
-    async fn find(&self, target: &Target, staged: &Staged) -> Result<Option<Landed>> {
-        // A token from elsewhere says nothing about the content: not recognisable.
-        let Ok(token) = Token::parse(&staged.token) else {
-            return Ok(None);
-        };
-        if token.size != staged.bytes {
-            return Ok(None);
-        }
-        self.look_for(target, &token).await
-    }
-
-    async fn discard(&self, staged: &Staged) {
-        if let (Ok(token), Ok(mount)) = (Token::parse(&staged.token), self.mount_id().await) {
-            self.remove_quietly(mount, &token.path).await;
-        }
-    }
-
-    async fn finish(&self, containers: &[String]) -> Result<()> {
-        let mut dirs: HashSet<String> =
-            self.staged_in.lock().map(|d| d.clone()).unwrap_or_default();
-        dirs.extend(containers.iter().cloned());
-        if dirs.is_empty() {
-            return Ok(());
-        }
-        let mount = self.mount_id().await?;
-        for dir in dirs {
-            let Some(files) = self.client.list(mount, &dir).await? else {
-                continue;
-            };
-            for file in files {
-                // No item is ever named like this (names::sanitize), so it is ours.
-                if !file.is_dir() && file.name.starts_with(TEMP_PREFIX) {
-                    self.remove_quietly(mount, &child(&dir, &file.name)).await;
-                }
-            }
-        }
-        Ok(())
+        token.uploaded(&shown)
     }
 
     async fn share_link(&self, folder: &[String]) -> Result<Option<String>> {
@@ -430,20 +269,68 @@ impl Destination for KoofrDestination {
             ))),
         }
     }
+
+    fn path(&self, dir: &str, name: &str) -> Result<String> {
+        Ok(child(dir, name))
+    }
+
+    fn id(&self, path: &String) -> String {
+        path.clone()
+    }
+
+    fn shown(&self, path: &String) -> String {
+        path.clone()
+    }
+
+    fn staged(&self, staged: &Staged) -> Result<Staging<String>> {
+        Ok(Staging::Hidden(Token::parse(&staged.token)?.path))
+    }
+
+    /// Koofr's move never replaces (409 when the name is taken), and the moved file keeps its
+    /// metadata.
+    async fn rename_if_free(&self, from: &String, to: &String) -> Result<Renamed> {
+        let mount = self.mount_id().await?;
+        Ok(match self.client.move_to(mount, from, to).await? {
+            Moved::Done => Renamed::Done,
+            Moved::Taken => Renamed::Taken,
+            Moved::Missing => Renamed::SourceGone,
+        })
+    }
+
+    async fn stat(&self, path: &String) -> Result<Option<FileStat>> {
+        let mount = self.mount_id().await?;
+        Ok(self.client.info(mount, path).await?.map(stat_of))
+    }
+
+    async fn list(&self, dir: &str) -> Result<Option<Vec<Entry>>> {
+        let mount = self.mount_id().await?;
+        let files = self.client.list(mount, dir).await?;
+        Ok(files.map(|files| {
+            files
+                .into_iter()
+                .map(|file| Entry {
+                    is_file: !file.is_dir(),
+                    name: file.name,
+                })
+                .collect()
+        }))
+    }
+
+    async fn delete(&self, path: &String) -> Result<()> {
+        let mount = self.mount_id().await?;
+        self.client.remove(mount, path).await.map(|_| ())
+    }
+
+    /// The MD5 and size Koofr keeps against those of the upload, from its token (a token
+    /// from elsewhere says nothing about the content: not recognisable).
+    fn same_by_metadata(&self, stat: &FileStat, staged: &Staged) -> Option<bool> {
+        Some(Token::parse(&staged.token).is_ok_and(|token| token.matches(stat)))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn staging_names_are_hidden_stable_and_keep_the_extension() {
-        let a = staging_name("IMG_0001.JPG");
-        assert!(a.starts_with(".ferry-") && a.ends_with(".JPG"), "{a}");
-        assert_eq!(a, staging_name("IMG_0001.JPG"));
-        assert_ne!(a, staging_name("IMG_0002.JPG"));
-        assert_eq!(staging_name("README").len(), ".ferry-".len() + 16);
-    }
 
     #[test]
     fn tokens_round_trip_and_match_by_md5_and_size() {
@@ -453,11 +340,13 @@ mod tests {
             size: 5,
         };
         let parsed = Token::parse(&serde_json::to_string(&token).unwrap()).unwrap();
-        let info = |size, hash: &str| FileInfo {
-            name: "x.jpg".into(),
-            kind: "file".into(),
-            size,
-            hash: Some(hash.into()),
+        let info = |size, hash: &str| {
+            stat_of(FileInfo {
+                name: "x.jpg".into(),
+                kind: "file".into(),
+                size,
+                hash: Some(hash.into()),
+            })
         };
         assert!(parsed.matches(&info(5, "d05374dc381d9b52806446a71c8e79b1")));
         assert!(!parsed.matches(&info(6, "d05374dc381d9b52806446a71c8e79b1")));

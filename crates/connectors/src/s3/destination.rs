@@ -1,4 +1,5 @@
-//! An S3 bucket as a destination: keys `<prefix>/<path>/Photo Transfer/<album>/<name>`.
+//! An S3 bucket as a destination: keys `<prefix>/<path>/Photo Transfer/<album>/<name>`, on the
+//! file-store kit ([`crate::file_store`]).
 //!
 //! S3 makes an object visible only when its upload completes (PutObject, or
 //! CompleteMultipartUpload), all at once; a failed upload is aborted and leaves nothing. So
@@ -8,65 +9,28 @@
 //!
 //! A key already holding an object of the same size may hold this very item (a re-run with
 //! a fresh journal, or a crash between the upload and its journal write): the bytes are then
-//! staged beside it under a hidden `.ferry-<hex>.<ext>` key, and `commit` compares (by
+//! staged beside it under its hidden staging name (`.ferry-<hex>.<ext>`), and `commit` compares (by
 //! reading the object and hashing it) before placing the staged copy under the next free
 //! name `name (N).ext` (a server-side copy) or dropping it as a duplicate.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
-
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use opendal::{ErrorKind as Kind, Operator};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use ferry_core::names::{NameRules, TEMP_PREFIX, with_suffix};
-use ferry_core::{
-    Capabilities, Container, Content, Destination, Error, Landed, Layout, Result, Staged, Target,
-    Uploaded,
-};
+use ferry_core::{Capabilities, Container, Content, Error, Result, Staged, Target, Uploaded};
 
 use super::client::{PART_SIZE, PARTS_IN_FLIGHT, S3Config, key};
 use super::error::map_error;
+use crate::file_store::{
+    ByteStream, Entry, FileOps, FileStat, FileStoreDestination, Renamed, Staging, StagingToken,
+    candidates, capabilities, container_parts, content_type, delete_quietly,
+};
 use crate::service::Session;
 
-/// How many staged objects one commit confirms or places at once.
-const COMMIT_CONCURRENCY: usize = 8;
-
-pub struct S3Destination {
-    operator: Operator,
-    bucket: String,
-    name: String,
-    /// The key prefix everything goes under (the connection's prefix, then the path).
-    root: Vec<String>,
-    /// Containers this process staged objects in: `finish` sweeps them.
-    staged_in: Mutex<HashSet<String>>,
-}
-
-/// What the engine journals about an upload: the key written, and whether it is a hidden
-/// staging key (placed by `commit`) or the final one (confirmed by `commit`).
-#[derive(Debug, Serialize, Deserialize)]
-struct Token {
-    key: String,
-    staging: bool,
-}
-
-impl Token {
-    fn parse(token: &str) -> Result<Token> {
-        serde_json::from_str(token)
-            .map_err(|e| Error::permanent(format!("not an S3 staging token ({e})")))
-    }
-}
-
-/// Where `upload` puts the bytes.
-enum Slot {
-    /// A free final key, written only if it is still free.
-    Final(String),
-    /// A hidden key beside a same-size object that may be this item.
-    Staging(String),
-}
+/// An S3 bucket as a destination.
+pub type S3Destination = FileStoreDestination<S3Files>;
 
 impl S3Destination {
     /// A destination under the connection's prefix and `root` (the path after `NAME:`).
@@ -88,93 +52,48 @@ impl S3Destination {
             )));
         }
         parts.extend(root);
-        Ok(S3Destination {
+        let files = S3Files {
             operator: config.operator()?,
             bucket: config.bucket,
             name: session.name.clone(),
             root: parts,
-            staged_in: Mutex::new(HashSet::new()),
-        })
+        };
+        Ok(FileStoreDestination::over(files, "the bucket", 8))
     }
+}
 
+/// The bucket's object operations, through OpenDAL.
+pub struct S3Files {
+    operator: Operator,
+    bucket: String,
+    name: String,
+    /// The key prefix everything goes under (the connection's prefix, then the path).
+    root: Vec<String>,
+}
+
+/// What the engine journals about an upload: the key written, and whether it is a hidden
+/// staging key (placed by `commit`) or the final one (confirmed by `commit`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Token {
+    key: String,
+    staging: bool,
+}
+
+impl StagingToken for Token {
+    const WHOSE: &'static str = "an S3";
+}
+
+impl S3Files {
     fn fail(&self, what: &str, err: &opendal::Error) -> Error {
         map_error(&self.bucket, what, err)
     }
 
     /// The size of the object at `key`, `None` when there is none.
     async fn size_of(&self, key: &str) -> Result<Option<u64>> {
-        match self.operator.stat(key).await {
-            Ok(meta) => Ok(Some(meta.content_length())),
-            Err(e) if e.kind() == Kind::NotFound => Ok(None),
-            Err(e) => Err(self.fail(&format!("looking at {key}"), &e)),
-        }
-    }
-
-    async fn delete_quietly(&self, key: &str) {
-        if let Err(err) = self.operator.delete(key).await {
-            tracing::debug!("could not remove {key}: {err}");
-        }
-    }
-
-    /// Whether the object at `key` holds exactly the staged bytes; `None` when there is none.
-    /// Size first, then the bytes themselves, streamed and hashed (S3's ETag is no content
-    /// hash for multipart uploads).
-    async fn same_content(&self, key: &str, bytes: u64, sha256: &[u8; 32]) -> Result<Option<bool>> {
-        match self.size_of(key).await? {
-            None => return Ok(None),
-            Some(size) if size != bytes => return Ok(Some(false)),
-            Some(_) => {}
-        }
-        let what = format!("reading {key}");
-        let reader = match self.operator.reader_with(key).chunk(PART_SIZE).await {
-            Ok(reader) => reader,
-            Err(e) if e.kind() == Kind::NotFound => return Ok(None),
-            Err(e) => return Err(self.fail(&what, &e)),
-        };
-        let mut stream = reader
-            .into_bytes_stream(..)
-            .await
-            .map_err(|e| self.fail(&what, &e))?;
-        let mut hasher = Sha256::new();
-        let mut seen = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| Error::io(&what, &e))?;
-            seen += chunk.len() as u64;
-            if seen > bytes {
-                return Ok(Some(false));
-            }
-            hasher.update(&chunk);
-        }
-        Ok(Some(
-            seen == bytes && <[u8; 32]>::from(hasher.finalize()) == *sha256,
-        ))
-    }
-
-    /// The first of `name`, `name (2)`, … that is free, unless one on the way holds an object
-    /// of the same size (or the size is unknown): then a staging key beside it.
-    async fn slot(&self, target: &Target, length: Option<u64>) -> Result<Slot> {
-        let rules = NameRules::default();
-        for n in 1..=u32::MAX {
-            let candidate = key(&[&target.container, &with_suffix(&target.name, n, &rules)]);
-            match self.size_of(&candidate).await? {
-                None => return Ok(Slot::Final(candidate)),
-                Some(size) if length.is_none_or(|l| l == size) => {
-                    return Ok(Slot::Staging(key(&[
-                        &target.container,
-                        &staging_name(&target.name),
-                    ])));
-                }
-                Some(_) => {}
-            }
-        }
-        Err(self.no_free_name(target))
-    }
-
-    fn no_free_name(&self, target: &Target) -> Error {
-        Error::permanent(format!(
-            "no free name for {} in {}",
-            target.name, target.container
-        ))
+        Ok(self
+            .stat(&key.to_string())
+            .await?
+            .and_then(|stat| stat.size))
     }
 
     /// Streams `content` to `key` as a multipart upload (one PUT when it fits in a part),
@@ -187,11 +106,7 @@ impl S3Destination {
         only_new: bool,
     ) -> Result<u64> {
         let what = format!("uploading {}", key);
-        let content_type = target.item.mime_type.clone().unwrap_or_else(|| {
-            mime_guess::from_path(&target.name)
-                .first_or_octet_stream()
-                .to_string()
-        });
+        let content_type = content_type(target);
         let mut writer = self
             .operator
             .writer_with(key)
@@ -242,119 +157,12 @@ impl S3Destination {
             Err(e) => Err(self.fail(&what, &e)),
         }
     }
-
-    /// Confirms an object written to its final key, or places a staged one.
-    async fn place(&self, target: &Target, staged: &Staged) -> Result<Landed> {
-        let token = Token::parse(&staged.token)?;
-        if !token.staging {
-            return match self.size_of(&token.key).await? {
-                Some(size) if size == staged.bytes => Ok(landed(&token.key, staged.bytes)),
-                Some(size) => Err(Error::retryable(format!(
-                    "{}: S3 holds {size} bytes of the {} sent; it will be uploaded again",
-                    token.key, staged.bytes
-                ))),
-                None => Err(Error::retryable(format!(
-                    "{} is gone from the bucket; it will be uploaded again",
-                    token.key
-                ))),
-            };
-        }
-        let rules = NameRules::default();
-        for n in 1..=u32::MAX {
-            let candidate = key(&[&target.container, &with_suffix(&target.name, n, &rules)]);
-            match self
-                .same_content(&candidate, staged.bytes, &staged.sha256)
-                .await?
-            {
-                Some(true) => {
-                    self.delete_quietly(&token.key).await;
-                    return Ok(landed(&candidate, staged.bytes));
-                }
-                Some(false) => continue,
-                None => {}
-            }
-            match self
-                .operator
-                .copy_with(&token.key, &candidate)
-                .if_not_exists(true)
-                .await
-            {
-                Ok(_) => {}
-                // Taken since the look: look at it again.
-                Err(e) if e.kind() == Kind::ConditionNotMatch => {
-                    return Err(Error::retryable(format!(
-                        "placing {candidate}: the name was taken meanwhile"
-                    )));
-                }
-                Err(e) if e.kind() == Kind::NotFound => {
-                    return self.staged_copy_gone(target, staged).await;
-                }
-                Err(e) => return Err(self.fail(&format!("placing {candidate}"), &e)),
-            }
-            return match self.size_of(&candidate).await? {
-                Some(size) if size == staged.bytes => {
-                    self.delete_quietly(&token.key).await;
-                    Ok(landed(&candidate, staged.bytes))
-                }
-                _ => Err(Error::retryable(format!(
-                    "placing {candidate}: the copy does not hold the {} bytes staged",
-                    staged.bytes
-                ))),
-            };
-        }
-        Err(self.no_free_name(target))
-    }
-
-    /// The staged object is gone: an earlier commit whose answer was lost may have placed it.
-    async fn staged_copy_gone(&self, target: &Target, staged: &Staged) -> Result<Landed> {
-        match self.look_for(target, staged).await? {
-            Some(found) => Ok(found),
-            None => Err(Error::retryable(format!(
-                "the staged copy of {} is gone from the bucket; it will be uploaded again",
-                key(&[&target.container, &target.name])
-            ))),
-        }
-    }
-
-    /// The first of `name`, `name (2)`, … holding these bytes, stopping at the first free name.
-    async fn look_for(&self, target: &Target, staged: &Staged) -> Result<Option<Landed>> {
-        let rules = NameRules::default();
-        for n in 1..=u32::MAX {
-            let candidate = key(&[&target.container, &with_suffix(&target.name, n, &rules)]);
-            match self
-                .same_content(&candidate, staged.bytes, &staged.sha256)
-                .await?
-            {
-                None => return Ok(None),
-                Some(true) => return Ok(Some(landed(&candidate, staged.bytes))),
-                Some(false) => {}
-            }
-        }
-        Ok(None)
-    }
-}
-
-fn landed(key: &str, bytes: u64) -> Landed {
-    Landed {
-        id: key.to_string(),
-        bytes,
-        hash: None,
-    }
-}
-
-/// The staging name of a target: deterministic (a re-upload replaces the earlier attempt),
-/// hidden, and ending in the real extension.
-fn staging_name(name: &str) -> String {
-    let digest = Sha256::digest(name.as_bytes());
-    let extension = match name.rfind('.') {
-        Some(at) if at > 0 && name.len() - at <= 17 => &name[at..],
-        _ => "",
-    };
-    format!("{TEMP_PREFIX}{}{extension}", hex::encode(&digest[..8]))
 }
 
 #[async_trait]
-impl Destination for S3Destination {
+impl FileOps for S3Files {
+    type Path = String;
+
     fn describe(&self) -> String {
         format!(
             "S3 {}: s3://{}/{}",
@@ -365,16 +173,9 @@ impl Destination for S3Destination {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            layout: Layout::Folders,
-            // S3 keys are case-sensitive, but a bucket is often synced to case-insensitive
-            // disks: collisions are resolved ignoring case, as on WebDAV.
-            names: NameRules::default(),
-            // 10,000 parts of PART_SIZE.
-            max_file_size: Some(PART_SIZE as u64 * 10_000),
-            max_commit_batch: 32,
-            max_album_items: None,
-        }
+        // S3 keys are case-sensitive, but a bucket is often synced to case-insensitive
+        // disks: collisions are resolved ignoring case, as on WebDAV. At most 10,000 parts.
+        capabilities(Some(PART_SIZE as u64 * 10_000), 32)
     }
 
     async fn check(&self) -> Result<()> {
@@ -393,12 +194,7 @@ impl Destination for S3Destination {
 
     async fn ensure_container(&self, container: &Container) -> Result<String> {
         // S3 has no folders: a key's prefix is its folder.
-        let mut parts = self.root.clone();
-        match container {
-            Container::Folder(folders) => parts.extend(folders.iter().cloned()),
-            Container::Album { title, .. } => parts.push(title.clone()),
-            Container::Library => {}
-        }
+        let parts = container_parts(&self.root, container);
         if parts.iter().any(|p| p.is_empty() || p.contains('/')) {
             return Err(Error::permanent(format!(
                 "{}: not a valid folder for S3 keys",
@@ -408,30 +204,44 @@ impl Destination for S3Destination {
         Ok(parts.join("/"))
     }
 
-    async fn upload(&self, target: &Target, content: Content) -> Result<Uploaded> {
-        let (token, sent) = match self.slot(target, content.length).await? {
-            Slot::Final(key) => {
-                let sent = self.write(&key, target, content, true).await?;
-                let token = Token {
-                    key,
-                    staging: false,
-                };
-                (token, sent)
-            }
-            Slot::Staging(key) => {
-                if let Ok(mut dirs) = self.staged_in.lock() {
-                    dirs.insert(target.container.clone());
+    /// Straight to the first of `name`, `name (2)`, … that is free, unless one on the way
+    /// holds an object of the same size (or the size is unknown): then to `staging` beside it.
+    async fn put(&self, target: &Target, staging: String, content: Content) -> Result<Uploaded> {
+        let mut token = None;
+        for candidate in candidates(&target.name) {
+            let candidate = key(&[&target.container, &candidate]);
+            match self.size_of(&candidate).await? {
+                None => {
+                    token = Some(Token {
+                        key: candidate,
+                        staging: false,
+                    });
                 }
-                let sent = self.write(&key, target, content, false).await?;
-                (Token { key, staging: true }, sent)
+                Some(size) if content.length.is_none_or(|l| l == size) => {
+                    token = Some(Token {
+                        key: staging,
+                        staging: true,
+                    });
+                }
+                Some(_) => continue,
             }
+            break;
+        }
+        let Some(token) = token else {
+            return Err(Error::permanent(format!(
+                "no free name for {} in {}",
+                target.name, target.container
+            )));
         };
+        let sent = self
+            .write(&token.key, target, content, !token.staging)
+            .await?;
         // Every byte accounted for: what S3 stored is what was sent. The object is ours
         // either way (a staging key, or a final key written only if it was free).
         match self.size_of(&token.key).await? {
             Some(size) if size == sent => {}
             stored => {
-                self.delete_quietly(&token.key).await;
+                delete_quietly(self, &token.key).await;
                 return Err(Error::retryable(format!(
                     "uploading {}: S3 stored {} bytes of the {sent} sent",
                     token.key,
@@ -439,65 +249,108 @@ impl Destination for S3Destination {
                 )));
             }
         }
-        let token = serde_json::to_string(&token)
-            .map_err(|e| Error::permanent(format!("staging token for {}: {e}", target.name)))?;
-        Ok(Uploaded { token, hash: None })
+        token.uploaded(&target.name)
     }
 
-    async fn commit(&self, batch: Vec<(Target, Staged)>) -> Vec<Result<Landed>> {
-        futures::stream::iter(batch)
-            .map(|(target, staged)| async move { self.place(&target, &staged).await })
-            .buffered(COMMIT_CONCURRENCY)
-            .collect()
-            .await
+    fn path(&self, dir: &str, name: &str) -> Result<String> {
+        Ok(key(&[dir, name]))
     }
 
-    async fn find(&self, target: &Target, staged: &Staged) -> Result<Option<Landed>> {
-        self.look_for(target, staged).await
+    fn id(&self, path: &String) -> String {
+        path.clone()
     }
 
-    async fn discard(&self, staged: &Staged) {
-        // Only staging keys: a final key that `commit` could not confirm may still hold
-        // the item, which a later `find` recognises.
-        if let Ok(token) = Token::parse(&staged.token)
-            && token.staging
-        {
-            self.delete_quietly(&token.key).await;
+    fn shown(&self, path: &String) -> String {
+        path.clone()
+    }
+
+    fn staged(&self, staged: &Staged) -> Result<Staging<String>> {
+        let token = Token::parse(&staged.token)?;
+        Ok(match token.staging {
+            true => Staging::Hidden(token.key),
+            false => Staging::InPlace(token.key),
+        })
+    }
+
+    /// A server-side copy written only if the key is free (and looked at first: not every
+    /// S3-compatible service honours the condition on a copy), checked for its size, then
+    /// the staged object removed.
+    async fn rename_if_free(&self, from: &String, to: &String) -> Result<Renamed> {
+        if self.size_of(to).await?.is_some() {
+            return Ok(Renamed::Taken);
         }
-    }
-
-    async fn finish(&self, containers: &[String]) -> Result<()> {
-        let mut dirs: HashSet<String> =
-            self.staged_in.lock().map(|d| d.clone()).unwrap_or_default();
-        dirs.extend(containers.iter().cloned());
-        for container in dirs {
-            let listed = self
-                .operator
-                .list(&format!("{}/", key(&[&container])))
-                .await
-                .map_err(|e| self.fail(&format!("listing {container}"), &e))?;
-            for entry in listed {
-                // No item is ever named like this (names::sanitize), so it is ours.
-                if entry.metadata().is_file() && entry.name().starts_with(TEMP_PREFIX) {
-                    self.delete_quietly(entry.path()).await;
-                }
+        match self.operator.copy_with(from, to).if_not_exists(true).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == Kind::ConditionNotMatch => return Ok(Renamed::Taken),
+            Err(e) if e.kind() == Kind::NotFound => return Ok(Renamed::SourceGone),
+            Err(e) => return Ok(Renamed::Refused(self.fail(&format!("placing {to}"), &e))),
+        }
+        match (self.size_of(from).await?, self.size_of(to).await?) {
+            (Some(staged), Some(copied)) if staged == copied => {
+                delete_quietly(self, from).await;
+                Ok(Renamed::Done)
             }
+            _ => Ok(Renamed::Refused(Error::retryable(format!(
+                "placing {to}: the copy does not hold the bytes staged"
+            )))),
         }
-        Ok(())
+    }
+
+    async fn stat(&self, path: &String) -> Result<Option<FileStat>> {
+        match self.operator.stat(path).await {
+            Ok(meta) => Ok(Some(FileStat {
+                is_file: !meta.is_dir(),
+                size: Some(meta.content_length()),
+                ..FileStat::default()
+            })),
+            Err(e) if e.kind() == Kind::NotFound => Ok(None),
+            Err(e) => Err(self.fail(&format!("looking at {path}"), &e)),
+        }
+    }
+
+    async fn list(&self, dir: &str) -> Result<Option<Vec<Entry>>> {
+        let listed = self
+            .operator
+            .list(&format!("{}/", key(&[dir])))
+            .await
+            .map_err(|e| self.fail(&format!("listing {dir}"), &e))?;
+        Ok(Some(
+            listed
+                .iter()
+                .map(|entry| Entry {
+                    name: entry.name().to_string(),
+                    is_file: entry.metadata().is_file(),
+                })
+                .collect(),
+        ))
+    }
+
+    async fn delete(&self, path: &String) -> Result<()> {
+        self.operator
+            .delete(path)
+            .await
+            .map_err(|e| self.fail(&format!("removing {path}"), &e))
+    }
+
+    /// Streamed (S3's ETag is no content hash for multipart uploads).
+    async fn read_back(&self, path: &String) -> Result<Option<ByteStream>> {
+        let what = format!("reading {path}");
+        let reader = match self.operator.reader_with(path).chunk(PART_SIZE).await {
+            Ok(reader) => reader,
+            Err(e) if e.kind() == Kind::NotFound => return Ok(None),
+            Err(e) => return Err(self.fail(&what, &e)),
+        };
+        let stream = reader
+            .into_bytes_stream(..)
+            .await
+            .map_err(|e| self.fail(&what, &e))?;
+        Ok(Some(stream.map_err(move |e| Error::io(&what, &e)).boxed()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn staging_names_are_hidden_and_stable() {
-        let a = staging_name("clip.mp4");
-        assert!(a.starts_with(".ferry-") && a.ends_with(".mp4"), "{a}");
-        assert_eq!(a, staging_name("clip.mp4"));
-        assert_ne!(a, staging_name("clip (2).mp4"));
-    }
 
     #[test]
     fn keys_join_parts_without_empty_segments() {
