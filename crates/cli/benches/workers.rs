@@ -131,7 +131,7 @@ async fn measure(photos: usize) -> Vec<Run> {
             .map(|n| (format!("{n} worker{}", if *n == 1 { "" } else { "s" }), *n)),
     );
     for (round, (label, workers)) in labels.into_iter().enumerate() {
-        let database = ferry_sandbox::postgres::fresh_database().await;
+        let database = ferry_testkit::postgres::fresh_database().await;
         let data = scratch.path().join(format!("data-{round}"));
         let ferry = |args: &[&str]| -> Command {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));

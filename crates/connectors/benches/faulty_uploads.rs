@@ -77,7 +77,7 @@ fn main() {
     for row in rows {
         body.push_str(&row);
     }
-    ferry_sandbox::bench::write_section("faulty_uploads", body.trim_end());
+    ferry_testkit::bench::write_section("faulty_uploads", body.trim_end());
     print!("{body}");
 }
 

@@ -225,7 +225,7 @@ struct Harness {
     dir: tempfile::TempDir,
     rclone: Option<Child>,
     rclone_url: Option<String>,
-    moto: Option<ferry_sandbox::moto::Moto>,
+    moto: Option<ferry_testkit::moto::Moto>,
 }
 
 impl Drop for Harness {
@@ -259,7 +259,7 @@ impl Harness {
             (None, None)
         };
         let moto = (kind == Kind::S3).then(|| {
-            let moto = ferry_sandbox::moto::Moto::start();
+            let moto = ferry_testkit::moto::Moto::start();
             moto.create_bucket("ferry").unwrap();
             moto
         });

@@ -19,6 +19,7 @@ use ferry_core::{
 };
 use ferry_sandbox::faults::FaultConfig;
 use ferry_sandbox::{Sandbox, SandboxOptions, Service};
+use ferry_testkit::source_suite::{ExpectedMedia, SourceFixture, check_source};
 
 const ALBUMS: usize = 3;
 const PHOTOS: usize = 25;
@@ -894,4 +895,52 @@ async fn passing_faults_are_retryable_and_no_message_quotes_a_secret() {
     }
     assert!(faults_seen > 0);
     sb.shutdown().await;
+}
+
+/// A seeded sandbox account for the Source conformance suite, listed in small pages.
+struct FacebookFixture {
+    sb: Sandbox,
+    expected: Vec<ExpectedMedia>,
+}
+
+impl FacebookFixture {
+    async fn new() -> FacebookFixture {
+        let sb = sandbox_with(2, 9, 2).await;
+        let seeded = seeded(&sb).await;
+        let mut expected = Vec::new();
+        for (list, kind) in [("photos", MediaKind::Photo), ("videos", MediaKind::Video)] {
+            for item in seeded[list].as_array().unwrap() {
+                expected.push(ExpectedMedia {
+                    id: item["id"].as_str().unwrap().to_string(),
+                    kind,
+                    bytes: item["size"].as_u64().unwrap(),
+                    sha256: item["sha256"].as_str().unwrap().to_string(),
+                });
+            }
+        }
+        FacebookFixture { sb, expected }
+    }
+}
+
+#[async_trait::async_trait]
+impl SourceFixture for FacebookFixture {
+    async fn open(&self) -> std::sync::Arc<dyn Source> {
+        std::sync::Arc::new(source(&self.sb, 4))
+    }
+
+    fn expected(&self) -> Vec<ExpectedMedia> {
+        self.expected.clone()
+    }
+
+    async fn remove(&self, id: &str) -> bool {
+        let url = format!("{}/facebook/delete?id={id}", self.sb.urls().inspect_url);
+        let answer = reqwest::Client::new().post(url).send().await.unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+        true
+    }
+}
+
+#[tokio::test]
+async fn the_facebook_source_passes_the_source_conformance_suite() {
+    check_source(&FacebookFixture::new().await).await;
 }

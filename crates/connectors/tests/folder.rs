@@ -10,6 +10,7 @@ use ferry_core::{
     Target,
 };
 use ferry_sandbox::media::{Mp4, PhotoSpec, VideoSpec, jpeg};
+use ferry_testkit::source_suite::{ExpectedMedia, SourceFixture, check_source};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use time::macros::{datetime, offset};
@@ -325,4 +326,54 @@ async fn journal_paths_cannot_escape_the_folder() {
     let (mut t, _) = target("", "x.jpg", b"data");
     t.item.id = "../../etc/passwd".into();
     assert!(source.open(&t.item).await.is_err());
+}
+
+/// A folder of photos in albums, a few videos and a file that is neither, for the Source
+/// conformance suite: more than one page of entries, so that resuming is exercised.
+struct FolderFixture {
+    dir: tempfile::TempDir,
+    expected: Vec<ExpectedMedia>,
+}
+
+impl FolderFixture {
+    fn new() -> FolderFixture {
+        let dir = tempfile::tempdir().unwrap();
+        let mut expected = Vec::new();
+        for i in 0..300u32 {
+            let id = format!("Album {}/{i:03}.jpg", i % 3);
+            let bytes = jpeg(&PhotoSpec::new(i.into()));
+            std::fs::create_dir_all(dir.path().join(format!("Album {}", i % 3))).unwrap();
+            std::fs::write(dir.path().join(&id), &bytes).unwrap();
+            expected.push(ExpectedMedia::new(id, MediaKind::Photo, &bytes));
+        }
+        for i in 0..3u32 {
+            let id = format!("clip {i}.mp4");
+            let bytes = Mp4::new(&VideoSpec::new(i.into(), 30_000)).to_vec();
+            std::fs::write(dir.path().join(&id), &bytes).unwrap();
+            expected.push(ExpectedMedia::new(id, MediaKind::Video, &bytes));
+        }
+        std::fs::write(dir.path().join("notes.txt"), "not a photo").unwrap();
+        FolderFixture { dir, expected }
+    }
+}
+
+#[async_trait::async_trait]
+impl SourceFixture for FolderFixture {
+    async fn open(&self) -> std::sync::Arc<dyn Source> {
+        std::sync::Arc::new(FolderSource::open(self.dir.path()).unwrap())
+    }
+
+    fn expected(&self) -> Vec<ExpectedMedia> {
+        self.expected.clone()
+    }
+
+    async fn remove(&self, id: &str) -> bool {
+        std::fs::remove_file(self.dir.path().join(id)).unwrap();
+        true
+    }
+}
+
+#[tokio::test]
+async fn the_folder_source_passes_the_source_conformance_suite() {
+    check_source(&FolderFixture::new()).await;
 }

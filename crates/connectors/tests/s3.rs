@@ -9,7 +9,7 @@ use ferry_connectors::config::Config;
 use ferry_connectors::s3::{PART_SIZE, S3Config};
 use ferry_connectors::service::{ServiceKind, Session, Settings};
 use ferry_core::{Container, Content, ErrorKind, MediaItem, MediaKind, Staged, Target, Timestamp};
-use ferry_sandbox::moto::Moto;
+use ferry_testkit::moto::Moto;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 

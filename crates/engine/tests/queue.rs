@@ -17,7 +17,7 @@ use ferry_engine::{
 use ferry_sandbox::media::{PhotoSpec, jpeg};
 
 async fn queue_and_store() -> (Arc<dyn Store>, Arc<dyn WorkQueue>) {
-    let url = ferry_sandbox::postgres::fresh_database().await;
+    let url = ferry_testkit::postgres::fresh_database().await;
     let store = PgStore::connect(&url).await.unwrap();
     let queue: Arc<dyn WorkQueue> = Arc::new(PgQueue::new(store.pool().clone()));
     (Arc::new(store), queue)

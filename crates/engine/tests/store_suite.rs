@@ -28,7 +28,7 @@ macro_rules! store_tests {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let url = ferry_sandbox::postgres::fresh_database().await;
+                    let url = ferry_testkit::postgres::fresh_database().await;
                     let store = ferry_engine::open_store(&url).await.unwrap();
                     super::$name(store).await;
                 }
@@ -905,7 +905,7 @@ async fn sqlite_and_postgres_locations_open_their_back_end() {
     open_store(path.to_str().unwrap()).await.unwrap();
     assert!(path.exists(), "a plain path is a SQLite file");
 
-    let url = ferry_sandbox::postgres::fresh_database().await;
+    let url = ferry_testkit::postgres::fresh_database().await;
     let store = open_store(&url.replacen("postgres://", "postgresql://", 1))
         .await
         .unwrap();
@@ -976,7 +976,7 @@ async fn refused(url: &str) -> String {
 #[tokio::test]
 async fn postgres_connections_are_encrypted_and_verified_when_asked() {
     // postgres://postgres@127.0.0.1:PORT/ferry_test_…; the certificate is for localhost.
-    let url = ferry_sandbox::postgres::fresh_database().await;
+    let url = ferry_testkit::postgres::fresh_database().await;
     let by_name = url.replacen("@127.0.0.1:", "@localhost:", 1);
     let ca = test_tls("ca.crt");
 

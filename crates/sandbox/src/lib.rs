@@ -23,7 +23,6 @@
 // Handlers return ready-made error responses in `Err`; boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
-pub mod bench;
 pub mod corpus;
 pub mod dropbox;
 pub mod facebook;
@@ -32,9 +31,7 @@ pub mod google_photos;
 pub mod inspect;
 pub mod koofr;
 pub mod media;
-pub mod moto;
 pub mod oauth;
-pub mod postgres;
 pub mod seed;
 pub mod store;
 mod util;

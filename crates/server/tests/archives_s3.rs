@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use common::{start_sharing, start_with};
 use ferry_connectors::s3::S3Config;
-use ferry_sandbox::moto::Moto;
 use ferry_server::{ArchiveStore, ServerConfig};
+use ferry_testkit::moto::Moto;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};

@@ -36,7 +36,7 @@ async fn metrics(server: &Server) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_database_transfers_wait_for_a_worker_and_metrics_show_them() {
-    let url = ferry_sandbox::postgres::fresh_database().await;
+    let url = ferry_testkit::postgres::fresh_database().await;
     let pg = PgStore::connect(&url).await.unwrap();
     let queue: Arc<dyn WorkQueue> = Arc::new(PgQueue::new(pg.pool().clone()));
     let store: Arc<dyn Store> = Arc::new(pg);

@@ -18,4 +18,4 @@ pub fn machine() -> String {
     )
 }
 
-pub use ferry_sandbox::bench::write_section;
+pub use ferry_testkit::bench::write_section;

@@ -36,7 +36,7 @@ impl Env {
     /// The same, with the journal in a fresh PostgreSQL database.
     pub async fn with_database(options: SandboxOptions) -> Env {
         let mut env = Env::new(options).await;
-        env.database = Some(ferry_sandbox::postgres::fresh_database().await);
+        env.database = Some(ferry_testkit::postgres::fresh_database().await);
         env
     }
 
