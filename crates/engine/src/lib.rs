@@ -8,6 +8,7 @@
 //! once the destination has them durably. The journal is the single source of truth: a run
 //! killed at any instant is continued by the next one, which re-sends nothing already done.
 
+mod engine;
 mod job;
 pub mod metrics;
 mod mover;
@@ -21,8 +22,8 @@ pub mod store;
 pub mod vault;
 mod worker;
 
+pub use engine::{Engine, RangeOutcome, RunOptions, Stop, Throttle};
 pub use job::{Job, JobId, JobSpec, JobState, LayoutOptions};
-pub use mover::{Engine, RangeOutcome, RunOptions, Stop, Throttle};
 pub use progress::{Phase, Progress};
 pub use report::{Counts, Failure, Report, outcome};
 pub use retry::RetryPolicy;

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use ferry_core::{Destination, Source};
 
 use crate::Result;
+use crate::engine::{Engine, RunOptions, Stop};
 use crate::job::{Job, JobState};
-use crate::mover::{Engine, RunOptions, Stop};
 use crate::progress::Progress;
 use crate::report::{Counts, Report};
 use crate::store::Store;

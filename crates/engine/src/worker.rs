@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Result;
+use crate::engine::{RunOptions, Stop, Throttle};
 use crate::job::{Job, JobState};
-use crate::mover::{RunOptions, Stop, Throttle};
 use crate::progress::Progress;
 use crate::queue::{Lease, RateLimit, Renewal, WorkQueue};
 use crate::runner::{JobEvents, OpenJob, Opened, Runner};
@@ -239,8 +239,7 @@ impl Worker {
             .engine()
             .run_range(
                 &job.id,
-                opened.sources,
-                opened.destination,
+                opened,
                 &options,
                 (lease.first_seq, lease.last_seq),
                 Arc::new(Progress::default()),
@@ -263,7 +262,7 @@ impl Worker {
         }
         if self.queue.complete(lease).await? {
             // The last part of the job: only this worker sees it.
-            crate::mover::finish_destination(store.as_ref(), &job.id, destination.as_ref()).await;
+            crate::engine::finish_destination(store.as_ref(), &job.id, destination.as_ref()).await;
             let counts = store.counts(&job.id).await?;
             if counts.pending == 0 {
                 store.set_state(&job.id, JobState::Done, None).await?;

@@ -12,7 +12,7 @@ use ferry_core::Scope;
 use ferry_engine::queue::{PLAN_PART, PgQueue, RateLimit, Renewal, WorkQueue};
 use ferry_engine::store::{Outcome, StagedRow, UnitState};
 use ferry_engine::{
-    Engine, EngineError, JobSpec, JobState, PgStore, Progress, RunOptions, Stop, Store,
+    Engine, EngineError, JobSpec, JobState, Opened, PgStore, Progress, RunOptions, Stop, Store,
 };
 use ferry_sandbox::media::{PhotoSpec, jpeg};
 
@@ -319,8 +319,11 @@ async fn a_worker_that_lost_its_part_writes_nothing_more() {
             Engine::new(store)
                 .run_range(
                     &job,
-                    vec![Arc::new(FolderSource::open(dir.join("src")).unwrap())],
-                    Arc::new(FolderDestination::new(dir.join("dst"))),
+                    Opened {
+                        sources: vec![Arc::new(FolderSource::open(dir.join("src")).unwrap())],
+                        destination: Arc::new(FolderDestination::new(dir.join("dst"))),
+                        service: "folder".into(),
+                    },
                     &RunOptions {
                         fence: Some(fence),
                         ..RunOptions::default()
