@@ -306,6 +306,13 @@ fn parse_list(c: &[char], pos: &mut usize, depth: usize) -> Result<Vec<Field>, S
 /// An edge entry: its node type, id and full node.
 type EdgeItem = (NodeType, String, Map<String, Value>);
 
+/// Which slice of an edge a request asks for: `limit` items after or before a cursor.
+struct Window<'q> {
+    limit: usize,
+    after: Option<&'q str>,
+    before: Option<&'q str>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum NodeType {
     User,
@@ -641,9 +648,11 @@ impl Ctx<'_> {
                 let limit = f.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
                 let page = self.page(
                     items,
-                    limit,
-                    None,
-                    None,
+                    Window {
+                        limit,
+                        after: None,
+                        before: None,
+                    },
                     f.sub.as_deref(),
                     &format!("{node_id}/{}", f.name),
                     &[],
@@ -750,17 +759,19 @@ impl Ctx<'_> {
     }
 
     /// One page of an edge with Graph cursors.
-    #[allow(clippy::too_many_arguments)]
     fn page(
         &self,
         items: Vec<EdgeItem>,
-        limit: usize,
-        after: Option<&str>,
-        before: Option<&str>,
+        window: Window<'_>,
         fields: Option<&[Field]>,
         path: &str,
         extra: &[(String, String)],
     ) -> Result<Value, GraphError> {
+        let Window {
+            limit,
+            after,
+            before,
+        } = window;
         let n = items.len();
         let (start, end) = if let Some(a) = after {
             let i = decode_cursor(a)?;
@@ -1117,9 +1128,11 @@ fn get_path(ctx: &Ctx, segs: &[&str], q: &[(String, String)]) -> Result<Response
             let path = segs.join("/");
             Ok(json(ctx.page(
                 items,
-                limit,
-                qget(q, "after"),
-                qget(q, "before"),
+                Window {
+                    limit,
+                    after: qget(q, "after"),
+                    before: qget(q, "before"),
+                },
                 fields.as_deref(),
                 &path,
                 q,

@@ -195,9 +195,11 @@ pub async fn export(
         &tx,
         &mut replies,
         &mut state,
-        &written,
-        &part_now,
-        progress,
+        &Meter {
+            written: &written,
+            part_now: &part_now,
+            progress,
+        },
     )
     .await;
     drop(tx);
@@ -586,16 +588,30 @@ enum Reply {
     Abandoned(ManifestFile, String),
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Tells the caller how far the export is: the writer thread's byte and part counters, and
+/// the file being written.
+struct Meter<'a> {
+    written: &'a AtomicU64,
+    part_now: &'a AtomicU64,
+    progress: &'a (dyn Fn(&ExportProgress) + Send + Sync),
+}
+
+impl Meter<'_> {
+    fn report(&self, state: &mut ExportProgress, current: Option<&str>) {
+        state.bytes_written = self.written.load(Ordering::Relaxed);
+        state.part = u32::try_from(self.part_now.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
+        state.current = current.map(str::to_owned);
+        (self.progress)(state);
+    }
+}
+
 async fn drive(
     sources: &[Arc<dyn Source>],
     plan: Plan,
     tx: &mpsc::Sender<Cmd>,
     replies: &mut mpsc::UnboundedReceiver<Reply>,
     state: &mut ExportProgress,
-    written: &AtomicU64,
-    part_now: &AtomicU64,
-    progress: &(dyn Fn(&ExportProgress) + Send + Sync),
+    meter: &Meter<'_>,
 ) -> Result<ExportSummary, Error> {
     let closed = || Error::permanent("archive writer stopped");
     let mut skipped = plan.skipped.clone();
@@ -603,15 +619,9 @@ async fn drive(
     let mut abandoned: Vec<ManifestFile> = Vec::new();
     let mut media_entries = Vec::with_capacity(plan.media.len());
     let mut media_bytes = 0;
-    let report = |state: &mut ExportProgress, current: Option<&str>| {
-        state.bytes_written = written.load(Ordering::Relaxed);
-        state.part = u32::try_from(part_now.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
-        state.current = current.map(str::to_owned);
-        progress(state);
-    };
 
     for planned in &plan.media {
-        report(state, Some(&planned.path));
+        meter.report(state, Some(&planned.path));
         let Some(source) = sources.get(planned.source) else {
             continue;
         };
@@ -656,7 +666,7 @@ async fn drive(
                     // A long video should not freeze the progress display.
                     if count - reported >= PROGRESS_BYTES {
                         reported = count;
-                        report(state, Some(&planned.path));
+                        meter.report(state, Some(&planned.path));
                     }
                 }
                 Err(e) if e.kind().pauses_job() => return Err(e),
@@ -699,7 +709,7 @@ async fn drive(
     }
 
     state.phase = ExportPhase::Data;
-    report(state, None);
+    meter.report(state, None);
     let sources = plan.sources.clone();
     let contents = Arc::new(Contents::new(
         Plan {
@@ -715,7 +725,7 @@ async fn drive(
         if n == data_count {
             state.phase = ExportPhase::Pages;
         }
-        report(state, Some(&path));
+        meter.report(state, Some(&path));
         tx.send(Cmd::Generated { path, render })
             .await
             .map_err(|_| closed())?;
@@ -726,7 +736,7 @@ async fn drive(
     }
 
     state.phase = ExportPhase::Finishing;
-    report(state, Some(format::MANIFEST));
+    meter.report(state, Some(format::MANIFEST));
     let counts = contents.counts();
     let manifest = Manifest {
         format: format::FORMAT_NAME.into(),
@@ -762,7 +772,7 @@ async fn drive(
     .await
     .map_err(|_| closed())?;
     replies.recv().await.ok_or_else(closed)?;
-    report(state, None);
+    meter.report(state, None);
     Ok(ExportSummary {
         parts: Vec::new(),
         counts,
