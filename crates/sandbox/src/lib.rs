@@ -33,6 +33,7 @@ pub mod koofr;
 pub mod media;
 pub mod oauth;
 pub mod seed;
+mod state;
 pub mod store;
 mod util;
 
@@ -281,7 +282,7 @@ pub struct Sandbox {
     task: tokio::task::JoinHandle<()>,
 }
 
-pub(crate) use crate::util::AppState;
+pub(crate) use crate::state::AppState;
 
 /// Starts every emulator on one listener.
 pub async fn start(opts: SandboxOptions) -> anyhow::Result<Sandbox> {
