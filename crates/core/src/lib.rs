@@ -8,9 +8,11 @@ pub mod error;
 pub mod model;
 pub mod names;
 pub mod private;
+pub mod retry;
 pub mod traits;
 
 pub use content::{ByteStream, Content, HashingStream, StreamDigest};
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;
+pub use retry::RetryPolicy;
 pub use traits::*;

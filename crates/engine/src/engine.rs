@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferry_core::{Destination, Error, ErrorKind, Source};
+use ferry_core::{Destination, Source};
 
 use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::mover::{self, Run};
@@ -296,30 +296,12 @@ impl Engine {
 
 /// Checks the destination before a job starts, riding out passing faults the way items do: a
 /// reset or a 503 on the first request must not stop a transfer.
-async fn check_destination(dest: &dyn Destination, retry: &crate::RetryPolicy) -> Result<()> {
-    let mut delays = retry.backoff();
-    let mut attempt = 1;
-    loop {
-        match dest.check().await {
-            Ok(()) => return Ok(()),
-            Err(err)
-                if matches!(err.kind(), ErrorKind::Retryable | ErrorKind::RateLimited)
-                    && attempt < retry.max_attempts =>
-            {
-                let delay = match &err {
-                    Error::RateLimited {
-                        retry_after: Some(after),
-                        ..
-                    } => *after,
-                    _ => delays.next().unwrap_or(retry.max_delay),
-                };
-                tracing::warn!(destination = %dest.describe(), "checking failed, retrying in {delay:?}: {err}");
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-            }
-            Err(err) => return Err(EngineError::Setup(err.to_string())),
-        }
-    }
+async fn check_destination(dest: &dyn Destination, retry: &RetryPolicy) -> Result<()> {
+    let what = format!("checking {}", dest.describe());
+    retry
+        .run(&what, || dest.check())
+        .await
+        .map_err(|err| EngineError::Setup(err.to_string()))
 }
 
 /// Lets the destination flush and sweep leftover staging from every container of the job

@@ -108,32 +108,13 @@ async fn list_page(
     retry: &RetryPolicy,
     recall: &dyn Recall,
 ) -> Result<ferry_core::Page> {
-    let mut delays = retry.backoff();
-    let mut attempt = 1;
-    loop {
-        match source.list_recalling(&job.spec.scope, cursor, recall).await {
-            Ok(page) => return Ok(page),
-            Err(err)
-                if attempt < retry.max_attempts
-                    && matches!(
-                        err.kind(),
-                        ferry_core::ErrorKind::Retryable | ferry_core::ErrorKind::RateLimited
-                    ) =>
-            {
-                let delay = match &err {
-                    ferry_core::Error::RateLimited {
-                        retry_after: Some(after),
-                        ..
-                    } => *after,
-                    _ => delays.next().unwrap_or(retry.max_delay),
-                };
-                tracing::warn!(source = %source.describe(), "listing failed, retrying in {delay:?}: {err}");
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-            }
-            Err(err) => return Err(EngineError::Source(err)),
-        }
-    }
+    let what = format!("listing {}", source.describe());
+    retry
+        .run(&what, || {
+            source.list_recalling(&job.spec.scope, cursor, recall)
+        })
+        .await
+        .map_err(EngineError::Source)
 }
 
 /// Decides every unit's container and name.

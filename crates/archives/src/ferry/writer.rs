@@ -23,6 +23,7 @@ use ferry_core::model::{
     Story, Thread, Timestamp,
 };
 use ferry_core::names::{NameAllocator, NameRules};
+use ferry_core::retry::RetryPolicy;
 use ferry_core::traits::{Skipped, Source};
 use futures::StreamExt;
 use secrecy::SecretString;
@@ -127,7 +128,18 @@ pub struct ExportSummary {
 }
 
 const CHUNK_QUEUE: usize = 8;
-const OPEN_ATTEMPTS: u32 = 3;
+
+/// Asking a source for a page or an item: a few tries over passing faults. Then a page that
+/// cannot be listed stops the export, and an item that cannot be opened is left out of the
+/// archive with the reason.
+fn request_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        max_rate_limited: 3,
+        min_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(5),
+    }
+}
 /// Progress is reported at least every this many bytes of a media file.
 const PROGRESS_BYTES: u64 = 8 << 20;
 const RULES: NameRules = NameRules {
@@ -234,7 +246,11 @@ async fn list_all(
         listed.sources.push(source.describe());
         let mut cursor: Option<String> = None;
         loop {
-            let page = retry(|| source.list(scope, cursor.as_deref())).await?;
+            let page = request_policy()
+                .run(&format!("listing {}", source.describe()), || {
+                    source.list(scope, cursor.as_deref())
+                })
+                .await?;
             listed.skipped.extend(page.skipped);
             for record in page.records {
                 state.records += 1;
@@ -261,27 +277,6 @@ async fn list_all(
         }
     }
     Ok(listed)
-}
-
-async fn retry<T, F, Fut>(mut call: F) -> Result<T, Error>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, Error>>,
-{
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match call().await {
-            Ok(v) => return Ok(v),
-            Err(Error::RateLimited { retry_after, .. }) if attempt < OPEN_ATTEMPTS => {
-                tokio::time::sleep(retry_after.unwrap_or(Duration::from_secs(1))).await;
-            }
-            Err(Error::Retryable(_)) if attempt < OPEN_ATTEMPTS => {
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 #[derive(Default)]
@@ -625,7 +620,12 @@ async fn drive(
         let Some(source) = sources.get(planned.source) else {
             continue;
         };
-        let content = match retry(|| source.open(&planned.item)).await {
+        let content = match request_policy()
+            .run(&format!("opening {}", planned.item.id), || {
+                source.open(&planned.item)
+            })
+            .await
+        {
             Ok(content) => content,
             Err(e) if e.kind().pauses_job() => return Err(e),
             Err(e) => {

@@ -1,0 +1,146 @@
+//! Trying again by error kind, the one policy every retry loop in ferry follows: passing
+//! faults wait an exponentially growing delay with jitter, a rate limit waits exactly what
+//! the service asked (`Retry-After`) and does not count as a failed attempt, and everything
+//! else is final at once.
+
+use std::future::Future;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+
+use crate::{Error, ErrorKind, Result};
+
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Attempts before giving up (the first try included). Rate-limited answers do not
+    /// count: the service is telling us when to come back, not that the request is bad.
+    pub max_attempts: u32,
+    /// Rate-limited answers waited out before giving up: a service that refuses for ever is
+    /// not waited on for ever.
+    pub max_rate_limited: u32,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            max_rate_limited: 100,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delays between attempts, growing exponentially, with jitter.
+    pub fn backoff(&self) -> impl Iterator<Item = Duration> + Send + use<> {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_jitter()
+            .without_max_times()
+            .build()
+    }
+
+    /// Runs `call` until it succeeds, fails for good, or the policy gives up; `what` names
+    /// the request in the log.
+    pub async fn run<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut delays = self.backoff();
+        let (mut failed, mut limited) = (0u32, 0u32);
+        loop {
+            let err = match call().await {
+                Ok(value) => return Ok(value),
+                Err(err) => err,
+            };
+            let delay = match (&err, err.kind()) {
+                (
+                    Error::RateLimited {
+                        retry_after: Some(after),
+                        ..
+                    },
+                    _,
+                ) if limited + 1 < self.max_rate_limited => {
+                    limited += 1;
+                    *after
+                }
+                (_, ErrorKind::RateLimited) if limited + 1 < self.max_rate_limited => {
+                    limited += 1;
+                    delays.next().unwrap_or(self.max_delay)
+                }
+                (_, ErrorKind::Retryable) if failed + 1 < self.max_attempts => {
+                    failed += 1;
+                    delays.next().unwrap_or(self.max_delay)
+                }
+                _ => return Err(err),
+            };
+            tracing::warn!("{what} failed, trying again in {delay:?}: {err}");
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn quick(max_attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts,
+            max_rate_limited: 3,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        }
+    }
+
+    #[tokio::test]
+    async fn passing_faults_are_tried_again_up_to_the_attempts() {
+        let calls = AtomicU32::new(0);
+        let outcome = quick(3)
+            .run("test", || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(Error::retryable("reset"))
+            })
+            .await;
+        assert_eq!(outcome.unwrap_err().kind(), ErrorKind::Retryable);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn rate_limits_wait_what_was_asked_and_do_not_spend_attempts() {
+        let calls = AtomicU32::new(0);
+        let outcome = quick(1)
+            .run("test", || async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0 | 1 => Err(Error::RateLimited {
+                        message: "slow down".into(),
+                        retry_after: Some(Duration::from_millis(5)),
+                    }),
+                    _ => Ok(7),
+                }
+            })
+            .await;
+        assert_eq!(outcome.unwrap(), 7);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn final_errors_are_not_tried_again() {
+        let calls = AtomicU32::new(0);
+        let outcome = quick(5)
+            .run("test", || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(Error::NotFound("gone".into()))
+            })
+            .await;
+        assert_eq!(outcome.unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}
