@@ -922,6 +922,20 @@ async fn sqlite_and_postgres_locations_open_their_back_end() {
     assert_eq!(tables, 1);
 }
 
+/// The store writes each statement once, with `$N` placeholders: SQLite must bind them by
+/// number as PostgreSQL does, out of order and reused.
+#[tokio::test]
+async fn sqlite_binds_numbered_placeholders_by_number() {
+    let store = ferry_engine::SqliteStore::in_memory().await.unwrap();
+    let row: (i64, String, i64) = sqlx::query_as("SELECT $2, $1, $2 * 10")
+        .bind("one")
+        .bind(2_i64)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(row, (2, "one".to_string(), 20));
+}
+
 #[tokio::test]
 async fn the_sqlite_journal_is_private_whatever_the_umask() {
     use std::os::unix::fs::PermissionsExt;

@@ -1,11 +1,16 @@
 //! The journal behind a trait: SQLite serves one machine (the CLI's default), PostgreSQL
-//! serves many workers on many machines. Both keep the same schema, version for version.
+//! serves many workers on many machines. Both keep the same schema, version for version, and
+//! one implementation ([`SqlStore`], in `journal.rs`) serves both: each statement is written
+//! once, and what differs between the two is a [`sql::Dialect`]'s.
 
+mod journal;
 mod postgres;
 mod rows;
+mod sql;
 mod sqlite;
 
 pub use postgres::PgStore;
+pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 
 use std::path::Path;
