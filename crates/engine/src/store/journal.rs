@@ -5,18 +5,34 @@ use async_trait::async_trait;
 use ferry_core::{Album, Container, MediaItem, Skipped};
 
 use super::rows::{
-    self, ARCHIVE_COLUMNS, AlbumRecord, ArchiveRecord, CONNECTION_COLUMNS, ContainerRecord,
-    CountRecord, FailureRecord, GroupRecord, JOB_COLUMNS, JobRecord, SiblingRecord, UNIT_COLUMNS,
-    UnitRecord, now,
+    self, AlbumRecord, CONNECTION_COLUMNS, ContainerRecord, CountRecord, FailureRecord,
+    GroupRecord, JOB_COLUMNS, JobRecord, SiblingRecord, UNIT_COLUMNS, UnitRecord, now,
 };
-use super::sql::{Dialect, Exec, Page, SqlStore, args};
+use super::sql::{Dialect, Exec, Page, SqlStore, Tx, args};
 use super::{
-    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, EarlierLanding, Fence, Group,
-    Notice, Outcome, SessionRow, Siblings, StagedRow, Store, Unit,
+    ConnectionRow, EarlierLanding, Fence, Group, Outcome, Siblings, StagedRow, Store, Unit,
 };
 use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::report::{Counts, Failure};
 use crate::{EngineError, Result};
+
+/// Records a container of a job, unless it is recorded already.
+async fn add_container<S: Exec>(
+    store: &S,
+    tx: &mut Tx<S::Db>,
+    job: &JobId,
+    key: &str,
+    container: &Container,
+) -> Result<()> {
+    store
+        .run(
+            Some(tx),
+            "INSERT INTO containers (job_id, key, spec) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            args![job, key, &rows::container_json(container)?],
+        )
+        .await?;
+    Ok(())
+}
 
 #[async_trait]
 impl<DB: Dialect> Store for SqlStore<DB>
@@ -179,12 +195,7 @@ where
         container: &Container,
     ) -> Result<()> {
         let mut tx = self.write().await?;
-        self.run(
-            Some(&mut tx),
-            "INSERT INTO containers (job_id, key, spec) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            args![job, key, &rows::container_json(container)?],
-        )
-        .await?;
+        add_container(self, &mut tx, job, key, container).await?;
         self.run(
             Some(&mut tx),
             "UPDATE units SET container = $1
@@ -221,12 +232,7 @@ where
         container: &Container,
     ) -> Result<()> {
         let mut tx = self.write().await?;
-        self.run(
-            Some(&mut tx),
-            "INSERT INTO containers (job_id, key, spec) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            args![job, key, &rows::container_json(container)?],
-        )
-        .await?;
+        add_container(self, &mut tx, job, key, container).await?;
         self.run(
             Some(&mut tx),
             format!(
@@ -507,264 +513,5 @@ where
             )
             .await?;
         Ok(deleted > 0)
-    }
-
-    async fn create_account(&self, row: &AccountRow) -> Result<bool> {
-        // ON CONFLICT on the unique e-mail rather than a check first: two sign-ups racing for
-        // one address get one account and one refusal.
-        let added = self
-            .run(
-                None,
-                "INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (email) DO NOTHING",
-                args![&row.id, &row.email, &row.password_hash, &row.created_at],
-            )
-            .await?;
-        Ok(added > 0)
-    }
-
-    async fn account(&self, id: &str) -> Result<Option<AccountRow>> {
-        self.optional(
-            None,
-            "SELECT id, email, password_hash, created_at FROM accounts WHERE id = $1",
-            args![id],
-        )
-        .await
-    }
-
-    async fn account_by_email(&self, email: &str) -> Result<Option<AccountRow>> {
-        self.optional(
-            None,
-            "SELECT id, email, password_hash, created_at FROM accounts WHERE email = $1",
-            args![email],
-        )
-        .await
-    }
-
-    async fn create_session(&self, row: &SessionRow) -> Result<()> {
-        self.run(
-            None,
-            "INSERT INTO sessions (token_hash, account_id, created_at, expires_at, confirmed_at)
-             VALUES ($1, $2, $3, $4, $5)",
-            args![
-                &row.token_hash,
-                &row.account_id,
-                row.created_at,
-                row.expires_at,
-                row.confirmed_at
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
-        self.optional(
-            None,
-            "SELECT token_hash, account_id, created_at, expires_at, confirmed_at FROM sessions
-             WHERE token_hash = $1 AND expires_at > $2",
-            args![token_hash, now],
-        )
-        .await
-    }
-
-    async fn confirm_session(&self, token_hash: &str, at: i64) -> Result<()> {
-        self.run(
-            None,
-            "UPDATE sessions SET confirmed_at = $1 WHERE token_hash = $2",
-            args![at, token_hash],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn delete_session(&self, token_hash: &str) -> Result<bool> {
-        let deleted = self
-            .run(
-                None,
-                "DELETE FROM sessions WHERE token_hash = $1",
-                args![token_hash],
-            )
-            .await?;
-        Ok(deleted > 0)
-    }
-
-    async fn delete_expired_sessions(&self, now: i64) -> Result<u64> {
-        self.run(
-            None,
-            "DELETE FROM sessions WHERE expires_at <= $1",
-            args![now],
-        )
-        .await
-    }
-
-    async fn audit(&self, account_id: &str, event: &str, detail: &str) -> Result<()> {
-        self.run(
-            None,
-            "INSERT INTO audit_log (account_id, at, event, detail) VALUES ($1, $2, $3, $4)",
-            args![account_id, &now(), event, detail],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn audit_log(&self, account_id: &str, limit: u32) -> Result<Vec<AuditEntry>> {
-        self.all(
-            "SELECT seq, at, event, detail FROM audit_log WHERE account_id = $1
-             ORDER BY seq DESC LIMIT $2",
-            args![account_id, i64::from(limit)],
-        )
-        .await
-    }
-
-    async fn create_archive(&self, row: &ArchiveRow) -> Result<()> {
-        self.run(
-            None,
-            "INSERT INTO archives (id, owner, state, request, created_at) VALUES ($1, $2, $3, $4, $5)",
-            args![&row.id, &row.owner, &row.state, &row.request, row.created_at],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn archive(&self, id: &str) -> Result<Option<ArchiveRow>> {
-        let found: Option<ArchiveRecord> = self
-            .optional(
-                None,
-                format!("SELECT {ARCHIVE_COLUMNS} FROM archives WHERE id = $1"),
-                args![id],
-            )
-            .await?;
-        Ok(found.map(ArchiveRow::from))
-    }
-
-    async fn archives(&self, owner: &str) -> Result<Vec<ArchiveRow>> {
-        let found = self
-            .all(
-                format!("SELECT {ARCHIVE_COLUMNS} FROM archives WHERE owner = $1 ORDER BY id DESC"),
-                args![owner],
-            )
-            .await?;
-        Ok(rows::archives(found))
-    }
-
-    async fn building_archives(&self) -> Result<Vec<ArchiveRow>> {
-        let found = self
-            .all(
-                format!(
-                    "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE state = 'building' ORDER BY id"
-                ),
-                args![],
-            )
-            .await?;
-        Ok(rows::archives(found))
-    }
-
-    async fn archive_ready(&self, id: &str, ready: &ArchiveReady) -> Result<()> {
-        self.run(
-            None,
-            "UPDATE archives SET state = 'ready', path = $1, size = $2, sha256 = $3, summary = $4,
-             ready_at = $5, expires_at = $6, error = NULL WHERE id = $7",
-            args![
-                &ready.path,
-                ready.size as i64,
-                &ready.sha256,
-                &ready.summary,
-                ready.ready_at,
-                ready.expires_at,
-                id
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn archive_failed(&self, id: &str, error: &str) -> Result<()> {
-        self.run(
-            None,
-            "UPDATE archives SET state = 'failed', error = $1 WHERE id = $2",
-            args![error, id],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn due_archives(&self, now: i64) -> Result<Vec<ArchiveRow>> {
-        let found = self
-            .all(
-                format!(
-                    "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE state = 'ready' AND expires_at <= $1
-                     ORDER BY id"
-                ),
-                args![now],
-            )
-            .await?;
-        Ok(rows::archives(found))
-    }
-
-    async fn archive_expired(&self, id: &str) -> Result<()> {
-        let mut tx = self.write().await?;
-        self.run(
-            Some(&mut tx),
-            "UPDATE archives SET state = 'expired', path = NULL WHERE id = $1",
-            args![id],
-        )
-        .await?;
-        self.run(
-            Some(&mut tx),
-            "DELETE FROM download_tickets WHERE archive_id = $1",
-            args![id],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn create_ticket(
-        &self,
-        ticket_hash: &str,
-        archive_id: &str,
-        owner: &str,
-        expires_at: i64,
-    ) -> Result<()> {
-        self.run(
-            None,
-            "INSERT INTO download_tickets (ticket_hash, archive_id, owner, expires_at)
-             VALUES ($1, $2, $3, $4)",
-            args![ticket_hash, archive_id, owner, expires_at],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn spend_ticket(&self, ticket_hash: &str, now: i64) -> Result<Option<(String, String)>> {
-        // One statement: of two downloads racing on one ticket, the second finds it used
-        // (SQLite takes turns; PostgreSQL re-checks the WHERE on the row the first updated).
-        self.optional(
-            None,
-            "UPDATE download_tickets SET used_at = $1
-             WHERE ticket_hash = $2 AND used_at IS NULL AND expires_at > $1
-             RETURNING archive_id, owner",
-            args![now, ticket_hash],
-        )
-        .await
-    }
-
-    async fn notify(&self, owner: &str, text: &str, link: &str) -> Result<()> {
-        self.run(
-            None,
-            "INSERT INTO notices (owner, at, text, link) VALUES ($1, $2, $3, $4)",
-            args![owner, &now(), text, link],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn notices(&self, owner: &str, limit: u32) -> Result<Vec<Notice>> {
-        self.all(
-            "SELECT seq, at, text, link FROM notices WHERE owner = $1 ORDER BY seq DESC LIMIT $2",
-            args![owner, i64::from(limit)],
-        )
-        .await
     }
 }
