@@ -1,7 +1,7 @@
 //! The journal behind a trait: SQLite serves one machine (the CLI's default), PostgreSQL
 //! serves many workers on many machines. Both keep the same schema, version for version, and
 //! one implementation ([`SqlStore`], in `journal.rs`) serves both: each statement is written
-//! once, and what differs between the two is a [`sql::Dialect`]'s.
+//! once, and what differs between the two is a `Dialect`'s (`sql.rs`).
 
 mod app;
 mod journal;
