@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use ferry_engine::queue::{PgQueue, WorkQueue};
-use ferry_engine::{PgStore, SqliteStore, Store};
+use ferry_engine::{AppStore, PgStore, SqliteStore, Store};
 
 pub(crate) struct Journal {
     pub store: Arc<dyn Store>,
+    /// The web app's tables (`ferry serve`'s accounts, archives, notices), in the same
+    /// database.
+    pub app: Arc<dyn AppStore>,
     /// Present with a shared database: jobs can be handed to `ferry worker`s.
     pub queue: Option<Arc<dyn WorkQueue>>,
 }
@@ -22,8 +25,10 @@ pub(crate) async fn open(data_dir: &Path, database: Option<&str>) -> Result<Jour
         let store = SqliteStore::open(&data_dir.join("ferry.db"))
             .await
             .with_context(|| format!("cannot open the journal in {}", data_dir.display()))?;
+        let store = Arc::new(store);
         return Ok(Journal {
-            store: Arc::new(store),
+            store: store.clone(),
+            app: store,
             queue: None,
         });
     };
@@ -36,8 +41,10 @@ pub(crate) async fn open(data_dir: &Path, database: Option<&str>) -> Result<Jour
         .await
         .with_context(|| format!("cannot open the database {}", redacted(url)))?;
     let queue: Arc<dyn WorkQueue> = Arc::new(PgQueue::new(store.pool().clone()));
+    let store = Arc::new(store);
     Ok(Journal {
-        store: Arc::new(store),
+        store: store.clone(),
+        app: store,
         queue: Some(queue),
     })
 }

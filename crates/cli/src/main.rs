@@ -224,6 +224,8 @@ struct Ferry {
     connections: Arc<ferry_endpoints::Connections>,
     /// With a shared database: where jobs go for `ferry worker`s.
     queue: Option<Arc<dyn ferry_engine::queue::WorkQueue>>,
+    /// The web app's tables: a worker tells people of their transfers' ends there.
+    app: Arc<dyn ferry_engine::AppStore>,
 }
 
 async fn open_ferry(
@@ -240,6 +242,7 @@ async fn open_ferry(
             config,
         )),
         queue: journal.queue,
+        app: journal.app,
     })
 }
 
@@ -290,6 +293,7 @@ async fn run(cli: Cli) -> Result<u8> {
             let config_file = paths::config_file(cli.config.clone())?;
             worker::run(
                 ferry.engine.store().clone(),
+                ferry.app.clone(),
                 queue.clone(),
                 ferry.connections.clone(),
                 &config_file,
@@ -392,6 +396,7 @@ async fn transfer(ferry: &Ferry, args: TransferArgs) -> Result<u8> {
             engine: Engine::new(Arc::new(SqliteStore::in_memory().await?)),
             connections: ferry.connections.clone(),
             queue: None,
+            app: ferry.app.clone(),
         };
         let job = dry.engine.store().create_job(LOCAL, &spec).await?;
         return execute(&dry, &job, &spec, &args.run, Mode::DryRun, false).await;

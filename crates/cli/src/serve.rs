@@ -109,7 +109,7 @@ pub async fn serve(
     if outbox.is_none() {
         eprintln!("no [serve.mail] in the configuration: notices are in-app only");
     }
-    let state = ferry_server::AppState::new(store, connections, outbox, config);
+    let state = ferry_server::AppState::new(store, journal.app, connections, outbox, config);
     let served = ferry_server::serve(listener, state, ferry_server::shutdown_signal()).await;
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ferry_engine::queue::{RateLimit, WorkQueue};
-use ferry_engine::{RunOptions, Store, Worker, WorkerOptions};
+use ferry_engine::{AppStore, RunOptions, Store, Worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Args)]
@@ -73,7 +73,7 @@ fn default_id() -> String {
 /// Notices (and, with `[serve.mail]` and a `public_url`, e-mail) for the people whose
 /// transfers this worker finishes or pauses, as `ferry serve` sends them.
 fn notices(
-    store: &Arc<dyn Store>,
+    app: &Arc<dyn AppStore>,
     config_file: &std::path::Path,
 ) -> Result<Arc<ferry_server::TransferNotices>> {
     let settings = ferry_server::ServeSettings::load(Some(config_file))?;
@@ -96,7 +96,7 @@ fn notices(
     };
     let config = ferry_server::ServerConfig::new(public_url, std::path::PathBuf::new());
     Ok(Arc::new(ferry_server::TransferNotices::new(
-        store.clone(),
+        app.clone(),
         outbox,
         config,
     )))
@@ -104,6 +104,7 @@ fn notices(
 
 pub(crate) async fn run(
     store: Arc<dyn Store>,
+    app: Arc<dyn AppStore>,
     queue: Arc<dyn WorkQueue>,
     connections: Arc<ferry_endpoints::Connections>,
     config_file: &std::path::Path,
@@ -143,7 +144,7 @@ pub(crate) async fn run(
         options.id
     );
     let opener = Arc::new(ferry_endpoints::JobOpener::new(connections));
-    let events = notices(&store, config_file)?;
+    let events = notices(&app, config_file)?;
     let worker = Worker::new(store, queue, opener, options).with_events(events);
     {
         let token = shutdown.clone();

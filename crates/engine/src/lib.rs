@@ -29,8 +29,8 @@ pub use report::{Counts, Failure, Report, outcome};
 pub use retry::RetryPolicy;
 pub use runner::{Halt, JobEvents, OpenJob, Opened, RunContext, Runner};
 pub use store::{
-    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Fence, Notice, PgStore,
-    SessionRow, SqliteStore, Store, open_store,
+    AccountRow, AppStore, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, Fence, Notice,
+    PgStore, SessionRow, SqliteStore, Store, open_store,
 };
 pub use vault::Vault;
 pub use worker::{Worker, WorkerOptions};

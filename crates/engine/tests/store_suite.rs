@@ -1,14 +1,16 @@
-//! The journal's contract, written once and run against both back-ends: every test below is
-//! an `async fn(Arc<dyn Store>)`, and `store_tests!` runs it on a SQLite file and on a fresh
-//! PostgreSQL database (from `FERRY_TEST_DATABASE_URL`; `scripts/test` starts a server).
+//! The journal's contract, and the web app's tables', written once and run against both
+//! back-ends: every test below is an `async fn(Arc<dyn Both>)` (a [`Store`] that is an
+//! [`AppStore`] too, as both back-ends are), and `store_tests!` runs it on a SQLite file and on
+//! a fresh PostgreSQL database (from `FERRY_TEST_DATABASE_URL`; `scripts/test` starts a
+//! server).
 
 use std::sync::Arc;
 
 use ferry_core::{Album, Container, MediaItem, MediaKind, Scope, Skipped};
 use ferry_engine::store::{Group, Outcome, StagedRow, UnitState};
 use ferry_engine::{
-    AccountRow, ArchiveReady, ArchiveRow, ConnectionRow, EngineError, JobSpec, JobState, PgStore,
-    SessionRow, Store, open_store,
+    AccountRow, AppStore, ArchiveReady, ArchiveRow, ConnectionRow, EngineError, JobSpec, JobState,
+    PgStore, SessionRow, SqliteStore, Store, open_store,
 };
 
 macro_rules! store_tests {
@@ -19,7 +21,7 @@ macro_rules! store_tests {
                 async fn $name() {
                     let dir = tempfile::tempdir().unwrap();
                     let path = dir.path().join("journal.db");
-                    let store = ferry_engine::open_store(path.to_str().unwrap()).await.unwrap();
+                    let store = super::open(path.to_str().unwrap()).await;
                     super::$name(store).await;
                 }
             )*
@@ -29,7 +31,7 @@ macro_rules! store_tests {
                 #[tokio::test]
                 async fn $name() {
                     let url = ferry_testkit::postgres::fresh_database().await;
-                    let store = ferry_engine::open_store(&url).await.unwrap();
+                    let store = super::open(&url).await;
                     super::$name(store).await;
                 }
             )*
@@ -53,6 +55,23 @@ store_tests!(
     notices_are_per_account_newest_first,
     a_rerun_finds_what_earlier_jobs_on_its_route_listed_and_landed,
 );
+
+/// The journal and the web app's tables of one database (accounts own jobs).
+trait Both: Store + AppStore {}
+
+impl<T: Store + AppStore + ?Sized> Both for T {}
+
+async fn open(location: &str) -> Arc<dyn Both> {
+    if location.starts_with("postgres://") {
+        Arc::new(PgStore::connect(location).await.unwrap())
+    } else {
+        Arc::new(
+            SqliteStore::open(std::path::Path::new(location))
+                .await
+                .unwrap(),
+        )
+    }
+}
 
 fn spec(destination: &str) -> JobSpec {
     JobSpec {
@@ -170,7 +189,7 @@ async fn listed_job(store: &dyn Store) -> String {
     job.id
 }
 
-async fn jobs_are_found_by_prefix_and_change_state(store: Arc<dyn Store>) {
+async fn jobs_are_found_by_prefix_and_change_state(store: Arc<dyn Both>) {
     let first = store.create_job("", &spec("dropbox:")).await.unwrap();
     let second = store.create_job("", &spec("koofr:")).await.unwrap();
     assert_eq!(first.state, JobState::Planning);
@@ -265,7 +284,7 @@ async fn jobs_are_found_by_prefix_and_change_state(store: Arc<dyn Store>) {
     assert_eq!(store.unfinished_jobs().await.unwrap().len(), 1);
 }
 
-async fn jobs_belong_to_their_owner(store: Arc<dyn Store>) {
+async fn jobs_belong_to_their_owner(store: Arc<dyn Both>) {
     store.create_account(&account("a", "ann@x")).await.unwrap();
     let spec = spec("dropbox:");
     let job_a = store.create_job("a", &spec).await.unwrap();
@@ -290,7 +309,7 @@ async fn jobs_belong_to_their_owner(store: Arc<dyn Store>) {
     assert!(store.job(&job_a.id).await.unwrap().finished_at.is_some());
 }
 
-async fn pages_are_journalled_once_with_their_cursor(store: Arc<dyn Store>) {
+async fn pages_are_journalled_once_with_their_cursor(store: Arc<dyn Both>) {
     let job = store.create_job("", &spec("dropbox:")).await.unwrap();
     let mut motion = item("m", MediaKind::Video, &[]);
     motion.live_photo_of = Some("a".into());
@@ -380,7 +399,7 @@ async fn pages_are_journalled_once_with_their_cursor(store: Arc<dyn Store>) {
     assert_eq!(store.units_to_move(&job.id, 3, 2).await.unwrap().len(), 2);
 }
 
-async fn units_get_containers_and_names(store: Arc<dyn Store>) {
+async fn units_get_containers_and_names(store: Arc<dyn Both>) {
     let job = listed_job(&*store).await;
     let folder = Container::Folder(vec!["Album A1".into()]);
     let group = Group {
@@ -465,7 +484,7 @@ async fn units_get_containers_and_names(store: Arc<dyn Store>) {
     );
 }
 
-async fn units_move_and_settle(store: Arc<dyn Store>) {
+async fn units_move_and_settle(store: Arc<dyn Both>) {
     let job = listed_job(&*store).await;
     store
         .mark_staged(
@@ -574,7 +593,7 @@ async fn units_move_and_settle(store: Arc<dyn Store>) {
     assert!(store.failures(&job, 10).await.unwrap().is_empty());
 }
 
-async fn siblings_tell_where_an_item_landed(store: Arc<dyn Store>) {
+async fn siblings_tell_where_an_item_landed(store: Arc<dyn Both>) {
     let job = listed_job(&*store).await;
     let units = store.units_to_move(&job, 0, 10).await.unwrap();
     let (a_in_a1, a_in_a2) = (&units[0], &units[1]);
@@ -609,7 +628,7 @@ async fn siblings_tell_where_an_item_landed(store: Arc<dyn Store>) {
     assert_eq!((lone.landed, lone.earlier_unsettled), (None, false));
 }
 
-async fn connections_are_unique_per_owner(store: Arc<dyn Store>) {
+async fn connections_are_unique_per_owner(store: Arc<dyn Both>) {
     store.create_account(&account("a", "ann@x")).await.unwrap();
     store.create_account(&account("b", "bob@x")).await.unwrap();
     // The same name under two owners: one connection each.
@@ -681,7 +700,7 @@ async fn connections_are_unique_per_owner(store: Arc<dyn Store>) {
     assert!(store.connection("", "dropbox").await.unwrap().is_some());
 }
 
-async fn accounts_are_unique_by_email(store: Arc<dyn Store>) {
+async fn accounts_are_unique_by_email(store: Arc<dyn Both>) {
     assert!(store.create_account(&account("a", "ann@x")).await.unwrap());
     assert!(!store.create_account(&account("b", "ann@x")).await.unwrap());
     let ann = store.account_by_email("ann@x").await.unwrap().unwrap();
@@ -695,7 +714,7 @@ async fn accounts_are_unique_by_email(store: Arc<dyn Store>) {
     assert!(store.account_by_email("bob@x").await.unwrap().is_none());
 }
 
-async fn sessions_expire_confirm_and_end(store: Arc<dyn Store>) {
+async fn sessions_expire_confirm_and_end(store: Arc<dyn Both>) {
     store.create_account(&account("a", "ann@x")).await.unwrap();
     store
         .create_session(&session("live", "a", 1000))
@@ -736,7 +755,7 @@ async fn sessions_expire_confirm_and_end(store: Arc<dyn Store>) {
     assert!(store.session("live", 500).await.unwrap().is_none());
 }
 
-async fn a_session_needs_its_account(store: Arc<dyn Store>) {
+async fn a_session_needs_its_account(store: Arc<dyn Both>) {
     assert!(
         store
             .create_session(&session("s", "nobody", 1000))
@@ -745,7 +764,7 @@ async fn a_session_needs_its_account(store: Arc<dyn Store>) {
     );
 }
 
-async fn each_account_reads_its_own_audit_log_newest_first(store: Arc<dyn Store>) {
+async fn each_account_reads_its_own_audit_log_newest_first(store: Arc<dyn Both>) {
     store.create_account(&account("a", "ann@x")).await.unwrap();
     store.create_account(&account("b", "bob@x")).await.unwrap();
     store.audit("a", "sign_up", "").await.unwrap();
@@ -763,7 +782,7 @@ async fn each_account_reads_its_own_audit_log_newest_first(store: Arc<dyn Store>
     assert_eq!(store.audit_log("b", 10).await.unwrap().len(), 1);
 }
 
-async fn archives_expire_and_tickets_are_spent_once(store: Arc<dyn Store>) {
+async fn archives_expire_and_tickets_are_spent_once(store: Arc<dyn Both>) {
     store.create_account(&account("a", "ann@x")).await.unwrap();
     let row = ArchiveRow {
         id: "arch".into(),
@@ -867,7 +886,7 @@ async fn archives_expire_and_tickets_are_spent_once(store: Arc<dyn Store>) {
     assert!(store.due_archives(1000).await.unwrap().is_empty());
 }
 
-async fn notices_are_per_account_newest_first(store: Arc<dyn Store>) {
+async fn notices_are_per_account_newest_first(store: Arc<dyn Both>) {
     store.create_account(&account("a", "ann@x")).await.unwrap();
     store.create_account(&account("b", "bob@x")).await.unwrap();
     store
@@ -920,6 +939,20 @@ async fn sqlite_and_postgres_locations_open_their_back_end() {
     .await
     .unwrap();
     assert_eq!(tables, 1);
+}
+
+/// The store writes each statement once, with `$N` placeholders: SQLite must bind them by
+/// number as PostgreSQL does, out of order and reused.
+#[tokio::test]
+async fn sqlite_binds_numbered_placeholders_by_number() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let row: (i64, String, i64) = sqlx::query_as("SELECT $2, $1, $2 * 10")
+        .bind("one")
+        .bind(2_i64)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(row, (2, "one".to_string(), 20));
 }
 
 #[tokio::test]
@@ -1022,7 +1055,7 @@ async fn a_postgres_error_is_one_line_without_the_password() {
 
 /// Two jobs on one route (same owner, same spec) and one on another: the second finds the
 /// first's records by source id, and its landing of a unit with the same record and place.
-async fn a_rerun_finds_what_earlier_jobs_on_its_route_listed_and_landed(store: Arc<dyn Store>) {
+async fn a_rerun_finds_what_earlier_jobs_on_its_route_listed_and_landed(store: Arc<dyn Both>) {
     let versioned = |id: &str, revision: &str| MediaItem {
         revision: Some(revision.into()),
         ..item(id, MediaKind::Photo, &[])

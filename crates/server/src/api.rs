@@ -14,7 +14,7 @@ use crate::{ApiError, AppState};
 /// What `GET /health` answers: the process serves and its store answers.
 pub async fn health(State(state): State<AppState>) -> Response {
     // A lookup that touches the database without depending on any row.
-    match state.store().session("", auth::unix_now()).await {
+    match state.app().session("", auth::unix_now()).await {
         Ok(_) => Json(serde_json::json!({ "status": "ok" })).into_response(),
         Err(err) => {
             tracing::error!(error = %err, "health check: the store does not answer");
@@ -146,7 +146,7 @@ pub async fn audit_log(
     State(state): State<AppState>,
     current: CurrentSession,
 ) -> Result<Json<Vec<AuditLine>>, ApiError> {
-    let entries = state.store().audit_log(&current.account.id, 200).await?;
+    let entries = state.app().audit_log(&current.account.id, 200).await?;
     Ok(Json(
         entries
             .into_iter()
@@ -173,7 +173,7 @@ pub async fn notices(
     State(state): State<AppState>,
     current: CurrentSession,
 ) -> Result<Json<Vec<NoticeLine>>, ApiError> {
-    let notices = state.store().notices(&current.account.id, 100).await?;
+    let notices = state.app().notices(&current.account.id, 100).await?;
     Ok(Json(
         notices
             .into_iter()

@@ -167,8 +167,8 @@ fn archive_folder(workers: &Workers, id: &str) -> PathBuf {
 
 /// Builds an archive and records the outcome; run by the workers.
 pub async fn build(workers: &Workers, id: &str) {
-    let store = workers.engine().store().clone();
-    let row = match store.archive(id).await {
+    let app = workers.app();
+    let row = match app.archive(id).await {
         Ok(Some(row)) if row.state == "building" => row,
         Ok(_) => return,
         Err(err) => {
@@ -181,7 +181,7 @@ pub async fn build(workers: &Workers, id: &str) {
         .unwrap_or_default();
     match build_file(workers, &row).await {
         Ok(ready) => {
-            if let Err(err) = store.archive_ready(id, &ready).await {
+            if let Err(err) = app.archive_ready(id, &ready).await {
                 tracing::error!(archive = id, error = %err, "cannot record the archive");
                 return;
             }
@@ -207,7 +207,7 @@ pub async fn build(workers: &Workers, id: &str) {
             let reason = format!("{err:#}");
             tracing::warn!(archive = id, error = %reason, "archive build failed");
             let _ = tokio::fs::remove_dir_all(archive_folder(workers, id)).await;
-            let _ = store.archive_failed(id, &reason).await;
+            let _ = app.archive_failed(id, &reason).await;
             workers
                 .notifier()
                 .tell(
@@ -269,7 +269,7 @@ async fn build_file(workers: &Workers, row: &ArchiveRow) -> anyhow::Result<Archi
 
 /// Deletes the files of archives whose link has expired, and says so on their rows.
 pub async fn expire_due(state: &AppState) {
-    let due = match state.store().due_archives(unix_now()).await {
+    let due = match state.app().due_archives(unix_now()).await {
         Ok(due) => due,
         Err(err) => {
             tracing::warn!(error = %err, "cannot list expired archives");
@@ -299,11 +299,11 @@ async fn expire(state: &AppState, archive: &ArchiveRow) {
             return;
         }
     }
-    if let Err(err) = state.store().archive_expired(&archive.id).await {
+    if let Err(err) = state.app().archive_expired(&archive.id).await {
         tracing::warn!(archive = %archive.id, error = %err, "cannot mark an archive expired");
     }
     let _ = state
-        .store()
+        .app()
         .audit(&archive.owner, "archive_deleted", &archive.id)
         .await;
 }
@@ -320,7 +320,7 @@ async fn owned_archive(
         return Err(not_found());
     }
     let archive = state
-        .store()
+        .app()
         .archive(id)
         .await?
         .filter(|a| a.owner == current.account.id)
@@ -422,9 +422,9 @@ async fn request(
         ready_at: None,
         expires_at: None,
     };
-    state.store().create_archive(&row).await?;
+    state.app().create_archive(&row).await?;
     state
-        .store()
+        .app()
         .audit(
             owner,
             "archive_requested",
@@ -448,7 +448,7 @@ async fn ticket(state: &AppState, archive: &ArchiveRow) -> Result<String, ApiErr
     let ticket = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let expires_at = unix_now() + TICKET_LIFETIME.as_secs() as i64;
     state
-        .store()
+        .app()
         .create_ticket(
             &ticket_hash(&ticket),
             &archive.id,
@@ -478,7 +478,7 @@ pub async fn download(
     let spent = match query.get("ticket") {
         Some(ticket) => {
             state
-                .store()
+                .app()
                 .spend_ticket(&ticket_hash(ticket), unix_now())
                 .await?
         }
@@ -508,7 +508,7 @@ pub async fn download(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "ferry-export.zip".into());
     state
-        .store()
+        .app()
         .audit(&current.account.id, "archive_downloaded", &archive.id)
         .await?;
     let body = Body::from_stream(bytes);
@@ -604,7 +604,7 @@ struct ArchivesPage {
 
 /// `GET /archives`
 pub async fn list_page(State(state): State<AppState>, Page(current): Page) -> Response {
-    match state.store().archives(&current.account.id).await {
+    match state.app().archives(&current.account.id).await {
         Ok(rows) => {
             let archives: Vec<ArchiveView> = rows.iter().map(view).collect();
             ArchivesPage {
@@ -683,7 +683,7 @@ pub async fn api_list(
     State(state): State<AppState>,
     current: CurrentSession,
 ) -> Result<Json<Vec<ArchiveView>>, ApiError> {
-    let rows = state.store().archives(&current.account.id).await?;
+    let rows = state.app().archives(&current.account.id).await?;
     Ok(Json(rows.iter().map(view).collect()))
 }
 

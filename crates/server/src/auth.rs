@@ -177,7 +177,7 @@ async fn start_session(state: &AppState, account: &AccountRow) -> Result<NewSess
         expires_at: now.saturating_add(lifetime),
         confirmed_at: now,
     };
-    state.store().create_session(&row).await?;
+    state.app().create_session(&row).await?;
     Ok(NewSession { token, row })
 }
 
@@ -201,10 +201,10 @@ pub async fn sign_up(
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
     };
-    if !state.store().create_account(&account).await? {
+    if !state.app().create_account(&account).await? {
         return Err(ApiError::EmailTaken);
     }
-    state.store().audit(&account.id, "sign_up", "").await?;
+    state.app().audit(&account.id, "sign_up", "").await?;
     let session = start_session(state, &account).await?;
     Ok((account, session))
 }
@@ -220,7 +220,7 @@ pub async fn sign_in(
     let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
     let throttle = state.throttle();
     throttle.check(&email, ip, Instant::now())?;
-    let account = state.store().account_by_email(&email).await?;
+    let account = state.app().account_by_email(&email).await?;
     let phc = match &account {
         Some(account) => account.password_hash.clone(),
         None => decoy_hash().await?,
@@ -232,7 +232,7 @@ pub async fn sign_in(
             throttle.fail(&email, ip, Instant::now());
             if let Some(account) = other {
                 state
-                    .store()
+                    .app()
                     .audit(&account.id, "sign_in_failed", &ip.to_string())
                     .await?;
             }
@@ -241,7 +241,7 @@ pub async fn sign_in(
     };
     throttle.succeed(&email);
     state
-        .store()
+        .app()
         .audit(&account.id, "sign_in", &ip.to_string())
         .await?;
     let session = start_session(state, &account).await?;
@@ -312,28 +312,22 @@ impl CurrentSession {
         if !verify_password(password, self.account.password_hash.clone()).await? {
             throttle.fail(&self.account.email, ip, Instant::now());
             state
-                .store()
+                .app()
                 .audit(&self.account.id, "confirmation_failed", &ip.to_string())
                 .await?;
             return Err(ApiError::WrongPassword);
         }
         throttle.succeed(&self.account.email);
         state
-            .store()
+            .app()
             .confirm_session(&self.session.token_hash, unix_now())
             .await?;
         Ok(())
     }
 
     pub async fn sign_out(&self, state: &AppState) -> Result<(), ApiError> {
-        state
-            .store()
-            .delete_session(&self.session.token_hash)
-            .await?;
-        state
-            .store()
-            .audit(&self.account.id, "sign_out", "")
-            .await?;
+        state.app().delete_session(&self.session.token_hash).await?;
+        state.app().audit(&self.account.id, "sign_out", "").await?;
         Ok(())
     }
 }
@@ -349,12 +343,12 @@ impl FromRequestParts<AppState> for CurrentSession {
         };
         let token = cookie_token(parts, name).ok_or(ApiError::Unauthorized)?;
         let session = state
-            .store()
+            .app()
             .session(&token_hash(token), unix_now())
             .await?
             .ok_or(ApiError::Unauthorized)?;
         let account = state
-            .store()
+            .app()
             .account(&session.account_id)
             .await?
             .ok_or(ApiError::Unauthorized)?;

@@ -226,7 +226,7 @@ async fn finish(
     let kind = pending.kind;
     if let Some(error) = query.get("error") {
         let _ = state
-            .store()
+            .app()
             .audit(
                 &current.account.id,
                 "connection_refused",
@@ -270,7 +270,7 @@ async fn finish(
         .await
         .map_err(|e| ApiError::BadRequest(format!("{e:#}")))?;
     state
-        .store()
+        .app()
         .audit(
             owner,
             "connected",
@@ -389,7 +389,7 @@ async fn forget(state: &AppState, current: &CurrentSession, name: &str) -> Resul
     if let Some(warning) = warning {
         tracing::warn!(%warning, "disconnecting");
     }
-    state.store().audit(owner, "disconnected", name).await?;
+    state.app().audit(owner, "disconnected", name).await?;
     Ok(())
 }
 

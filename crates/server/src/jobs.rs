@@ -355,7 +355,7 @@ async fn start(
     let (job, resumed) = state.workers().engine().start(owner, &spec).await?;
     let what = describe(&spec.sources, &spec.destination);
     state
-        .store()
+        .app()
         .audit(
             owner,
             if resumed {
@@ -834,7 +834,7 @@ async fn act(
         _ => return Err(ApiError::NotFound(format!("no action '{action}'"))),
     }
     state
-        .store()
+        .app()
         .audit(owner, &format!("transfer_{action}"), &job.id)
         .await?;
     Ok(job)

@@ -45,7 +45,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use axum::routing::{MethodRouter, delete, get, post};
 use ferry_endpoints::Connections;
-use ferry_engine::{Engine, Store};
+use ferry_engine::{AppStore, Engine, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::csrf::{CsrfLayer, ProtectionError};
@@ -143,6 +143,7 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn Store>,
+    app: Arc<dyn AppStore>,
     config: ServerConfig,
     throttle: Throttle,
     connections: Arc<Connections>,
@@ -153,16 +154,18 @@ struct Inner {
 }
 
 impl AppState {
-    /// `connections` opens people's services (the vault and the service configuration);
-    /// `outbox` sends e-mail, when the server has an SMTP server configured.
+    /// `store` is the engine's journal and `app` the web app's tables (one database holds
+    /// both); `connections` opens people's services (the vault and the service
+    /// configuration); `outbox` sends e-mail, when the server has an SMTP server configured.
     pub fn new(
         store: Arc<dyn Store>,
+        app: Arc<dyn AppStore>,
         connections: Arc<Connections>,
         outbox: Option<Arc<dyn Outbox>>,
         config: ServerConfig,
     ) -> AppState {
         let throttle = Throttle::new(config.throttle.clone());
-        let notifier = notify::Notifier::new(store.clone(), outbox, config.clone());
+        let notifier = notify::Notifier::new(app.clone(), outbox, config.clone());
         let workers = workers::Workers::new(
             Engine::new(store.clone()),
             connections.clone(),
@@ -172,6 +175,7 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 store,
+                app,
                 config,
                 throttle,
                 connections,
@@ -184,6 +188,11 @@ impl AppState {
 
     pub(crate) fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
+    }
+
+    /// Accounts, sessions, the audit log, archives, tickets and notices.
+    pub(crate) fn app(&self) -> &dyn AppStore {
+        self.inner.app.as_ref()
     }
 
     pub(crate) fn connections(&self) -> &Connections {
@@ -401,10 +410,7 @@ async fn sweep(state: AppState) {
     loop {
         tick.tick().await;
         if runs.is_multiple_of(60)
-            && let Err(err) = state
-                .store()
-                .delete_expired_sessions(auth::unix_now())
-                .await
+            && let Err(err) = state.app().delete_expired_sessions(auth::unix_now()).await
         {
             tracing::warn!(error = %err, "could not delete expired sessions");
         }

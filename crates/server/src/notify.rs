@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ferry_engine::Store;
+use ferry_engine::AppStore;
 
 use crate::ServerConfig;
 
@@ -29,33 +29,38 @@ pub struct Message {
 
 #[derive(Clone)]
 pub struct Notifier {
-    store: Arc<dyn Store>,
+    app: Arc<dyn AppStore>,
     outbox: Option<Arc<dyn Outbox>>,
     config: ServerConfig,
 }
 
 impl Notifier {
     pub fn new(
-        store: Arc<dyn Store>,
+        app: Arc<dyn AppStore>,
         outbox: Option<Arc<dyn Outbox>>,
         config: ServerConfig,
     ) -> Notifier {
         Notifier {
-            store,
+            app,
             outbox,
             config,
         }
     }
 
+    /// Where notices and the audit log are kept.
+    pub fn app(&self) -> &Arc<dyn AppStore> {
+        &self.app
+    }
+
     /// Records the notice, then sends the e-mail in the background.
     pub async fn tell(&self, owner: &str, message: Message) {
-        if let Err(err) = self.store.notify(owner, &message.text, &message.link).await {
+        if let Err(err) = self.app.notify(owner, &message.text, &message.link).await {
             tracing::warn!(error = %err, "could not record a notice");
         }
         let Some(outbox) = self.outbox.clone() else {
             return;
         };
-        let account = match self.store.account(owner).await {
+        let account = match self.app.account(owner).await {
             Ok(Some(account)) => account,
             Ok(None) => return,
             Err(err) => {
@@ -72,14 +77,14 @@ impl Notifier {
             "\n\nYou receive this because you use ferry. If this was not you, change your \
              password and check your account's activity.\n",
         );
-        let store = self.store.clone();
+        let app = self.app.clone();
         let owner = owner.to_string();
         tokio::spawn(async move {
             match outbox.send(&account.email, &message.subject, &body).await {
                 Ok(()) => {}
                 Err(err) => {
                     tracing::warn!(error = %err, "could not send an e-mail");
-                    let _ = store.audit(&owner, "email_failed", &message.subject).await;
+                    let _ = app.audit(&owner, "email_failed", &message.subject).await;
                 }
             }
         });

@@ -110,7 +110,7 @@ pub async fn home(State(state): State<AppState>, current: Option<CurrentSession>
     let Some(current) = current else {
         return Redirect::to("/sign-in").into_response();
     };
-    match state.store().notices(&current.account.id, 20).await {
+    match state.app().notices(&current.account.id, 20).await {
         Ok(notices) => HomePage {
             nav: Nav::new(&state, &current),
             notices,

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use ferry_endpoints::{Connections, JobOpener};
 use ferry_engine::queue::WorkQueue;
 use ferry_engine::{
-    Counts, Engine, Halt, Job, JobEvents, JobState, Progress, RunContext, RunOptions, Runner, Store,
+    AppStore, Counts, Engine, Halt, Job, JobEvents, JobState, Progress, RunContext, RunOptions,
+    Runner,
 };
 
 use crate::ServerConfig;
@@ -97,12 +98,13 @@ impl Workers {
         notifier: Notifier,
         config: ServerConfig,
     ) -> Workers {
-        let store = engine.store().clone();
-        let runner = Runner::new(store.clone(), Arc::new(JobOpener::new(connections.clone())))
-            .with_events(Arc::new(TransferNotices {
-                notifier: notifier.clone(),
-                store,
-            }));
+        let runner = Runner::new(
+            engine.store().clone(),
+            Arc::new(JobOpener::new(connections.clone())),
+        )
+        .with_events(Arc::new(TransferNotices {
+            notifier: notifier.clone(),
+        }));
         Workers {
             inner: Arc::new(Inner {
                 runner,
@@ -303,7 +305,7 @@ impl Workers {
             }
             Err(err) => tracing::error!(error = %err, "cannot list the jobs to resume"),
         }
-        match store.building_archives().await {
+        match self.app().building_archives().await {
             Ok(archives) => {
                 for archive in archives {
                     self.build_archive(archive.id);
@@ -331,6 +333,11 @@ impl Workers {
 
     pub fn notifier(&self) -> &Notifier {
         &self.inner.notifier
+    }
+
+    /// The web app's tables (archives, notices, the audit log).
+    pub fn app(&self) -> &Arc<dyn AppStore> {
+        self.inner.notifier.app()
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -409,19 +416,17 @@ fn paused_message(job_id: &str, what: &str, reason: &str) -> Message {
 /// a server that runs its transfers itself.
 pub struct TransferNotices {
     notifier: Notifier,
-    store: Arc<dyn Store>,
 }
 
 impl TransferNotices {
     /// `config` gives the links their address (`public_url`); `outbox` sends the e-mail.
     pub fn new(
-        store: Arc<dyn Store>,
+        app: Arc<dyn AppStore>,
         outbox: Option<Arc<dyn crate::Outbox>>,
         config: ServerConfig,
     ) -> TransferNotices {
         TransferNotices {
-            notifier: Notifier::new(store.clone(), outbox, config),
-            store,
+            notifier: Notifier::new(app, outbox, config),
         }
     }
 }
@@ -438,7 +443,8 @@ impl JobEvents for TransferNotices {
             .await;
         let what = describe(&job.spec.sources, &job.spec.destination);
         let _ = self
-            .store
+            .notifier
+            .app()
             .audit(
                 &job.owner,
                 "transfer_finished",

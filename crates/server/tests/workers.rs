@@ -39,7 +39,8 @@ async fn with_a_database_transfers_wait_for_a_worker_and_metrics_show_them() {
     let url = ferry_testkit::postgres::fresh_database().await;
     let pg = PgStore::connect(&url).await.unwrap();
     let queue: Arc<dyn WorkQueue> = Arc::new(PgQueue::new(pg.pool().clone()));
-    let store: Arc<dyn Store> = Arc::new(pg);
+    let pg = Arc::new(pg);
+    let store: Arc<dyn Store> = pg.clone();
     let mut config = common::config();
     config.work_queue = Some(WorkQueueHandle(queue.clone()));
     let sandbox = ferry_sandbox::start(ferry_sandbox::SandboxOptions::default())
@@ -47,7 +48,7 @@ async fn with_a_database_transfers_wait_for_a_worker_and_metrics_show_them() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_path_buf();
-    let server = common::start_on(config, sandbox, dir, &data, store.clone(), None).await;
+    let server = common::start_on(config, sandbox, dir, &data, pg.clone(), None).await;
 
     let cookie = server.account("ann@example.com", PASSWORD).await;
     for service in ["facebook", "dropbox"] {
@@ -92,7 +93,7 @@ async fn with_a_database_transfers_wait_for_a_worker_and_metrics_show_them() {
     options.poll = Duration::from_millis(100);
     options.lease = Duration::from_secs(3);
     // Told of the job's end as `ferry worker` tells it: the server's notices.
-    let notices = ferry_server::TransferNotices::new(store.clone(), None, common::config());
+    let notices = ferry_server::TransferNotices::new(pg.clone(), None, common::config());
     let worker = Worker::new(
         store.clone(),
         queue.clone(),

@@ -1,11 +1,18 @@
 //! The journal behind a trait: SQLite serves one machine (the CLI's default), PostgreSQL
-//! serves many workers on many machines. Both keep the same schema, version for version.
+//! serves many workers on many machines. Both keep the same schema, version for version, and
+//! one implementation ([`SqlStore`], in `journal.rs`) serves both: each statement is written
+//! once, and what differs between the two is a `Dialect`'s (`sql.rs`).
 
+mod app;
+mod journal;
 mod postgres;
 mod rows;
+mod sql;
 mod sqlite;
 
+pub use app::{AccountRow, AppStore, ArchiveReady, ArchiveRow, AuditEntry, Notice, SessionRow};
 pub use postgres::PgStore;
+pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 
 use std::path::Path;
@@ -137,88 +144,6 @@ impl std::fmt::Debug for ConnectionRow {
     }
 }
 
-/// A person who signs in to `ferry serve`.
-#[derive(Clone, sqlx::FromRow)]
-pub struct AccountRow {
-    pub id: String,
-    /// Lowercased and trimmed; unique.
-    pub email: String,
-    /// An argon2id PHC string.
-    pub password_hash: String,
-    pub created_at: String,
-}
-
-impl std::fmt::Debug for AccountRow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccountRow")
-            .field("id", &self.id)
-            .field("email", &self.email)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A signed-in browser, found by the SHA-256 of its cookie token. Times are Unix seconds.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct SessionRow {
-    pub token_hash: String,
-    pub account_id: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    /// When the person last entered their password in this session.
-    pub confirmed_at: i64,
-}
-
-/// A "download your information" archive that the server builds for an account.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ArchiveRow {
-    pub id: String,
-    pub owner: String,
-    /// building | ready | failed | expired
-    pub state: String,
-    /// JSON: what was asked for (sources, scope).
-    pub request: String,
-    pub path: Option<String>,
-    pub size: Option<u64>,
-    pub sha256: Option<String>,
-    /// JSON: records per type.
-    pub summary: Option<String>,
-    pub error: Option<String>,
-    /// Unix seconds.
-    pub created_at: i64,
-    pub ready_at: Option<i64>,
-    pub expires_at: Option<i64>,
-}
-
-/// What a finished archive build records.
-#[derive(Clone, Debug)]
-pub struct ArchiveReady {
-    pub path: String,
-    pub size: u64,
-    pub sha256: String,
-    pub summary: String,
-    pub ready_at: i64,
-    pub expires_at: i64,
-}
-
-/// An in-app notice.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct Notice {
-    pub seq: i64,
-    pub at: String,
-    pub text: String,
-    /// A path in the web app to go to ('' for none).
-    pub link: String,
-}
-
-/// One line of an account's audit log.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct AuditEntry {
-    pub seq: i64,
-    pub at: String,
-    pub event: String,
-    pub detail: String,
-}
-
 /// The other units of one source item (an item in several albums has a unit per album).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Siblings {
@@ -246,6 +171,9 @@ pub async fn open_store(location: &str) -> Result<Arc<dyn Store>> {
     }
 }
 
+/// The engine's journal: jobs, what they listed (albums, units), where it goes (containers),
+/// how it went; and the connections that jobs read and write with (the CLI's and the
+/// server's alike). The web app's own tables are [`AppStore`]'s.
 #[async_trait]
 pub trait Store: Send + Sync {
     /// A new job of `owner` ('' for the machine's own user, else a server account's id).
@@ -367,56 +295,4 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     /// Deletes a connection; whether it existed.
     async fn delete_connection(&self, owner: &str, name: &str) -> Result<bool>;
-
-    /// Adds an account; `false` when the e-mail address is taken already.
-    async fn create_account(&self, row: &AccountRow) -> Result<bool>;
-    async fn account(&self, id: &str) -> Result<Option<AccountRow>>;
-    async fn account_by_email(&self, email: &str) -> Result<Option<AccountRow>>;
-
-    async fn create_session(&self, row: &SessionRow) -> Result<()>;
-    /// The session with this token hash, unless it has expired by `now`.
-    async fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>>;
-    /// Records that the password was entered again in this session at `at`.
-    async fn confirm_session(&self, token_hash: &str, at: i64) -> Result<()>;
-    /// Deletes a session (signing out); whether it existed.
-    async fn delete_session(&self, token_hash: &str) -> Result<bool>;
-    /// Deletes every session expired by `now`; how many.
-    async fn delete_expired_sessions(&self, now: i64) -> Result<u64>;
-
-    /// Appends to an account's audit log.
-    async fn audit(&self, account_id: &str, event: &str, detail: &str) -> Result<()>;
-    /// An account's audit log, newest first.
-    async fn audit_log(&self, account_id: &str, limit: u32) -> Result<Vec<AuditEntry>>;
-
-    /// Records an archive request (state `building`).
-    async fn create_archive(&self, row: &ArchiveRow) -> Result<()>;
-    async fn archive(&self, id: &str) -> Result<Option<ArchiveRow>>;
-    /// An owner's archives, newest first.
-    async fn archives(&self, owner: &str) -> Result<Vec<ArchiveRow>>;
-    /// Archives still `building` (a server that stopped mid-build starts them again).
-    async fn building_archives(&self) -> Result<Vec<ArchiveRow>>;
-    /// Marks an archive ready to download until `expires_at`.
-    async fn archive_ready(&self, id: &str, ready: &ArchiveReady) -> Result<()>;
-    async fn archive_failed(&self, id: &str, error: &str) -> Result<()>;
-    /// Ready archives whose link has expired by `now`: the caller deletes their files, then
-    /// marks them expired.
-    async fn due_archives(&self, now: i64) -> Result<Vec<ArchiveRow>>;
-    async fn archive_expired(&self, id: &str) -> Result<()>;
-
-    /// A one-time download ticket for an archive (its SHA-256 only).
-    async fn create_ticket(
-        &self,
-        ticket_hash: &str,
-        archive_id: &str,
-        owner: &str,
-        expires_at: i64,
-    ) -> Result<()>;
-    /// Spends a ticket: its (archive id, owner) if it exists, is unused and unexpired at
-    /// `now`; it can never be spent again.
-    async fn spend_ticket(&self, ticket_hash: &str, now: i64) -> Result<Option<(String, String)>>;
-
-    /// Adds an in-app notice for an account.
-    async fn notify(&self, owner: &str, text: &str, link: &str) -> Result<()>;
-    /// An account's notices, newest first.
-    async fn notices(&self, owner: &str, limit: u32) -> Result<Vec<Notice>>;
 }

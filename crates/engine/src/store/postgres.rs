@@ -9,21 +9,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferry_core::{Album, Container, MediaItem, Skipped};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Connection as _, PgPool};
+use sqlx::{Connection as _, PgPool, Postgres};
 
-use super::rows::{
-    self, ARCHIVE_COLUMNS, AlbumRecord, ArchiveRecord, CONNECTION_COLUMNS, ContainerRecord,
-    CountRecord, FailureRecord, GroupRecord, JOB_COLUMNS, JobRecord, SiblingRecord, UNIT_COLUMNS,
-    UnitRecord, now,
-};
-use super::{
-    AccountRow, ArchiveReady, ArchiveRow, AuditEntry, ConnectionRow, EarlierLanding, Fence, Group,
-    Notice, Outcome, SessionRow, Siblings, StagedRow, Store, Unit,
-};
-use crate::job::{Job, JobId, JobSpec, JobState};
-use crate::report::{Counts, Failure};
+use super::sql::{Dialect, List, Page, Query, SqlStore, Tx};
+use super::{Fence, Outcome, StagedRow};
+use crate::job::JobId;
 use crate::{EngineError, Result};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -37,13 +28,10 @@ pub(super) fn is_url(location: &str) -> bool {
     lower.starts_with("postgres://") || lower.starts_with("postgresql://")
 }
 
-/// The journal in a PostgreSQL database. Not `Debug`: the pool's options hold the password.
-#[derive(Clone)]
-pub struct PgStore {
-    pool: PgPool,
-}
+/// The journal in a PostgreSQL database.
+pub type PgStore = SqlStore<Postgres>;
 
-impl PgStore {
+impl SqlStore<Postgres> {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db`) and brings
     /// its schema up to date. Errors name the database without its password.
     pub async fn connect(url: &str) -> Result<PgStore> {
@@ -64,12 +52,6 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_lazy_with(options);
         Ok(PgStore { pool })
-    }
-
-    /// The connection pool, for code that keeps its own tables in the same database (the
-    /// work queue).
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
     }
 }
 
@@ -137,109 +119,37 @@ fn url_password(url: &str) -> Option<&str> {
     (!password.is_empty()).then_some(password)
 }
 
+/// PostgreSQL's statements where they differ. The database is across a network, so a batch
+/// (a listed page, staged or settled units, names) is one statement over arrays (`UNNEST`),
+/// and a fenced unit write checks its claim in the same statement.
 #[async_trait]
-impl Store for PgStore {
-    async fn create_job(&self, owner: &str, spec: &JobSpec) -> Result<Job> {
-        let id = uuid::Uuid::now_v7().to_string();
-        let at = now();
-        sqlx::query(
-            "INSERT INTO jobs (id, owner, spec, state, created_at, updated_at) VALUES ($1, $2, $3, 'planning', $4, $4)",
-        )
-        .bind(&id)
-        .bind(owner)
-        .bind(serde_json::to_string(spec)?)
-        .bind(&at)
-        .execute(&self.pool)
-        .await?;
-        self.job(&id).await
+impl Dialect for Postgres {
+    fn any(n: u8) -> String {
+        format!("= ANY(${n})")
     }
 
-    async fn job(&self, id: &str) -> Result<Job> {
-        if !rows::is_job_prefix(id) {
-            return Err(EngineError::NoSuchJob(id.to_string()));
-        }
-        let found: Vec<JobRecord> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE id LIKE $1 || '%' ORDER BY id LIMIT 2"
-        )))
-        .bind(id.to_ascii_lowercase())
-        .fetch_all(&self.pool)
-        .await?;
-        rows::pick_job(id, found)
+    fn bind_list<'q>(query: Query<'q, Postgres>, list: List<'_>) -> Result<Query<'q, Postgres>> {
+        Ok(match list {
+            List::Ints(v) => query.bind(v),
+            List::Texts(v) => query.bind(v),
+        })
     }
 
-    async fn jobs(&self, owner: &str) -> Result<Vec<Job>> {
-        let found = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = $1 ORDER BY id DESC"
-        )))
-        .bind(owner)
-        .fetch_all(&self.pool)
-        .await?;
-        rows::jobs(found)
-    }
-
-    async fn unfinished_jobs(&self) -> Result<Vec<Job>> {
-        let found = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE state NOT IN ('done', 'cancelled') ORDER BY id"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::jobs(found)
-    }
-
-    async fn job_states(&self) -> Result<Vec<(JobState, u64)>> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")
-                .fetch_all(&self.pool)
-                .await?;
-        super::rows::job_states(rows)
-    }
-
-    async fn unfinished_job(&self, owner: &str, spec: &JobSpec) -> Result<Option<Job>> {
-        let found: Option<JobRecord> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = $1 AND spec = $2 AND state NOT IN ('done', 'cancelled') ORDER BY id DESC LIMIT 1"
-        )))
-        .bind(owner)
-        .bind(serde_json::to_string(spec)?)
-        .fetch_optional(&self.pool)
-        .await?;
-        found.map(JobRecord::decode).transpose()
-    }
-
-    async fn set_state(&self, job: &JobId, state: JobState, reason: Option<&str>) -> Result<()> {
-        let at = now();
-        let finished = state.is_final().then(|| at.clone());
-        sqlx::query(
-            "UPDATE jobs SET state = $1, reason = $2, updated_at = $3, finished_at = $4 WHERE id = $5",
-        )
-        .bind(state.as_str())
-        .bind(reason)
-        .bind(&at)
-        .bind(finished)
-        .bind(job)
-        .execute(&self.pool)
-        .await?;
+    /// Units are numbered on from the job's last one: two writers of one job's pages must
+    /// take turns, as they do in SQLite, or they would number alike.
+    async fn lock_job(tx: &mut Tx<Postgres>, job: &JobId) -> Result<()> {
+        sqlx::query("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE")
+            .bind(job)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 
-    async fn save_page(
-        &self,
-        job: &JobId,
-        source_index: usize,
-        albums: &[Album],
-        items: &[MediaItem],
-        skipped: &[Skipped],
-        next: Option<&str>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        // Units are numbered on from the job's last one: two writers of one job's pages must
-        // take turns, as they do in SQLite, or they would number alike.
-        sqlx::query("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE")
-            .bind(job)
-            .execute(&mut *tx)
-            .await?;
-        if !albums.is_empty() {
-            let ids: Vec<&str> = albums.iter().map(|a| a.id.as_str()).collect();
-            let records = albums
+    async fn insert_page(tx: &mut Tx<Postgres>, page: Page<'_>) -> Result<()> {
+        if !page.albums.is_empty() {
+            let ids: Vec<&str> = page.albums.iter().map(|a| a.id.as_str()).collect();
+            let records = page
+                .albums
                 .iter()
                 .map(serde_json::to_string)
                 .collect::<Result<Vec<_>, _>>()?;
@@ -248,201 +158,71 @@ impl Store for PgStore {
                  SELECT $1, $2, a.id, a.record FROM UNNEST($3::text[], $4::text[]) AS a(id, record)
                  ON CONFLICT DO NOTHING",
             )
-            .bind(job)
-            .bind(source_index as i64)
+            .bind(page.job)
+            .bind(page.source_index)
             .bind(ids)
             .bind(records)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        let last_seq: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM units WHERE job_id = $1")
-                .bind(job)
-                .fetch_one(&mut *tx)
-                .await?;
-        let units = rows::page_units(last_seq, items, skipped)?;
-        if !units.is_empty() {
-            let mut seq = Vec::with_capacity(units.len());
-            let mut source_id = Vec::with_capacity(units.len());
-            let mut album_id = Vec::with_capacity(units.len());
-            let mut kind = Vec::with_capacity(units.len());
-            let mut file_name = Vec::with_capacity(units.len());
-            let mut record = Vec::with_capacity(units.len());
-            let mut size = Vec::with_capacity(units.len());
-            let mut state = Vec::with_capacity(units.len());
-            let mut reason = Vec::with_capacity(units.len());
-            for unit in units {
-                seq.push(unit.seq);
-                source_id.push(unit.source_id);
-                album_id.push(unit.album_id);
-                reason.push(unit.reason);
-                match unit.media {
-                    Some((k, name, json, bytes)) => {
-                        kind.push(Some(k.as_str()));
-                        file_name.push(Some(name));
-                        record.push(Some(json));
-                        size.push(bytes);
-                        state.push("pending");
-                    }
-                    None => {
-                        kind.push(None);
-                        file_name.push(None);
-                        record.push(None);
-                        size.push(None);
-                        state.push("skipped");
-                    }
-                }
-            }
-            sqlx::query(
-                "INSERT INTO units (job_id, seq, source_index, source_id, album_id, kind, file_name, record, size, state, reason)
-                 SELECT $1, u.seq, $2, u.source_id, u.album_id, u.kind, u.file_name, u.record, u.size, u.state, u.reason
-                 FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[])
-                   AS u(seq, source_id, album_id, kind, file_name, record, size, state, reason)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(job)
-            .bind(source_index as i64)
-            .bind(seq)
-            .bind(source_id)
-            .bind(album_id)
-            .bind(kind)
-            .bind(file_name)
-            .bind(record)
-            .bind(size)
-            .bind(state)
-            .bind(reason)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let (plan_source, cursor) = match next {
-            Some(cursor) => (source_index, Some(cursor)),
-            None => (source_index + 1, None),
-        };
-        sqlx::query(
-            "UPDATE jobs SET plan_source = $1, plan_cursor = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(plan_source as i64)
-        .bind(cursor)
-        .bind(now())
-        .bind(job)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn albums(&self, job: &JobId) -> Result<Vec<(usize, Album)>> {
-        let found: Vec<AlbumRecord> = sqlx::query_as(
-            "SELECT source_index, record FROM albums WHERE job_id = $1 ORDER BY source_index, album_id",
-        )
-        .bind(job)
-        .fetch_all(&self.pool)
-        .await?;
-        rows::albums(found)
-    }
-
-    async fn groups(&self, job: &JobId) -> Result<Vec<Group>> {
-        let found: Vec<GroupRecord> = sqlx::query_as(
-            "SELECT DISTINCT source_index, album_id, kind FROM units
-             WHERE job_id = $1 AND kind IS NOT NULL ORDER BY source_index, album_id, kind",
-        )
-        .bind(job)
-        .fetch_all(&self.pool)
-        .await?;
-        rows::groups(found)
-    }
-
-    async fn assign_container(
-        &self,
-        job: &JobId,
-        group: &Group,
-        key: &str,
-        container: &Container,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO containers (job_id, key, spec) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(job)
-        .bind(key)
-        .bind(rows::container_json(container)?)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE units SET container = $1 WHERE job_id = $2 AND source_index = $3 AND album_id = $4 AND kind = $5",
-        )
-        .bind(key)
-        .bind(job)
-        .bind(group.source_index as i64)
-        .bind(&group.album_id)
-        .bind(group.kind.as_str())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn container_units(&self, job: &JobId, key: &str) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT seq FROM units WHERE job_id = $1 AND container = $2 AND kind IS NOT NULL ORDER BY seq",
-        )
-        .bind(job)
-        .bind(key)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    async fn move_units(
-        &self,
-        job: &JobId,
-        seqs: &[i64],
-        key: &str,
-        container: &Container,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO containers (job_id, key, spec) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(job)
-        .bind(key)
-        .bind(rows::container_json(container)?)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE units SET container = $1 WHERE job_id = $2 AND seq = ANY($3)")
-            .bind(key)
-            .bind(job)
-            .bind(seqs)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn containers(&self, job: &JobId) -> Result<Vec<(String, Container, Option<String>)>> {
-        let found: Vec<ContainerRecord> = sqlx::query_as(
-            "SELECT key, spec, dest_id FROM containers WHERE job_id = $1 ORDER BY key",
-        )
-        .bind(job)
-        .fetch_all(&self.pool)
-        .await?;
-        rows::containers(found)
-    }
-
-    async fn wanted_names(&self, job: &JobId, container: &str) -> Result<Vec<(i64, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT seq, file_name FROM units WHERE job_id = $1 AND container = $2
-             ORDER BY source_index, source_id, album_id",
-        )
-        .bind(job)
-        .bind(container)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    async fn set_names(&self, job: &JobId, names: &[(i64, String)]) -> Result<()> {
-        if names.is_empty() {
+        if page.units.is_empty() {
             return Ok(());
         }
+        let mut seq = Vec::with_capacity(page.units.len());
+        let mut source_id = Vec::with_capacity(page.units.len());
+        let mut album_id = Vec::with_capacity(page.units.len());
+        let mut kind = Vec::with_capacity(page.units.len());
+        let mut file_name = Vec::with_capacity(page.units.len());
+        let mut record = Vec::with_capacity(page.units.len());
+        let mut size = Vec::with_capacity(page.units.len());
+        let mut state = Vec::with_capacity(page.units.len());
+        let mut reason = Vec::with_capacity(page.units.len());
+        for unit in page.units {
+            seq.push(unit.seq);
+            source_id.push(unit.source_id);
+            album_id.push(unit.album_id);
+            reason.push(unit.reason);
+            match unit.media {
+                Some((k, name, json, bytes)) => {
+                    kind.push(Some(k.as_str()));
+                    file_name.push(Some(name));
+                    record.push(Some(json));
+                    size.push(bytes);
+                    state.push("pending");
+                }
+                None => {
+                    kind.push(None);
+                    file_name.push(None);
+                    record.push(None);
+                    size.push(None);
+                    state.push("skipped");
+                }
+            }
+        }
+        sqlx::query(
+            "INSERT INTO units (job_id, seq, source_index, source_id, album_id, kind, file_name, record, size, state, reason)
+             SELECT $1, u.seq, $2, u.source_id, u.album_id, u.kind, u.file_name, u.record, u.size, u.state, u.reason
+             FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[])
+               AS u(seq, source_id, album_id, kind, file_name, record, size, state, reason)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(page.job)
+        .bind(page.source_index)
+        .bind(seq)
+        .bind(source_id)
+        .bind(album_id)
+        .bind(kind)
+        .bind(file_name)
+        .bind(record)
+        .bind(size)
+        .bind(state)
+        .bind(reason)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_names(pool: &PgPool, job: &JobId, names: &[(i64, String)]) -> Result<()> {
         let (seqs, names): (Vec<i64>, Vec<&str>) = names
             .iter()
             .map(|(seq, name)| (*seq, name.as_str()))
@@ -455,118 +235,13 @@ impl Store for PgStore {
         .bind(job)
         .bind(seqs)
         .bind(names)
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
         Ok(())
-    }
-
-    async fn mark_planned(&self, job: &JobId) -> Result<()> {
-        sqlx::query(
-            "UPDATE jobs SET planned = 1, state = 'running', updated_at = $1 WHERE id = $2",
-        )
-        .bind(now())
-        .bind(job)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn set_container_dest(&self, job: &JobId, key: &str, dest_id: &str) -> Result<()> {
-        sqlx::query("UPDATE containers SET dest_id = $1 WHERE job_id = $2 AND key = $3")
-            .bind(dest_id)
-            .bind(job)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn sibling_units(&self, job: &JobId, unit: &Unit) -> Result<Siblings> {
-        let found: Vec<SiblingRecord> = sqlx::query_as(
-            "SELECT seq, state, dest_id, sha256, bytes FROM units
-             WHERE job_id = $1 AND source_index = $2 AND source_id = $3 AND seq <> $4
-             ORDER BY seq",
-        )
-        .bind(job)
-        .bind(unit.source_index as i64)
-        .bind(&unit.item.id)
-        .bind(unit.seq)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows::siblings(unit.seq, found))
-    }
-
-    async fn units_to_move(&self, job: &JobId, after_seq: i64, limit: u32) -> Result<Vec<Unit>> {
-        let found: Vec<UnitRecord> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {UNIT_COLUMNS} FROM units WHERE job_id = $1 AND state IN ('pending', 'staged') AND seq > $2
-             ORDER BY seq LIMIT $3"
-        )))
-        .bind(job)
-        .bind(after_seq)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::units(found)
-    }
-
-    async fn earlier_records(
-        &self,
-        job: &JobId,
-        source_index: usize,
-        ids: &[String],
-    ) -> Result<Vec<MediaItem>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let found: Vec<(String, String)> = sqlx::query_as(
-            "SELECT prev.source_id, prev.record
-             FROM jobs cj
-             JOIN jobs pj ON pj.id = (SELECT e.id FROM jobs e
-                 WHERE e.owner = cj.owner AND e.spec = cj.spec AND e.id < cj.id
-                 ORDER BY e.id DESC LIMIT 1)
-             JOIN units prev ON prev.job_id = pj.id AND prev.source_index = $2
-             WHERE cj.id = $1 AND prev.record IS NOT NULL AND prev.source_id = ANY($3)
-             ORDER BY prev.source_id",
-        )
-        .bind(job)
-        .bind(source_index as i64)
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await?;
-        rows::newest_records(found)
-    }
-
-    async fn earlier_landings(
-        &self,
-        job: &JobId,
-        first: i64,
-        last: i64,
-    ) -> Result<Vec<EarlierLanding>> {
-        let found: Vec<EarlierLanding> = sqlx::query_as(
-            "SELECT cur.seq, prev.dest_id, prev.sha256, prev.bytes
-             FROM jobs cj
-             JOIN jobs pj ON pj.id = (SELECT e.id FROM jobs e
-                 WHERE e.owner = cj.owner AND e.spec = cj.spec AND e.id < cj.id
-                 ORDER BY e.id DESC LIMIT 1)
-             JOIN units cur ON cur.job_id = cj.id
-             JOIN units prev ON prev.job_id = pj.id AND prev.source_index = cur.source_index
-                 AND prev.source_id = cur.source_id AND prev.album_id = cur.album_id
-             WHERE cj.id = $1 AND cur.seq BETWEEN $2 AND $3 AND cur.state = 'pending'
-                 AND prev.state = 'done' AND prev.record = cur.record
-                 AND prev.container = cur.container AND prev.name = cur.name
-                 AND prev.dest_id IS NOT NULL AND prev.sha256 IS NOT NULL AND prev.bytes IS NOT NULL
-             ORDER BY cur.seq",
-        )
-        .bind(job)
-        .bind(first)
-        .bind(last)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(found)
     }
 
     async fn mark_staged(
-        &self,
+        pool: &PgPool,
         job: &JobId,
         staged: &[StagedRow],
         fence: Option<Fence>,
@@ -596,13 +271,13 @@ impl Store for PgStore {
         .bind(bytes)
         .bind(fence.map(|f| f.part))
         .bind(fence.map(|f| f.claims))
-        .fetch_one(&self.pool)
+        .fetch_one(pool)
         .await?;
         fence_held(job, fence, held)
     }
 
     async fn record_outcomes(
-        &self,
+        pool: &PgPool,
         job: &JobId,
         outcomes: &[Outcome],
         fence: Option<Fence>,
@@ -642,387 +317,9 @@ impl Store for PgStore {
         .bind(bytes)
         .bind(fence.map(|f| f.part))
         .bind(fence.map(|f| f.claims))
-        .fetch_one(&self.pool)
+        .fetch_one(pool)
         .await?;
         fence_held(job, fence, held)
-    }
-
-    async fn retry_failed(&self, job: &JobId) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE units SET state = 'pending', reason = NULL, attempts = 0 WHERE job_id = $1 AND state = 'failed'",
-        )
-        .bind(job)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn counts(&self, job: &JobId) -> Result<Counts> {
-        // SUM of BIGINT is NUMERIC in PostgreSQL: back to BIGINT, as SQLite gives.
-        let found: Vec<CountRecord> = sqlx::query_as(
-            "SELECT state, COUNT(*) AS n, COALESCE(SUM(COALESCE(bytes, size, 0)), 0)::BIGINT AS b
-             FROM units WHERE job_id = $1 GROUP BY state",
-        )
-        .bind(job)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows::counts(found))
-    }
-
-    async fn failures(&self, job: &JobId, limit: u32) -> Result<Vec<Failure>> {
-        let found: Vec<FailureRecord> = sqlx::query_as(
-            "SELECT source_id, reason FROM units WHERE job_id = $1 AND state = 'failed' ORDER BY seq LIMIT $2",
-        )
-        .bind(job)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows::failures(found))
-    }
-
-    async fn skip_reasons(&self, job: &JobId) -> Result<Vec<(String, u64)>> {
-        let found: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT COALESCE(reason, '') AS r, COUNT(*) AS n FROM units
-             WHERE job_id = $1 AND state = 'skipped' GROUP BY 1 ORDER BY n DESC, r",
-        )
-        .bind(job)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(found.into_iter().map(|(r, n)| (r, n as u64)).collect())
-    }
-
-    async fn add_connection(&self, row: &ConnectionRow) -> Result<()> {
-        let done = sqlx::query(
-            "INSERT INTO connections (id, owner, name, service, account, settings, secret, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (owner, name) DO NOTHING",
-        )
-        .bind(&row.id)
-        .bind(&row.owner)
-        .bind(&row.name)
-        .bind(&row.service)
-        .bind(&row.account)
-        .bind(&row.settings)
-        .bind(&row.sealed_secret)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(rows::name_taken(&row.name));
-        }
-        Ok(())
-    }
-
-    async fn connections(&self, owner: &str) -> Result<Vec<ConnectionRow>> {
-        Ok(sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE owner = $1 ORDER BY name"
-        )))
-        .bind(owner)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    async fn connection(&self, owner: &str, name: &str) -> Result<Option<ConnectionRow>> {
-        Ok(sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE owner = $1 AND name = $2"
-        )))
-        .bind(owner)
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    async fn update_connection_secret(&self, id: &str, sealed: &[u8]) -> Result<()> {
-        sqlx::query("UPDATE connections SET secret = $1, updated_at = $2 WHERE id = $3")
-            .bind(sealed)
-            .bind(now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn update_connection(
-        &self,
-        id: &str,
-        account: &str,
-        settings: &str,
-        sealed: &[u8],
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE connections SET account = $1, settings = $2, secret = $3, updated_at = $4 WHERE id = $5",
-        )
-        .bind(account)
-        .bind(settings)
-        .bind(sealed)
-        .bind(now())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn delete_connection(&self, owner: &str, name: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM connections WHERE owner = $1 AND name = $2")
-            .bind(owner)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn create_account(&self, row: &AccountRow) -> Result<bool> {
-        // Two sign-ups racing for one address get one account and one refusal.
-        let done = sqlx::query(
-            "INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (email) DO NOTHING",
-        )
-        .bind(&row.id)
-        .bind(&row.email)
-        .bind(&row.password_hash)
-        .bind(&row.created_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn account(&self, id: &str) -> Result<Option<AccountRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, email, password_hash, created_at FROM accounts WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    async fn account_by_email(&self, email: &str) -> Result<Option<AccountRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, email, password_hash, created_at FROM accounts WHERE email = $1",
-        )
-        .bind(email)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    async fn create_session(&self, row: &SessionRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, account_id, created_at, expires_at, confirmed_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&row.token_hash)
-        .bind(&row.account_id)
-        .bind(row.created_at)
-        .bind(row.expires_at)
-        .bind(row.confirmed_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
-        Ok(sqlx::query_as(
-            "SELECT token_hash, account_id, created_at, expires_at, confirmed_at FROM sessions
-             WHERE token_hash = $1 AND expires_at > $2",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    async fn confirm_session(&self, token_hash: &str, at: i64) -> Result<()> {
-        sqlx::query("UPDATE sessions SET confirmed_at = $1 WHERE token_hash = $2")
-            .bind(at)
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn delete_session(&self, token_hash: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn delete_expired_sessions(&self, now: i64) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn audit(&self, account_id: &str, event: &str, detail: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit_log (account_id, at, event, detail) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(account_id)
-        .bind(now())
-        .bind(event)
-        .bind(detail)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn audit_log(&self, account_id: &str, limit: u32) -> Result<Vec<AuditEntry>> {
-        Ok(sqlx::query_as(
-            "SELECT seq, at, event, detail FROM audit_log WHERE account_id = $1
-             ORDER BY seq DESC LIMIT $2",
-        )
-        .bind(account_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    async fn create_archive(&self, row: &ArchiveRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO archives (id, owner, state, request, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&row.id)
-        .bind(&row.owner)
-        .bind(&row.state)
-        .bind(&row.request)
-        .bind(row.created_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn archive(&self, id: &str) -> Result<Option<ArchiveRow>> {
-        let found: Option<ArchiveRecord> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(found.map(ArchiveRow::from))
-    }
-
-    async fn archives(&self, owner: &str) -> Result<Vec<ArchiveRow>> {
-        let found = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE owner = $1 ORDER BY id DESC"
-        )))
-        .bind(owner)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows::archives(found))
-    }
-
-    async fn building_archives(&self) -> Result<Vec<ArchiveRow>> {
-        let found = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE state = 'building' ORDER BY id"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows::archives(found))
-    }
-
-    async fn archive_ready(&self, id: &str, ready: &ArchiveReady) -> Result<()> {
-        sqlx::query(
-            "UPDATE archives SET state = 'ready', path = $1, size = $2, sha256 = $3, summary = $4,
-             ready_at = $5, expires_at = $6, error = NULL WHERE id = $7",
-        )
-        .bind(&ready.path)
-        .bind(ready.size as i64)
-        .bind(&ready.sha256)
-        .bind(&ready.summary)
-        .bind(ready.ready_at)
-        .bind(ready.expires_at)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn archive_failed(&self, id: &str, error: &str) -> Result<()> {
-        sqlx::query("UPDATE archives SET state = 'failed', error = $1 WHERE id = $2")
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn due_archives(&self, now: i64) -> Result<Vec<ArchiveRow>> {
-        let found = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {ARCHIVE_COLUMNS} FROM archives WHERE state = 'ready' AND expires_at <= $1 ORDER BY id"
-        )))
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows::archives(found))
-    }
-
-    async fn archive_expired(&self, id: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE archives SET state = 'expired', path = NULL WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM download_tickets WHERE archive_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn create_ticket(
-        &self,
-        ticket_hash: &str,
-        archive_id: &str,
-        owner: &str,
-        expires_at: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO download_tickets (ticket_hash, archive_id, owner, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(ticket_hash)
-        .bind(archive_id)
-        .bind(owner)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn spend_ticket(&self, ticket_hash: &str, now: i64) -> Result<Option<(String, String)>> {
-        // One statement: of two downloads racing on one ticket, the second finds it used
-        // (PostgreSQL re-checks the WHERE on the row the first one updated).
-        Ok(sqlx::query_as(
-            "UPDATE download_tickets SET used_at = $1
-             WHERE ticket_hash = $2 AND used_at IS NULL AND expires_at > $1
-             RETURNING archive_id, owner",
-        )
-        .bind(now)
-        .bind(ticket_hash)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    async fn notify(&self, owner: &str, text: &str, link: &str) -> Result<()> {
-        sqlx::query("INSERT INTO notices (owner, at, text, link) VALUES ($1, $2, $3, $4)")
-            .bind(owner)
-            .bind(now())
-            .bind(text)
-            .bind(link)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn notices(&self, owner: &str, limit: u32) -> Result<Vec<Notice>> {
-        Ok(sqlx::query_as(
-            "SELECT seq, at, text, link FROM notices WHERE owner = $1 ORDER BY seq DESC LIMIT $2",
-        )
-        .bind(owner)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?)
     }
 }
 

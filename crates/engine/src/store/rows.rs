@@ -8,7 +8,7 @@ use ferry_core::{Album, Container, MediaItem, MediaKind, Skipped};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{ArchiveRow, Group, Siblings, Unit, UnitState};
+use super::{Group, Siblings, Unit, UnitState};
 use crate::job::{Job, JobState};
 use crate::report::{Counts, Failure};
 use crate::{EngineError, Result};
@@ -16,7 +16,6 @@ use crate::{EngineError, Result};
 pub(super) const JOB_COLUMNS: &str = "id, owner, spec, state, reason, plan_source, plan_cursor, planned, created_at, updated_at, finished_at";
 pub(super) const UNIT_COLUMNS: &str =
     "seq, source_index, album_id, record, container, name, state, attempts, token, sha256, bytes";
-pub(super) const ARCHIVE_COLUMNS: &str = "id, owner, state, request, path, size, sha256, summary, error, created_at, ready_at, expires_at";
 pub(super) const CONNECTION_COLUMNS: &str =
     "id, owner, name, service, account, settings, secret, created_at";
 
@@ -253,45 +252,6 @@ pub(super) fn failures(rows: Vec<FailureRecord>) -> Vec<Failure> {
             reason: r.reason.unwrap_or_default(),
         })
         .collect()
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct ArchiveRecord {
-    id: String,
-    owner: String,
-    state: String,
-    request: String,
-    path: Option<String>,
-    size: Option<i64>,
-    sha256: Option<String>,
-    summary: Option<String>,
-    error: Option<String>,
-    created_at: i64,
-    ready_at: Option<i64>,
-    expires_at: Option<i64>,
-}
-
-impl From<ArchiveRecord> for ArchiveRow {
-    fn from(r: ArchiveRecord) -> Self {
-        ArchiveRow {
-            id: r.id,
-            owner: r.owner,
-            state: r.state,
-            request: r.request,
-            path: r.path,
-            size: r.size.map(|n| n as u64),
-            sha256: r.sha256,
-            summary: r.summary,
-            error: r.error,
-            created_at: r.created_at,
-            ready_at: r.ready_at,
-            expires_at: r.expires_at,
-        }
-    }
-}
-
-pub(super) fn archives(rows: Vec<ArchiveRecord>) -> Vec<ArchiveRow> {
-    rows.into_iter().map(ArchiveRow::from).collect()
 }
 
 /// One row of `units` that a listed page adds.

@@ -63,19 +63,18 @@ pub async fn start_sharing(
     data: &std::path::Path,
     outbox: Option<Arc<dyn ferry_server::Outbox>>,
 ) -> Server {
-    let store: Arc<dyn ferry_engine::Store> =
-        Arc::new(SqliteStore::open(&data.join("ferry.db")).await.unwrap());
+    let store = Arc::new(SqliteStore::open(&data.join("ferry.db")).await.unwrap());
     start_on(config, sandbox, dir, data, store, outbox).await
 }
 
 /// A server on `store` (a PostgreSQL one, say) whose key is in `data` and whose archives are
 /// built in `dir`.
-pub async fn start_on(
+pub async fn start_on<S: ferry_engine::Store + ferry_engine::AppStore + 'static>(
     mut config: ServerConfig,
     sandbox: ferry_sandbox::Sandbox,
     dir: tempfile::TempDir,
     data: &std::path::Path,
-    store: Arc<dyn ferry_engine::Store>,
+    store: Arc<S>,
     outbox: Option<Arc<dyn ferry_server::Outbox>>,
 ) -> Server {
     let services = ferry_connectors::config::Config::parse(&sandbox.ferry_toml(), None).unwrap();
@@ -88,7 +87,7 @@ pub async fn start_on(
     let base = format!("http://{}", listener.local_addr().unwrap());
     config.public_url = base.parse().unwrap();
     config.archive_dir = dir.path().join("archives");
-    let state = AppState::new(store, connections, outbox, config);
+    let state = AppState::new(store.clone(), store, connections, outbox, config);
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(ferry_server::serve(listener, state, async {
         let _ = rx.await;

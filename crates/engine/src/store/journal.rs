@@ -1,0 +1,517 @@
+//! The store, once for both databases: every statement that SQLite and PostgreSQL read alike
+//! is here, and the few that differ are the [`Dialect`]'s.
+
+use async_trait::async_trait;
+use ferry_core::{Album, Container, MediaItem, Skipped};
+
+use super::rows::{
+    self, AlbumRecord, CONNECTION_COLUMNS, ContainerRecord, CountRecord, FailureRecord,
+    GroupRecord, JOB_COLUMNS, JobRecord, SiblingRecord, UNIT_COLUMNS, UnitRecord, now,
+};
+use super::sql::{Dialect, Exec, Page, SqlStore, Tx, args};
+use super::{
+    ConnectionRow, EarlierLanding, Fence, Group, Outcome, Siblings, StagedRow, Store, Unit,
+};
+use crate::job::{Job, JobId, JobSpec, JobState};
+use crate::report::{Counts, Failure};
+use crate::{EngineError, Result};
+
+/// Records a container of a job, unless it is recorded already.
+async fn add_container<S: Exec>(
+    store: &S,
+    tx: &mut Tx<S::Db>,
+    job: &JobId,
+    key: &str,
+    container: &Container,
+) -> Result<()> {
+    store
+        .run(
+            Some(tx),
+            "INSERT INTO containers (job_id, key, spec) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            args![job, key, &rows::container_json(container)?],
+        )
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl<DB: Dialect> Store for SqlStore<DB>
+where
+    SqlStore<DB>: Exec<Db = DB>,
+{
+    async fn create_job(&self, owner: &str, spec: &JobSpec) -> Result<Job> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let spec = serde_json::to_string(spec)?;
+        self.run(
+            None,
+            "INSERT INTO jobs (id, owner, spec, state, created_at, updated_at)
+             VALUES ($1, $2, $3, 'planning', $4, $4)",
+            args![&id, owner, &spec, &now()],
+        )
+        .await?;
+        self.job(&id).await
+    }
+
+    async fn job(&self, id: &str) -> Result<Job> {
+        if !rows::is_job_prefix(id) {
+            return Err(EngineError::NoSuchJob(id.to_string()));
+        }
+        let found: Vec<JobRecord> = self
+            .all(
+                format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE id LIKE $1 || '%' ORDER BY id LIMIT 2"
+                ),
+                args![&id.to_ascii_lowercase()],
+            )
+            .await?;
+        rows::pick_job(id, found)
+    }
+
+    async fn jobs(&self, owner: &str) -> Result<Vec<Job>> {
+        let found = self
+            .all(
+                format!("SELECT {JOB_COLUMNS} FROM jobs WHERE owner = $1 ORDER BY id DESC"),
+                args![owner],
+            )
+            .await?;
+        rows::jobs(found)
+    }
+
+    async fn unfinished_jobs(&self) -> Result<Vec<Job>> {
+        let found = self
+            .all(
+                format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE state NOT IN ('done', 'cancelled') ORDER BY id"
+                ),
+                args![],
+            )
+            .await?;
+        rows::jobs(found)
+    }
+
+    async fn job_states(&self) -> Result<Vec<(JobState, u64)>> {
+        let found = self
+            .all(
+                "SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state",
+                args![],
+            )
+            .await?;
+        rows::job_states(found)
+    }
+
+    async fn unfinished_job(&self, owner: &str, spec: &JobSpec) -> Result<Option<Job>> {
+        let found: Option<JobRecord> = self
+            .optional(
+                None,
+                format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = $1 AND spec = $2
+                     AND state NOT IN ('done', 'cancelled') ORDER BY id DESC LIMIT 1"
+                ),
+                args![owner, &serde_json::to_string(spec)?],
+            )
+            .await?;
+        found.map(JobRecord::decode).transpose()
+    }
+
+    async fn set_state(&self, job: &JobId, state: JobState, reason: Option<&str>) -> Result<()> {
+        let at = now();
+        let finished = state.is_final().then_some(at.as_str());
+        self.run(
+            None,
+            "UPDATE jobs SET state = $1, reason = $2, updated_at = $3, finished_at = $4 WHERE id = $5",
+            args![state.as_str(), reason, &at, finished, job],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn save_page(
+        &self,
+        job: &JobId,
+        source_index: usize,
+        albums: &[Album],
+        items: &[MediaItem],
+        skipped: &[Skipped],
+        next: Option<&str>,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        DB::lock_job(&mut tx, job).await?;
+        let (last_seq,): (i64,) = self
+            .optional(
+                Some(&mut tx),
+                "SELECT COALESCE(MAX(seq), 0) FROM units WHERE job_id = $1",
+                args![job],
+            )
+            .await?
+            .unwrap_or_default();
+        let page = Page {
+            job,
+            source_index: source_index as i64,
+            albums,
+            units: rows::page_units(last_seq, items, skipped)?,
+        };
+        DB::insert_page(&mut tx, page).await?;
+        let (plan_source, cursor) = match next {
+            Some(cursor) => (source_index, Some(cursor)),
+            None => (source_index + 1, None),
+        };
+        self.run(
+            Some(&mut tx),
+            "UPDATE jobs SET plan_source = $1, plan_cursor = $2, updated_at = $3 WHERE id = $4",
+            args![plan_source as i64, cursor, &now(), job],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn albums(&self, job: &JobId) -> Result<Vec<(usize, Album)>> {
+        let found: Vec<AlbumRecord> = self
+            .all(
+                "SELECT source_index, record FROM albums WHERE job_id = $1
+                 ORDER BY source_index, album_id",
+                args![job],
+            )
+            .await?;
+        rows::albums(found)
+    }
+
+    async fn groups(&self, job: &JobId) -> Result<Vec<Group>> {
+        let found: Vec<GroupRecord> = self
+            .all(
+                "SELECT DISTINCT source_index, album_id, kind FROM units
+                 WHERE job_id = $1 AND kind IS NOT NULL ORDER BY source_index, album_id, kind",
+                args![job],
+            )
+            .await?;
+        rows::groups(found)
+    }
+
+    async fn assign_container(
+        &self,
+        job: &JobId,
+        group: &Group,
+        key: &str,
+        container: &Container,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        add_container(self, &mut tx, job, key, container).await?;
+        self.run(
+            Some(&mut tx),
+            "UPDATE units SET container = $1
+             WHERE job_id = $2 AND source_index = $3 AND album_id = $4 AND kind = $5",
+            args![
+                key,
+                job,
+                group.source_index as i64,
+                &group.album_id,
+                group.kind.as_str()
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn container_units(&self, job: &JobId, key: &str) -> Result<Vec<i64>> {
+        let found: Vec<(i64,)> = self
+            .all(
+                "SELECT seq FROM units WHERE job_id = $1 AND container = $2 AND kind IS NOT NULL
+                 ORDER BY seq",
+                args![job, key],
+            )
+            .await?;
+        Ok(found.into_iter().map(|(seq,)| seq).collect())
+    }
+
+    async fn move_units(
+        &self,
+        job: &JobId,
+        seqs: &[i64],
+        key: &str,
+        container: &Container,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        add_container(self, &mut tx, job, key, container).await?;
+        self.run(
+            Some(&mut tx),
+            format!(
+                "UPDATE units SET container = $1 WHERE job_id = $2 AND seq {}",
+                DB::any(3)
+            ),
+            args![key, job, seqs],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn containers(&self, job: &JobId) -> Result<Vec<(String, Container, Option<String>)>> {
+        let found: Vec<ContainerRecord> = self
+            .all(
+                "SELECT key, spec, dest_id FROM containers WHERE job_id = $1 ORDER BY key",
+                args![job],
+            )
+            .await?;
+        rows::containers(found)
+    }
+
+    async fn wanted_names(&self, job: &JobId, container: &str) -> Result<Vec<(i64, String)>> {
+        self.all(
+            "SELECT seq, file_name FROM units WHERE job_id = $1 AND container = $2
+             ORDER BY source_index, source_id, album_id",
+            args![job, container],
+        )
+        .await
+    }
+
+    async fn set_names(&self, job: &JobId, names: &[(i64, String)]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        DB::set_names(&self.pool, job, names).await
+    }
+
+    async fn mark_planned(&self, job: &JobId) -> Result<()> {
+        self.run(
+            None,
+            "UPDATE jobs SET planned = 1, state = 'running', updated_at = $1 WHERE id = $2",
+            args![&now(), job],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn set_container_dest(&self, job: &JobId, key: &str, dest_id: &str) -> Result<()> {
+        self.run(
+            None,
+            "UPDATE containers SET dest_id = $1 WHERE job_id = $2 AND key = $3",
+            args![dest_id, job, key],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn sibling_units(&self, job: &JobId, unit: &Unit) -> Result<Siblings> {
+        let found: Vec<SiblingRecord> = self
+            .all(
+                "SELECT seq, state, dest_id, sha256, bytes FROM units
+                 WHERE job_id = $1 AND source_index = $2 AND source_id = $3 AND seq <> $4
+                 ORDER BY seq",
+                args![job, unit.source_index as i64, &unit.item.id, unit.seq],
+            )
+            .await?;
+        Ok(rows::siblings(unit.seq, found))
+    }
+
+    async fn units_to_move(&self, job: &JobId, after_seq: i64, limit: u32) -> Result<Vec<Unit>> {
+        let found: Vec<UnitRecord> = self
+            .all(
+                format!(
+                    "SELECT {UNIT_COLUMNS} FROM units
+                     WHERE job_id = $1 AND state IN ('pending', 'staged') AND seq > $2
+                     ORDER BY seq LIMIT $3"
+                ),
+                args![job, after_seq, i64::from(limit)],
+            )
+            .await?;
+        rows::units(found)
+    }
+
+    async fn earlier_records(
+        &self,
+        job: &JobId,
+        source_index: usize,
+        ids: &[String],
+    ) -> Result<Vec<MediaItem>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The ids travel as one list: one statement whatever their number.
+        let found: Vec<(String, String)> = self
+            .all(
+                format!(
+                    "SELECT prev.source_id, prev.record
+                     FROM jobs cj
+                     JOIN jobs pj ON pj.id = (SELECT e.id FROM jobs e
+                         WHERE e.owner = cj.owner AND e.spec = cj.spec AND e.id < cj.id
+                         ORDER BY e.id DESC LIMIT 1)
+                     JOIN units prev ON prev.job_id = pj.id AND prev.source_index = $2
+                     WHERE cj.id = $1 AND prev.record IS NOT NULL AND prev.source_id {}
+                     ORDER BY prev.source_id",
+                    DB::any(3)
+                ),
+                args![job, source_index as i64, ids],
+            )
+            .await?;
+        rows::newest_records(found)
+    }
+
+    async fn earlier_landings(
+        &self,
+        job: &JobId,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<EarlierLanding>> {
+        self.all(
+            "SELECT cur.seq, prev.dest_id, prev.sha256, prev.bytes
+             FROM jobs cj
+             JOIN jobs pj ON pj.id = (SELECT e.id FROM jobs e
+                 WHERE e.owner = cj.owner AND e.spec = cj.spec AND e.id < cj.id
+                 ORDER BY e.id DESC LIMIT 1)
+             JOIN units cur ON cur.job_id = cj.id
+             JOIN units prev ON prev.job_id = pj.id AND prev.source_index = cur.source_index
+                 AND prev.source_id = cur.source_id AND prev.album_id = cur.album_id
+             WHERE cj.id = $1 AND cur.seq BETWEEN $2 AND $3 AND cur.state = 'pending'
+                 AND prev.state = 'done' AND prev.record = cur.record
+                 AND prev.container = cur.container AND prev.name = cur.name
+                 AND prev.dest_id IS NOT NULL AND prev.sha256 IS NOT NULL AND prev.bytes IS NOT NULL
+             ORDER BY cur.seq",
+            args![job, first, last],
+        )
+        .await
+    }
+
+    async fn mark_staged(
+        &self,
+        job: &JobId,
+        staged: &[StagedRow],
+        fence: Option<Fence>,
+    ) -> Result<()> {
+        DB::mark_staged(&self.pool, job, staged, fence).await
+    }
+
+    async fn record_outcomes(
+        &self,
+        job: &JobId,
+        outcomes: &[Outcome],
+        fence: Option<Fence>,
+    ) -> Result<()> {
+        DB::record_outcomes(&self.pool, job, outcomes, fence).await
+    }
+
+    async fn retry_failed(&self, job: &JobId) -> Result<u64> {
+        self.run(
+            None,
+            "UPDATE units SET state = 'pending', reason = NULL, attempts = 0
+             WHERE job_id = $1 AND state = 'failed'",
+            args![job],
+        )
+        .await
+    }
+
+    async fn counts(&self, job: &JobId) -> Result<Counts> {
+        // SUM of BIGINT is NUMERIC in PostgreSQL: back to BIGINT, as SQLite gives.
+        let found: Vec<CountRecord> = self
+            .all(
+                "SELECT state, COUNT(*) AS n,
+                        CAST(COALESCE(SUM(COALESCE(bytes, size, 0)), 0) AS BIGINT) AS b
+                 FROM units WHERE job_id = $1 GROUP BY state",
+                args![job],
+            )
+            .await?;
+        Ok(rows::counts(found))
+    }
+
+    async fn failures(&self, job: &JobId, limit: u32) -> Result<Vec<Failure>> {
+        let found: Vec<FailureRecord> = self
+            .all(
+                "SELECT source_id, reason FROM units WHERE job_id = $1 AND state = 'failed'
+                 ORDER BY seq LIMIT $2",
+                args![job, i64::from(limit)],
+            )
+            .await?;
+        Ok(rows::failures(found))
+    }
+
+    async fn skip_reasons(&self, job: &JobId) -> Result<Vec<(String, u64)>> {
+        let found: Vec<(String, i64)> = self
+            .all(
+                "SELECT COALESCE(reason, '') AS r, COUNT(*) AS n FROM units
+                 WHERE job_id = $1 AND state = 'skipped' GROUP BY 1 ORDER BY n DESC, r",
+                args![job],
+            )
+            .await?;
+        Ok(found.into_iter().map(|(r, n)| (r, n as u64)).collect())
+    }
+
+    async fn add_connection(&self, row: &ConnectionRow) -> Result<()> {
+        let added = self
+            .run(
+                None,
+                "INSERT INTO connections
+                     (id, owner, name, service, account, settings, secret, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (owner, name) DO NOTHING",
+                args![
+                    &row.id,
+                    &row.owner,
+                    &row.name,
+                    &row.service,
+                    &row.account,
+                    &row.settings,
+                    &row.sealed_secret,
+                    &now(),
+                ],
+            )
+            .await?;
+        if added == 0 {
+            return Err(rows::name_taken(&row.name));
+        }
+        Ok(())
+    }
+
+    async fn connections(&self, owner: &str) -> Result<Vec<ConnectionRow>> {
+        self.all(
+            format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE owner = $1 ORDER BY name"),
+            args![owner],
+        )
+        .await
+    }
+
+    async fn connection(&self, owner: &str, name: &str) -> Result<Option<ConnectionRow>> {
+        self.optional(
+            None,
+            format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE owner = $1 AND name = $2"),
+            args![owner, name],
+        )
+        .await
+    }
+
+    async fn update_connection_secret(&self, id: &str, sealed: &[u8]) -> Result<()> {
+        self.run(
+            None,
+            "UPDATE connections SET secret = $1, updated_at = $2 WHERE id = $3",
+            args![sealed, &now(), id],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn update_connection(
+        &self,
+        id: &str,
+        account: &str,
+        settings: &str,
+        sealed: &[u8],
+    ) -> Result<()> {
+        self.run(
+            None,
+            "UPDATE connections SET account = $1, settings = $2, secret = $3, updated_at = $4
+             WHERE id = $5",
+            args![account, settings, sealed, &now(), id],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_connection(&self, owner: &str, name: &str) -> Result<bool> {
+        let deleted = self
+            .run(
+                None,
+                "DELETE FROM connections WHERE owner = $1 AND name = $2",
+                args![owner, name],
+            )
+            .await?;
+        Ok(deleted > 0)
+    }
+}
