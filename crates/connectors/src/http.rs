@@ -7,10 +7,8 @@
 //! again where it failed, through [`retrying`], so that a passing fault costs the item nothing;
 //! what runs out of tries, or cannot be sent again (a streamed body), goes to the engine.
 
-use std::future::Future;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable as _};
 use bytes::Bytes;
 use futures::StreamExt;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -125,62 +123,6 @@ pub fn transport(what: &str, err: reqwest::Error) -> Error {
         cause = c.source();
     }
     Error::Retryable(format!("{what}: {message}"))
-}
-
-/// How a client tries a call again in place: a few tries, exponential backoff with jitter,
-/// the service's `Retry-After` honoured.
-#[derive(Clone, Copy, Debug)]
-pub struct Retry {
-    /// Tries of one call, the first included.
-    pub attempts: usize,
-    pub min_delay: Duration,
-    pub max_delay: Duration,
-    /// A `Retry-After` longer than this goes to the engine, which holds every worker for it
-    /// rather than one call.
-    pub max_wait: Duration,
-}
-
-impl Default for Retry {
-    fn default() -> Retry {
-        Retry {
-            attempts: 5,
-            min_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(8),
-            max_wait: Duration::from_secs(30),
-        }
-    }
-}
-
-/// Runs `call` until it succeeds, fails for good, or `policy.attempts` are used up, waiting
-/// between tries: a passing fault (`Retryable`) or a rate limit whose `Retry-After` is short
-/// is tried again; anything else, and the last failure, is the caller's. Only for calls that
-/// may be sent twice: reads, and writes that say where they go (an offset).
-pub async fn retrying<T, F, Fut>(what: &str, policy: &Retry, call: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    let backoff = ExponentialBuilder::default()
-        .with_min_delay(policy.min_delay)
-        .with_max_delay(policy.max_delay)
-        .with_jitter()
-        .with_max_times(policy.attempts.saturating_sub(1));
-    let max_wait = policy.max_wait;
-    call.retry(backoff)
-        .when(|err| matches!(err, Error::Retryable(_) | Error::RateLimited { .. }))
-        .adjust(move |err, next| match (err, next) {
-            (_, None) => None,
-            (
-                Error::RateLimited {
-                    retry_after: Some(after),
-                    ..
-                },
-                Some(_),
-            ) => (*after <= max_wait).then_some(*after),
-            (_, next) => next,
-        })
-        .notify(|err, wait| tracing::debug!("{what}: trying again in {wait:?}: {err}"))
-        .await
 }
 
 /// Sends a request that can be rebuilt, with credentials; when the service answers 401 the
@@ -382,59 +324,6 @@ pub async fn tallied_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn quick() -> Retry {
-        Retry {
-            attempts: 3,
-            min_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
-            max_wait: Duration::from_millis(50),
-        }
-    }
-
-    /// Runs `retrying` over answers given in turn; returns its result and the tries made.
-    async fn tries(answers: Vec<Result<u32>>) -> (Result<u32>, usize) {
-        let answers = std::sync::Mutex::new(answers.into_iter());
-        let made = std::sync::atomic::AtomicUsize::new(0);
-        let result = retrying("testing", &quick(), || async {
-            made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            answers.lock().unwrap().next().unwrap()
-        })
-        .await;
-        (result, made.into_inner())
-    }
-
-    #[tokio::test]
-    async fn passing_faults_and_short_limits_are_tried_again_within_the_bound() {
-        let limited = |secs| Error::RateLimited {
-            retry_after: Some(Duration::from_millis(secs)),
-            message: "slow down".into(),
-        };
-        let (result, made) =
-            tries(vec![Err(Error::retryable("503")), Err(limited(5)), Ok(7)]).await;
-        assert_eq!((result.unwrap(), made), (7, 3));
-
-        let (result, made) = tries(vec![
-            Err(Error::retryable("a")),
-            Err(Error::retryable("b")),
-            Err(Error::retryable("c")),
-            Ok(1),
-        ])
-        .await;
-        assert_eq!((result.unwrap_err().to_string(), made), ("c".into(), 3));
-
-        // Retrying cannot help, or the wait is the engine's (it holds every worker).
-        let (result, made) = tries(vec![Err(Error::permanent("no")), Ok(1)]).await;
-        assert_eq!(
-            (result.unwrap_err().kind(), made),
-            (ferry_core::ErrorKind::Permanent, 1)
-        );
-        let (result, made) = tries(vec![Err(limited(60_000)), Ok(1)]).await;
-        assert_eq!(
-            (result.unwrap_err().kind(), made),
-            (ferry_core::ErrorKind::RateLimited, 1)
-        );
-    }
 
     #[test]
     fn retry_after_reads_seconds() {

@@ -147,7 +147,7 @@ pub struct Session {
     pub settings: Settings,
     pub auth: Auth,
     /// How calls that can be sent again are tried again in place.
-    pub retry: crate::http::Retry,
+    pub retry: ferry_core::RetryPolicy,
 }
 
 impl Session {
@@ -192,7 +192,7 @@ impl Session {
             config: service,
             settings,
             auth,
-            retry: crate::http::Retry::default(),
+            retry: ferry_core::RetryPolicy::in_place(),
         })
     }
 

@@ -790,7 +790,7 @@ async fn a_busy_namespace_is_rate_limiting() {
     // A `Retry-After` past `max_wait` is the engine's to wait (it holds every worker); shorter
     // waits, and the lock without one, are tried again in place until the tries run out.
     let mut session = common::session(&sb, ServiceKind::Dropbox);
-    session.retry.max_wait = Duration::from_secs(1);
+    session.retry.max_wait = Some(Duration::from_secs(1));
     let dest = DropboxDestination::new(session, vec![]).unwrap();
     sb.set_faults(
         Service::Dropbox,

@@ -20,6 +20,9 @@ pub struct RetryPolicy {
     pub max_rate_limited: u32,
     pub min_delay: Duration,
     pub max_delay: Duration,
+    /// The longest `Retry-After` waited out here; a longer one is handed back to the caller
+    /// (the engine then holds every worker for it, not one call). `None`: any.
+    pub max_wait: Option<Duration>,
 }
 
 impl Default for RetryPolicy {
@@ -29,11 +32,24 @@ impl Default for RetryPolicy {
             max_rate_limited: 100,
             min_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),
+            max_wait: None,
         }
     }
 }
 
 impl RetryPolicy {
+    /// One call to a service tried again in place (a read, or a write that says where it
+    /// goes): a few quick tries; a long `Retry-After` is the engine's to wait out.
+    pub fn in_place() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 5,
+            max_rate_limited: 5,
+            min_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(8),
+            max_wait: Some(Duration::from_secs(30)),
+        }
+    }
+
     /// The delays between attempts, growing exponentially, with jitter.
     pub fn backoff(&self) -> impl Iterator<Item = Duration> + Send + use<> {
         ExponentialBuilder::default()
@@ -65,10 +81,19 @@ impl RetryPolicy {
                         ..
                     },
                     _,
-                ) if limited + 1 < self.max_rate_limited => {
+                ) if limited + 1 < self.max_rate_limited
+                    && self.max_wait.is_none_or(|longest| *after <= longest) =>
+                {
                     limited += 1;
                     *after
                 }
+                (
+                    Error::RateLimited {
+                        retry_after: Some(_),
+                        ..
+                    },
+                    _,
+                ) => return Err(err),
                 (_, ErrorKind::RateLimited) if limited + 1 < self.max_rate_limited => {
                     limited += 1;
                     delays.next().unwrap_or(self.max_delay)
@@ -79,7 +104,7 @@ impl RetryPolicy {
                 }
                 _ => return Err(err),
             };
-            tracing::warn!("{what} failed, trying again in {delay:?}: {err}");
+            tracing::info!("{what} failed, trying again in {delay:?}: {err}");
             tokio::time::sleep(delay).await;
         }
     }
@@ -97,6 +122,7 @@ mod tests {
             max_rate_limited: 3,
             min_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(2),
+            max_wait: Some(Duration::from_millis(50)),
         }
     }
 
@@ -129,6 +155,22 @@ mod tests {
             .await;
         assert_eq!(outcome.unwrap(), 7);
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_wait_longer_than_the_policy_takes_is_handed_back() {
+        let calls = AtomicU32::new(0);
+        let outcome = quick(5)
+            .run("test", || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(Error::RateLimited {
+                    message: "come back in an hour".into(),
+                    retry_after: Some(Duration::from_secs(3600)),
+                })
+            })
+            .await;
+        assert_eq!(outcome.unwrap_err().kind(), ErrorKind::RateLimited);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

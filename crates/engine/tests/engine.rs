@@ -157,6 +157,7 @@ fn options() -> RunOptions {
             max_rate_limited: 100,
             min_delay: Duration::from_millis(50),
             max_delay: Duration::from_millis(400),
+            max_wait: None,
         },
         plan_only: false,
         throttle: None,

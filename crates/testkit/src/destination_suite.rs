@@ -292,6 +292,7 @@ fn options() -> RunOptions {
             max_rate_limited: 100,
             min_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(300),
+            max_wait: None,
         },
         ..RunOptions::default()
     }

@@ -138,6 +138,7 @@ fn request_policy() -> RetryPolicy {
         max_rate_limited: 3,
         min_delay: Duration::from_millis(200),
         max_delay: Duration::from_secs(5),
+        max_wait: None,
     }
 }
 /// Progress is reported at least every this many bytes of a media file.

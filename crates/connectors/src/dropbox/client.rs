@@ -379,17 +379,20 @@ impl Client {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = CallResult<T>>,
     {
-        let tried = http::retrying(what, &self.session.retry, || {
-            let sent = call();
-            async move {
-                match sent.await {
-                    Ok(value) => Ok(Ok(value)),
-                    Err(CallError::Route(route)) if !route.is_busy() => Ok(Err(route)),
-                    Err(err) => Err(err.into_error()),
+        let tried = self
+            .session
+            .retry
+            .run(what, || {
+                let sent = call();
+                async move {
+                    match sent.await {
+                        Ok(value) => Ok(Ok(value)),
+                        Err(CallError::Route(route)) if !route.is_busy() => Ok(Err(route)),
+                        Err(err) => Err(err.into_error()),
+                    }
                 }
-            }
-        })
-        .await;
+            })
+            .await;
         match tried {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(route)) => Err(CallError::Route(route)),

@@ -29,8 +29,8 @@ use serde_json::Value;
 use ferry_core::content::ByteStream;
 use ferry_core::names::{NameRules, with_suffix};
 use ferry_core::{
-    Capabilities, Container, Content, Destination, Error, Landed, Layout, Result, Staged, Target,
-    Uploaded,
+    Capabilities, Container, Content, Destination, Error, Landed, Layout, Result, RetryPolicy,
+    Staged, Target, Uploaded,
 };
 
 use super::client::{
@@ -159,28 +159,23 @@ impl DropboxDestination {
     }
 
     /// One `finish_batch_v2` call, tried again on throttling and passing faults with backoff
-    /// (honouring `retry_after`).
+    /// (honouring `retry_after` up to [`MAX_COMMIT_WAIT`]; a longer one is the engine's).
     async fn finish_batch(&self, entries: &[FinishArg]) -> Result<Vec<FinishEntry>> {
-        let mut backoff = COMMIT_BACKOFF;
-        let mut attempt = 1;
-        loop {
-            let err = match self.client.finish_batch(entries).await {
-                Ok(answer) => return Ok(answer),
-                Err(err) => err.into_error(),
-            };
-            let wait = match &err {
-                Error::RateLimited { retry_after, .. } => retry_after.unwrap_or(backoff),
-                Error::Retryable(_) => backoff,
-                _ => return Err(err),
-            };
-            if attempt >= COMMIT_ATTEMPTS || wait > MAX_COMMIT_WAIT {
-                return Err(err);
-            }
-            tracing::debug!("Dropbox commit attempt {attempt} failed, again in {wait:?}: {err}");
-            tokio::time::sleep(wait).await;
-            backoff = (backoff * 2).min(MAX_COMMIT_WAIT);
-            attempt += 1;
-        }
+        let policy = RetryPolicy {
+            max_attempts: COMMIT_ATTEMPTS,
+            max_rate_limited: COMMIT_ATTEMPTS,
+            min_delay: COMMIT_BACKOFF,
+            max_delay: MAX_COMMIT_WAIT,
+            max_wait: Some(MAX_COMMIT_WAIT),
+        };
+        policy
+            .run("committing to Dropbox", || async {
+                self.client
+                    .finish_batch(entries)
+                    .await
+                    .map_err(|err| err.into_error())
+            })
+            .await
     }
 
     /// What became of one entry of a batch.

@@ -213,21 +213,23 @@ impl Client {
     ) -> Result<T, CallError> {
         let graph = Mutex::new(None);
         let graph = &graph;
-        http::retrying(what, &self.session.retry, || async move {
-            self.call(Method::GET, what, request)
-                .await
-                .map_err(|failed| {
-                    if let Ok(mut slot) = graph.lock() {
-                        *slot = failed.graph;
-                    }
-                    failed.error
-                })
-        })
-        .await
-        .map_err(|error| CallError {
-            error,
-            graph: graph.lock().ok().and_then(|mut slot| slot.take()),
-        })
+        self.session
+            .retry
+            .run(what, || async move {
+                self.call(Method::GET, what, request)
+                    .await
+                    .map_err(|failed| {
+                        if let Ok(mut slot) = graph.lock() {
+                            *slot = failed.graph;
+                        }
+                        failed.error
+                    })
+            })
+            .await
+            .map_err(|error| CallError {
+                error,
+                graph: graph.lock().ok().and_then(|mut slot| slot.take()),
+            })
     }
 
     /// Sends one Graph call in its turn and reads the JSON answer.
@@ -302,7 +304,11 @@ impl Client {
     /// opening request is tried again in place after a passing fault; once the body flows,
     /// a cut is the engine's to handle.
     pub async fn download(&self, what: &str, link: &str) -> Result<Content, Download> {
-        let opened = http::retrying(what, &self.session.retry, || self.open_link(what, link)).await;
+        let opened = self
+            .session
+            .retry
+            .run(what, || self.open_link(what, link))
+            .await;
         match opened {
             Ok(Ok(content)) => Ok(content),
             Ok(Err(status)) => Err(Download::Refused(status)),

@@ -186,15 +186,17 @@ impl Client {
         build: impl Fn() -> RequestBuilder,
     ) -> Result<T> {
         let build = &build;
-        http::retrying(what, &self.session.retry, || async move {
-            let response = self.send(what, build).await?;
-            http::json(what, response).await
-        })
-        .await
+        self.session
+            .retry
+            .run(what, || async move {
+                let response = self.send(what, build).await?;
+                http::json(what, response).await
+            })
+            .await
     }
 
     /// How calls are tried again in place.
-    pub fn retry(&self) -> &http::Retry {
+    pub fn retry(&self) -> &ferry_core::RetryPolicy {
         &self.session.retry
     }
 
@@ -386,17 +388,19 @@ impl Client {
         file: &FileInfo<'_>,
         bytes: Bytes,
     ) -> Result<String> {
-        http::retrying(what, &self.session.retry, || async {
-            let response = self
-                .send_write(what, || {
-                    self.raw_request(file)
-                        .header(CONTENT_LENGTH, bytes.len())
-                        .body(bytes.clone())
-                })
-                .await?;
-            upload_token(what, response).await
-        })
-        .await
+        self.session
+            .retry
+            .run(what, || async {
+                let response = self
+                    .send_write(what, || {
+                        self.raw_request(file)
+                            .header(CONTENT_LENGTH, bytes.len())
+                            .body(bytes.clone())
+                    })
+                    .await?;
+                upload_token(what, response).await
+            })
+            .await
     }
 
     /// Starts a resumable upload of `total` bytes.
@@ -408,16 +412,19 @@ impl Client {
     ) -> Result<UploadSession> {
         let headers = self.upload_headers(file, "resumable");
         // Sent again after a passing fault: a session whose answer was lost holds nothing.
-        let response = http::retrying(what, &self.session.retry, || {
-            self.send_write(what, || {
-                self.request(Method::POST, "uploads")
-                    .headers(headers.clone())
-                    .header("X-Goog-Upload-Command", "start")
-                    .header("X-Goog-Upload-Raw-Size", total)
-                    .header(CONTENT_LENGTH, 0)
+        let response = self
+            .session
+            .retry
+            .run(what, || {
+                self.send_write(what, || {
+                    self.request(Method::POST, "uploads")
+                        .headers(headers.clone())
+                        .header("X-Goog-Upload-Command", "start")
+                        .header("X-Goog-Upload-Raw-Size", total)
+                        .header(CONTENT_LENGTH, 0)
+                })
             })
-        })
-        .await?;
+            .await?;
         let header = |name: &str| {
             response
                 .headers()

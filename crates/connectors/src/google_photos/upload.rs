@@ -17,7 +17,6 @@ use futures::{Stream, StreamExt};
 use ferry_core::{ByteStream, Error, Result};
 
 use super::client::{Client, FileInfo, UploadSession, UploadState};
-use crate::http;
 
 /// The content stream, shared by the chunk bodies cut from it in turn.
 #[derive(Clone)]
@@ -231,27 +230,29 @@ async fn send_chunk(
     let end = offset + bytes.len() as u64;
     let tried = AtomicBool::new(false);
     let (tried, bytes) = (&tried, &bytes);
-    http::retrying(what, client.retry(), || async move {
-        let from = if tried.swap(true, Ordering::Relaxed) {
-            match client.query_upload(what, session).await? {
-                UploadState::Final(token) if last => return Ok(Some(token)),
-                UploadState::Active(received) if (offset..=end).contains(&received) => received,
-                UploadState::Final(_) | UploadState::Active(_) => {
-                    return Err(Error::retryable(format!(
-                        "{what}: Google Photos lost track of the upload"
-                    )));
+    client
+        .retry()
+        .run(what, || async move {
+            let from = if tried.swap(true, Ordering::Relaxed) {
+                match client.query_upload(what, session).await? {
+                    UploadState::Final(token) if last => return Ok(Some(token)),
+                    UploadState::Active(received) if (offset..=end).contains(&received) => received,
+                    UploadState::Final(_) | UploadState::Active(_) => {
+                        return Err(Error::retryable(format!(
+                            "{what}: Google Photos lost track of the upload"
+                        )));
+                    }
                 }
+            } else {
+                offset
+            };
+            if from == end && !last {
+                return Ok(None);
             }
-        } else {
-            offset
-        };
-        if from == end && !last {
-            return Ok(None);
-        }
-        let rest = bytes.slice((from - offset) as usize..);
-        client.upload_chunk(what, session, from, rest, last).await
-    })
-    .await
+            let rest = bytes.slice((from - offset) as usize..);
+            client.upload_chunk(what, session, from, rest, last).await
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use ferry_connectors::auth::Secret;
 use std::time::Duration;
 
 use ferry_connectors::config::Config;
-use ferry_connectors::http::Retry;
 use ferry_connectors::service::{ServiceKind, Session, Settings};
+use ferry_core::RetryPolicy;
 use ferry_sandbox::Sandbox;
 
 /// The sandbox's `ferry.toml`, as ferry reads it.
@@ -56,11 +56,11 @@ pub fn session(sb: &Sandbox, kind: ServiceKind) -> Session {
 
 /// The in-place retry policy with short waits, so that tests take little time (a service's
 /// `Retry-After` is still honoured).
-pub fn fast_retry() -> Retry {
-    Retry {
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
         min_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(50),
-        ..Retry::default()
+        ..RetryPolicy::in_place()
     }
 }
 
