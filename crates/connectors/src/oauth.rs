@@ -158,21 +158,10 @@ impl OAuthApp {
         code: String,
         verifier: Option<String>,
     ) -> Result<Secret> {
-        match self.kind {
-            ServiceKind::Facebook => {
-                crate::facebook::auth::exchange(http, config, redirect_uri, &code).await
-            }
-            _ => {
-                self.exchange_standard(
-                    http,
-                    config,
-                    redirect_uri,
-                    code,
-                    verifier.map(PkceCodeVerifier::new),
-                )
-                .await
-            }
-        }
+        self.kind
+            .service()
+            .exchange(self, http, config, redirect_uri, code, verifier)
+            .await
     }
 
     /// Exchanges an authorization code for tokens (the standard form POST).

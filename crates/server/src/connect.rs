@@ -94,10 +94,9 @@ pub fn offered(state: &AppState) -> Vec<Offered> {
     let Ok(config) = state.connections().config() else {
         return Vec::new();
     };
-    ServiceKind::ALL
-        .iter()
+    ServiceKind::all()
         .filter(|kind| {
-            let service = config.service(**kind);
+            let service = config.service(*kind);
             service.client_id.is_some() && kind.oauth(service).is_some()
         })
         .map(|kind| Offered {
