@@ -98,6 +98,11 @@ impl clap::Args for ConnectOptions {
     fn augment_args(mut cmd: clap::Command) -> clap::Command {
         for (option, services) in flag_options() {
             let first = services[0].1;
+            let stdin = if option.is_secret() {
+                " `-` reads it from stdin."
+            } else {
+                ""
+            };
             let help = if services.iter().all(|(_, h)| *h == first) {
                 let names: Vec<&str> = services.iter().map(|(k, _)| k.name()).collect();
                 format!("{} ({})", first.trim_end_matches('.'), names.join(", "))
@@ -113,7 +118,7 @@ impl clap::Args for ConnectOptions {
                     .long(option.key)
                     // Made once per process, for clap (without its `string` feature).
                     .value_name(&*Box::leak(value_name(option).into_boxed_str()))
-                    .help(help),
+                    .help(format!("{help}{stdin}")),
             );
         }
         let from_env: Vec<String> = SERVICES

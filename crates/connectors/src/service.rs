@@ -393,7 +393,7 @@ pub const TOKEN: ConnectMethod = ConnectMethod {
         ConnectOption::new("token", "Access token", Target::AccessToken)
             .input(Input::Secret)
             .required()
-            .help("Use this access token instead of authorizing in a browser (`-` reads it from stdin)."),
+            .help("Use this access token instead of authorizing in a browser."),
         ConnectOption::new("refresh-token", "Refresh token", Target::RefreshToken)
             .input(Input::Secret)
             .help("The refresh token that goes with --token."),

@@ -23,10 +23,7 @@ const METHODS: &[ConnectMethod] = &[
             ConnectOption::new("app-password", "App password", Target::Password)
                 .input(Input::Secret)
                 .required()
-                .help(
-                    "An app password made for ferry in Koofr's Preferences → Password \
-                         (`-` reads it from stdin).",
-                ),
+                .help("An app password made for ferry in Koofr's Preferences → Password."),
         ],
     },
     ConnectMethod {

@@ -20,7 +20,7 @@ const METHODS: &[ConnectMethod] = &[ConnectMethod {
         ConnectOption::new("user", "User", Target::User).help("The user name."),
         ConnectOption::new("password", "Password", Target::Password)
             .input(Input::Secret)
-            .help("The password (`-` reads it from stdin)."),
+            .help("The password."),
     ],
 }];
 
