@@ -56,9 +56,10 @@ impl ConnectOptions {
 fn flag_options() -> Vec<(&'static ConnectOption, Vec<(ServiceKind, &'static str)>)> {
     let mut flags: Vec<(&'static ConnectOption, Vec<(ServiceKind, &'static str)>)> = Vec::new();
     for service in SERVICES {
-        for method in service.methods() {
+        let info = service.info();
+        for method in info.methods {
             for option in method.options.iter().filter(|o| o.env.is_none()) {
-                let by = (service.kind(), option.help);
+                let by = (info.kind, option.help);
                 match flags.iter_mut().find(|(o, _)| o.key == option.key) {
                     Some((_, services)) => {
                         if !services.iter().any(|(k, _)| *k == by.0) {
@@ -123,13 +124,14 @@ impl clap::Args for ConnectOptions {
         }
         let from_env: Vec<String> = SERVICES
             .iter()
-            .flat_map(|s| s.methods().iter().map(move |m| (s, m)))
+            .map(|s| s.info())
+            .flat_map(|s| s.methods.iter().map(move |m| (s, m)))
             .flat_map(|(s, m)| m.options.iter().map(move |o| (s, o)))
             .filter_map(|(s, o)| {
                 o.env.map(|env| {
                     format!(
                         "{}: the {} comes from {env}, else stdin.",
-                        s.name(),
+                        s.name,
                         o.label.to_lowercase()
                     )
                 })
@@ -214,8 +216,7 @@ async fn credentials(
     name: &str,
     args: &ConnectArgs,
 ) -> Result<(Settings, Secret)> {
-    let service = kind.service();
-    let methods = service.methods();
+    let methods = kind.methods();
     let given = &args.options.0;
     let ways = || methods.iter().map(usage).collect::<Vec<_>>().join("; or ");
     let foreign: Vec<&str> = given

@@ -158,9 +158,11 @@ impl OAuthApp {
         code: String,
         verifier: Option<String>,
     ) -> Result<Secret> {
-        self.kind
-            .service()
-            .exchange(self, http, config, redirect_uri, code, verifier)
+        if let Some(exchange) = self.kind.service().info().exchange {
+            return exchange(http, config, redirect_uri, &code).await;
+        }
+        let verifier = verifier.map(PkceCodeVerifier::new);
+        self.exchange_standard(http, config, redirect_uri, code, verifier)
             .await
     }
 

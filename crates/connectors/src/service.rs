@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use ferry_core::{Destination, Error, Result, Source};
@@ -51,49 +51,57 @@ impl ServiceKind {
         SERVICES
             .iter()
             .copied()
-            .find(|s| s.kind() == self)
+            .find(|s| s.info().kind == self)
             .unwrap_or_else(|| panic!("{self:?} is not in SERVICES"))
     }
 
     /// Every kind, in [`SERVICES`] order.
     pub fn all() -> impl Iterator<Item = ServiceKind> {
-        SERVICES.iter().map(|s| s.kind())
+        SERVICES.iter().map(|s| s.info().kind)
     }
 
     /// The name used on the command line, in `ferry.toml` and in the journal.
     pub fn name(self) -> &'static str {
-        self.service().name()
+        self.service().info().name
     }
 
     pub fn from_name(name: &str) -> Option<ServiceKind> {
-        SERVICES.iter().find(|s| s.name() == name).map(|s| s.kind())
+        SERVICES
+            .iter()
+            .find(|s| s.info().name == name)
+            .map(|s| s.info().kind)
     }
 
     pub fn names() -> Vec<&'static str> {
-        SERVICES.iter().map(|s| s.name()).collect()
+        SERVICES.iter().map(|s| s.info().name).collect()
     }
 
     /// A person-facing name ("Google Photos").
     pub fn title(self) -> &'static str {
-        self.service().title()
+        self.service().info().title
     }
 
     /// The fixed endpoint keys of `[services.<name>]` and their defaults (the real services).
     pub fn url_keys(self) -> &'static [(&'static str, &'static str)] {
-        self.service().url_keys()
+        self.service().info().url_keys
     }
 
     pub fn is_source(self) -> bool {
-        self.service().is_source()
+        self.service().info().source
     }
 
     pub fn is_destination(self) -> bool {
-        self.service().is_destination()
+        !self.is_source()
+    }
+
+    /// How an account is connected, in order of preference.
+    pub fn methods(self) -> &'static [ConnectMethod] {
+        self.service().info().methods
     }
 
     /// The OAuth app of a service that connects through OAuth.
     pub fn oauth(self, config: &ServiceConfig) -> Option<OAuthApp> {
-        self.service().oauth(config)
+        self.service().info().oauth.map(|app| app(config))
     }
 }
 
@@ -103,67 +111,49 @@ impl fmt::Display for ServiceKind {
     }
 }
 
-/// What a service is and does. Implemented once per service, in its folder.
-#[async_trait]
-pub trait Service: Send + Sync + 'static {
-    fn kind(&self) -> ServiceKind;
-
+/// What a service is, as data: its [`Service`] impl returns it from `info`.
+#[derive(Debug)]
+pub struct ServiceInfo {
+    pub kind: ServiceKind,
     /// The name used on the command line, in `ferry.toml` and in the journal (`google-photos`).
-    fn name(&self) -> &'static str;
-
+    pub name: &'static str,
     /// A person-facing name ("Google Photos").
-    fn title(&self) -> &'static str;
-
+    pub title: &'static str,
     /// The fixed endpoint keys of `[services.<name>]` and their defaults (the real services).
-    fn url_keys(&self) -> &'static [(&'static str, &'static str)] {
-        &[]
-    }
-
+    pub url_keys: &'static [(&'static str, &'static str)],
     /// How an account is connected, in order of preference.
-    fn methods(&self) -> &'static [ConnectMethod];
-
+    pub methods: &'static [ConnectMethod],
+    /// Photos come from it (a source); otherwise copies go to it (a destination).
+    pub source: bool,
     /// The OAuth app, for a service with an [`Credential::OAuth`] method.
-    fn oauth(&self, _config: &ServiceConfig) -> Option<OAuthApp> {
-        None
-    }
+    pub oauth: Option<fn(&ServiceConfig) -> OAuthApp>,
+    /// Who a connection is (an e-mail address or a name), checking that it works.
+    pub account: for<'a> fn(&'a Session) -> BoxFuture<'a, Result<String>>,
+    /// Revokes a connection's credentials, where the service allows it.
+    pub revoke: Option<for<'a> fn(&'a Session) -> BoxFuture<'a, Result<()>>>,
+    /// The service's own OAuth code exchange (redirect URI, code), where the standard form
+    /// POST does not do.
+    pub exchange: Option<Exchange>,
+}
 
-    /// Exchanges an OAuth authorization code for tokens: the standard form POST, unless the
-    /// service has its own way.
-    async fn exchange(
-        &self,
-        app: &OAuthApp,
-        http: &reqwest::Client,
-        config: &ServiceConfig,
-        redirect_uri: &str,
-        code: String,
-        verifier: Option<String>,
-    ) -> Result<Secret> {
-        app.exchange_standard(
-            http,
-            config,
-            redirect_uri,
-            code,
-            verifier.map(oauth2::PkceCodeVerifier::new),
-        )
-        .await
-    }
+/// An OAuth code exchange of a service's own.
+pub type Exchange = for<'a> fn(
+    &'a reqwest::Client,
+    &'a ServiceConfig,
+    &'a str,
+    &'a str,
+) -> BoxFuture<'a, Result<Secret>>;
 
-    /// Photos come from it.
-    fn is_source(&self) -> bool {
-        false
-    }
-
-    /// Copies go to it.
-    fn is_destination(&self) -> bool {
-        true
-    }
+/// What a service is and does. Implemented once per service, in its folder.
+pub trait Service: Send + Sync + 'static {
+    fn info(&self) -> &'static ServiceInfo;
 
     /// The source a connection reads, at `path` (empty for everything).
     fn open_source(&self, session: &Session, _path: &str) -> Result<Box<dyn Source>> {
         Err(Error::permanent(format!(
             "{}: ferry cannot read from {} yet; it is a destination",
             session.name,
-            self.title()
+            self.info().title
         )))
     }
 
@@ -176,16 +166,8 @@ pub trait Service: Send + Sync + 'static {
         Err(Error::permanent(format!(
             "{}: ferry cannot write to {}; it is a source",
             session.name,
-            self.title()
+            self.info().title
         )))
-    }
-
-    /// Who the connection is (an e-mail address or a name), checking that it works.
-    async fn account(&self, session: &Session) -> Result<String>;
-
-    /// Revokes the connection's credentials where the service allows it.
-    async fn revoke(&self, _session: &Session) -> Result<()> {
-        Ok(())
     }
 }
 
@@ -385,6 +367,18 @@ impl ConnectMethod {
     }
 }
 
+/// Authorizing in a browser with PKCE.
+pub const OAUTH_PKCE: ConnectMethod = ConnectMethod {
+    credential: Credential::OAuth { pkce: true },
+    options: &[],
+};
+
+/// Authorizing in a browser, the code exchanged with the app's client secret.
+pub const OAUTH_SECRET: ConnectMethod = ConnectMethod {
+    credential: Credential::OAuth { pkce: false },
+    options: &[],
+};
+
 /// Connecting with an access token obtained elsewhere (and its refresh token), which every
 /// OAuth service also takes: for scripts and tests.
 pub const TOKEN: ConnectMethod = ConnectMethod {
@@ -532,12 +526,15 @@ impl Session {
 
     /// Who this connection is (an e-mail address or a name), checking that it works.
     pub async fn account(&self) -> Result<String> {
-        self.kind.service().account(self).await
+        (self.kind.service().info().account)(self).await
     }
 
     /// Revokes the connection's tokens where the service allows it.
     pub async fn revoke(&self) -> Result<()> {
-        self.kind.service().revoke(self).await
+        match self.kind.service().info().revoke {
+            Some(revoke) => revoke(self).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -549,28 +546,25 @@ mod tests {
     fn the_registry_is_consistent() {
         let mut names = std::collections::BTreeSet::new();
         for service in SERVICES {
-            let kind = service.kind();
-            assert!(names.insert(service.name()), "{} twice", service.name());
+            let info = service.info();
+            let kind = info.kind;
+            assert!(names.insert(info.name), "{} twice", info.name);
             // The identifier's serialized name is the registry's.
             assert_eq!(
                 serde_json::to_value(kind).unwrap(),
-                serde_json::json!(service.name())
+                serde_json::json!(info.name)
             );
-            assert_eq!(ServiceKind::from_name(service.name()), Some(kind));
-            assert!(service.is_source() || service.is_destination());
-            assert!(
-                !service.methods().is_empty(),
-                "{kind} has no way to connect"
-            );
+            assert_eq!(ServiceKind::from_name(info.name), Some(kind));
+            assert!(!info.methods.is_empty(), "{kind} has no way to connect");
             // An OAuth method and an OAuth app go together, and agree on PKCE.
             let config = Config::defaults().service(kind).clone();
-            let app = service.oauth(&config);
-            let declared = service.methods().iter().find_map(|m| match m.credential {
+            let app = kind.oauth(&config);
+            let declared = info.methods.iter().find_map(|m| match m.credential {
                 Credential::OAuth { pkce } => Some(pkce),
                 _ => None,
             });
             assert_eq!(app.as_ref().map(|a| a.pkce), declared, "{kind}");
-            for method in service.methods() {
+            for method in info.methods {
                 let mut keys = std::collections::BTreeSet::new();
                 for option in method.options {
                     assert!(keys.insert(option.key), "{kind}: {} twice", option.key);
@@ -583,7 +577,7 @@ mod tests {
 
     #[test]
     fn credentials_follow_the_declared_options() {
-        let webdav = ServiceKind::Webdav.service().methods()[0];
+        let webdav = ServiceKind::Webdav.methods()[0];
         let flag = |o: &ConnectOption| format!("--{}", o.key);
         let values = |pairs: &[(&str, &str)]| -> Values {
             pairs
@@ -618,7 +612,7 @@ mod tests {
         assert!(err.contains("not in the URL"), "{err}");
         assert!(!err.contains("pw"), "{err}");
 
-        let s3 = ServiceKind::S3.service().methods()[0];
+        let s3 = ServiceKind::S3.methods()[0];
         let (settings, _) = s3
             .credentials(
                 &values(&[

@@ -147,8 +147,7 @@ impl OfferedMethod {
 /// every form; never a pasted token (for scripts).
 fn usable_methods(config: &Config, kind: ServiceKind) -> Vec<&'static ConnectMethod> {
     let service = config.service(kind);
-    kind.service()
-        .methods()
+    kind.methods()
         .iter()
         .filter(|m| match m.credential {
             Credential::OAuth { .. } => {
@@ -221,6 +220,13 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// Back to `next`, saying what was connected.
+fn landing(next: &str, done: &str) -> Response {
+    let sep = if next.contains('?') { '&' } else { '?' };
+    let text: String = url::form_urlencoded::byte_serialize(done.as_bytes()).collect();
+    Redirect::to(&format!("{next}{sep}connected={text}")).into_response()
+}
+
 /// Starts an authorization: the URL to send the browser to.
 fn authorize(
     state: &AppState,
@@ -282,11 +288,7 @@ pub async fn connect_form(
 ) -> Response {
     let next = safe_next(query.get("next"));
     match connect_with(&state, &current, &service, &form).await {
-        Ok(done) => {
-            let sep = if next.contains('?') { '&' } else { '?' };
-            let text: String = url::form_urlencoded::byte_serialize(done.as_bytes()).collect();
-            Redirect::to(&format!("{next}{sep}connected={text}")).into_response()
-        }
+        Ok(done) => landing(&next, &done),
         Err(err @ ApiError::Internal(_)) => error_page(&state, &current, err, "/connections"),
         Err(err) => {
             let status = err.status();
@@ -349,8 +351,22 @@ async fn connect_with(
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?,
     };
-    let saved = connections
-        .save(owner, &name, kind, settings, &secret)
+    store_connection(state, owner, &name, kind, settings, &secret).await
+}
+
+/// Checks the credentials with the service, seals and stores them, and audits it: what
+/// a person is told.
+async fn store_connection(
+    state: &AppState,
+    owner: &str,
+    name: &str,
+    kind: ServiceKind,
+    settings: Settings,
+    secret: &ferry_connectors::auth::Secret,
+) -> Result<String, ApiError> {
+    let saved = state
+        .connections()
+        .save(owner, name, kind, settings, secret)
         .await
         .map_err(|e| ApiError::BadRequest(format!("{e:#}")))?;
     state
@@ -375,11 +391,7 @@ pub async fn callback(
     QueryPairs(query): QueryPairs,
 ) -> Response {
     match finish(&state, &current, &query).await {
-        Ok((next, done)) => {
-            let sep = if next.contains('?') { '&' } else { '?' };
-            let text: String = url::form_urlencoded::byte_serialize(done.as_bytes()).collect();
-            Redirect::to(&format!("{next}{sep}connected={text}")).into_response()
-        }
+        Ok((next, done)) => landing(&next, &done),
         Err(err) => error_page(&state, &current, err, "/connections"),
     }
 }
@@ -448,26 +460,8 @@ async fn finish(
         .free_name(owner, kind)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let saved = connections
-        .save(owner, &name, kind, Settings::default(), &secret)
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("{e:#}")))?;
-    state
-        .store()
-        .audit(
-            owner,
-            "connected",
-            &format!("{name}: {} ({})", kind.name(), saved.account),
-        )
-        .await?;
-    Ok((
-        pending.next,
-        format!(
-            "{} ({}) is connected as {name}",
-            kind.title(),
-            saved.account
-        ),
-    ))
+    let done = store_connection(state, owner, &name, kind, Settings::default(), &secret).await?;
+    Ok((pending.next, done))
 }
 
 #[derive(Template, WebTemplate)]

@@ -634,6 +634,23 @@ async fn cross_site_posts_are_refused_on_the_new_routes() {
     assert_eq!(jobs, json!([]));
 }
 
+/// A urlencoded form body.
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// Submits a connect form.
+async fn post_connect(
+    server: &Server,
+    cookie: &str,
+    path: &str,
+    pairs: &[(&str, &str)],
+) -> reqwest::Response {
+    server.post_form(cookie, path, &form(pairs)).await
+}
+
 /// The services without OAuth connect through forms made from their declared options: a
 /// WebDAV server (the sandbox's Koofr over WebDAV) and a Koofr app password, sealed like the
 /// CLI's; a wrong password is refused without being shown again; a transfer lands there.
@@ -675,42 +692,37 @@ async fn a_webdav_server_and_a_koofr_app_password_connect_through_forms() {
 
     let creds = server.sandbox.credentials();
     let webdav_url = server.sandbox.urls().koofr.webdav_url.clone();
-    let form = |pairs: &[(&str, &str)]| -> String {
-        url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish()
-    };
 
     // A wrong password: refused by the server, the page says so and shows no value back.
     let wrong = "not-the-app-password-4711";
-    let response = server
-        .post_form(
-            &cookie,
-            "/connect/webdav",
-            &form(&[
-                ("method", "password"),
-                ("url", &webdav_url),
-                ("user", &creds.koofr.email),
-                ("password", wrong),
-                ("name", "dav"),
-            ]),
-        )
-        .await;
+    let response = post_connect(
+        &server,
+        &cookie,
+        "/connect/webdav",
+        &[
+            ("method", "password"),
+            ("url", &webdav_url),
+            ("user", &creds.koofr.email),
+            ("password", wrong),
+            ("name", "dav"),
+        ],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let text = response.text().await.unwrap();
     assert!(text.contains("refused the credentials"), "{text}");
     assert!(!text.contains(wrong));
     // A field the form checks: no user or password inside the URL.
-    let response = server
-        .post_form(
-            &cookie,
-            "/connect/webdav",
-            &form(&[
-                ("method", "password"),
-                ("url", "http://u:secret@example.com/"),
-            ]),
-        )
-        .await;
+    let response = post_connect(
+        &server,
+        &cookie,
+        "/connect/webdav",
+        &[
+            ("method", "password"),
+            ("url", "http://u:secret@example.com/"),
+        ],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let text = response.text().await.unwrap();
     assert!(text.contains("Server URL: put the user"), "{text}");
@@ -729,33 +741,33 @@ async fn a_webdav_server_and_a_koofr_app_password_connect_through_forms() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
     // The right ones.
-    let response = server
-        .post_form(
-            &cookie,
-            "/connect/webdav?next=/transfer",
-            &form(&[
-                ("method", "password"),
-                ("url", &webdav_url),
-                ("user", &creds.koofr.email),
-                ("password", &creds.koofr.app_password),
-                ("name", "dav"),
-            ]),
-        )
-        .await;
+    let response = post_connect(
+        &server,
+        &cookie,
+        "/connect/webdav?next=/transfer",
+        &[
+            ("method", "password"),
+            ("url", &webdav_url),
+            ("user", &creds.koofr.email),
+            ("password", &creds.koofr.app_password),
+            ("name", "dav"),
+        ],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers()["location"].to_str().unwrap();
     assert!(location.starts_with("/transfer?connected="), "{location}");
-    let response = server
-        .post_form(
-            &cookie,
-            "/connect/koofr",
-            &form(&[
-                ("method", "app-password"),
-                ("user", &creds.koofr.email),
-                ("app-password", &creds.koofr.app_password),
-            ]),
-        )
-        .await;
+    let response = post_connect(
+        &server,
+        &cookie,
+        "/connect/koofr",
+        &[
+            ("method", "app-password"),
+            ("user", &creds.koofr.email),
+            ("app-password", &creds.koofr.app_password),
+        ],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 
     let connections = server

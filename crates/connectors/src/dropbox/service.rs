@@ -1,49 +1,31 @@
 //! Dropbox in the registry: a destination, connected through OAuth with PKCE.
 
-use async_trait::async_trait;
-
 use ferry_core::{Destination, Result};
 
-use crate::config::ServiceConfig;
-use crate::oauth::OAuthApp;
-use crate::service::{ConnectMethod, Credential, Service, ServiceKind, Session, TOKEN};
+use crate::service::{OAUTH_PKCE, Service, ServiceInfo, ServiceKind, Session, TOKEN};
+
+const INFO: ServiceInfo = ServiceInfo {
+    kind: ServiceKind::Dropbox,
+    name: "dropbox",
+    title: "Dropbox",
+    url_keys: &[
+        ("api_url", "https://api.dropboxapi.com"),
+        ("content_url", "https://content.dropboxapi.com"),
+        ("auth_url", "https://www.dropbox.com"),
+    ],
+    methods: &[OAUTH_PKCE, TOKEN],
+    source: false,
+    oauth: Some(super::auth::oauth_app),
+    account: |session| Box::pin(super::auth::account(session)),
+    revoke: Some(|session| Box::pin(super::auth::revoke(session))),
+    exchange: None,
+};
 
 pub struct Dropbox;
 
-#[async_trait]
 impl Service for Dropbox {
-    fn kind(&self) -> ServiceKind {
-        ServiceKind::Dropbox
-    }
-
-    fn name(&self) -> &'static str {
-        "dropbox"
-    }
-
-    fn title(&self) -> &'static str {
-        "Dropbox"
-    }
-
-    fn url_keys(&self) -> &'static [(&'static str, &'static str)] {
-        &[
-            ("api_url", "https://api.dropboxapi.com"),
-            ("content_url", "https://content.dropboxapi.com"),
-            ("auth_url", "https://www.dropbox.com"),
-        ]
-    }
-
-    fn methods(&self) -> &'static [ConnectMethod] {
-        &[
-            ConnectMethod {
-                credential: Credential::OAuth { pkce: true },
-                options: &[],
-            },
-            TOKEN,
-        ]
-    }
-
-    fn oauth(&self, config: &ServiceConfig) -> Option<OAuthApp> {
-        Some(super::auth::oauth_app(config))
+    fn info(&self) -> &'static ServiceInfo {
+        &INFO
     }
 
     fn open_destination(
@@ -55,13 +37,5 @@ impl Service for Dropbox {
             session.clone(),
             root,
         )?))
-    }
-
-    async fn account(&self, session: &Session) -> Result<String> {
-        super::auth::account(session).await
-    }
-
-    async fn revoke(&self, session: &Session) -> Result<()> {
-        super::auth::revoke(session).await
     }
 }

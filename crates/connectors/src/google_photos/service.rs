@@ -1,49 +1,31 @@
 //! Google Photos in the registry: a destination of albums, connected through OAuth with PKCE.
 
-use async_trait::async_trait;
-
 use ferry_core::{Destination, Error, Result};
 
-use crate::config::ServiceConfig;
-use crate::oauth::OAuthApp;
-use crate::service::{ConnectMethod, Credential, Service, ServiceKind, Session, TOKEN};
+use crate::service::{OAUTH_PKCE, Service, ServiceInfo, ServiceKind, Session, TOKEN};
+
+const INFO: ServiceInfo = ServiceInfo {
+    kind: ServiceKind::GooglePhotos,
+    name: "google-photos",
+    title: "Google Photos",
+    url_keys: &[
+        ("api_url", "https://photoslibrary.googleapis.com"),
+        ("auth_url", "https://accounts.google.com"),
+        ("token_url", "https://oauth2.googleapis.com"),
+    ],
+    methods: &[OAUTH_PKCE, TOKEN],
+    source: false,
+    oauth: Some(super::auth::oauth_app),
+    account: |session| Box::pin(super::auth::account(session)),
+    revoke: Some(|session| Box::pin(super::auth::revoke(session))),
+    exchange: None,
+};
 
 pub struct GooglePhotos;
 
-#[async_trait]
 impl Service for GooglePhotos {
-    fn kind(&self) -> ServiceKind {
-        ServiceKind::GooglePhotos
-    }
-
-    fn name(&self) -> &'static str {
-        "google-photos"
-    }
-
-    fn title(&self) -> &'static str {
-        "Google Photos"
-    }
-
-    fn url_keys(&self) -> &'static [(&'static str, &'static str)] {
-        &[
-            ("api_url", "https://photoslibrary.googleapis.com"),
-            ("auth_url", "https://accounts.google.com"),
-            ("token_url", "https://oauth2.googleapis.com"),
-        ]
-    }
-
-    fn methods(&self) -> &'static [ConnectMethod] {
-        &[
-            ConnectMethod {
-                credential: Credential::OAuth { pkce: true },
-                options: &[],
-            },
-            TOKEN,
-        ]
-    }
-
-    fn oauth(&self, config: &ServiceConfig) -> Option<OAuthApp> {
-        Some(super::auth::oauth_app(config))
+    fn info(&self) -> &'static ServiceInfo {
+        &INFO
     }
 
     fn open_destination(
@@ -60,13 +42,5 @@ impl Service for GooglePhotos {
         Ok(Box::new(super::GooglePhotosDestination::new(
             session.clone(),
         )?))
-    }
-
-    async fn account(&self, session: &Session) -> Result<String> {
-        super::auth::account(session).await
-    }
-
-    async fn revoke(&self, session: &Session) -> Result<()> {
-        super::auth::revoke(session).await
     }
 }

@@ -1,14 +1,11 @@
 //! Koofr in the registry: a destination, connected with an app password (the usual way, as
 //! rclone does) or through OAuth with the app's client secret.
 
-use async_trait::async_trait;
-
 use ferry_core::{Destination, Result};
 
-use crate::config::ServiceConfig;
-use crate::oauth::OAuthApp;
 use crate::service::{
-    ConnectMethod, ConnectOption, Credential, Input, Service, ServiceKind, Session, TOKEN, Target,
+    ConnectMethod, ConnectOption, Credential, Input, OAUTH_SECRET, Service, ServiceInfo,
+    ServiceKind, Session, TOKEN, Target,
 };
 
 /// How an account is connected.
@@ -26,39 +23,28 @@ const METHODS: &[ConnectMethod] = &[
                 .help("An app password made for ferry in Koofr's Preferences → Password."),
         ],
     },
-    ConnectMethod {
-        credential: Credential::OAuth { pkce: false },
-        options: &[],
-    },
+    OAUTH_SECRET,
     TOKEN,
 ];
 
+const INFO: ServiceInfo = ServiceInfo {
+    kind: ServiceKind::Koofr,
+    name: "koofr",
+    title: "Koofr",
+    url_keys: &[("base_url", "https://app.koofr.net")],
+    methods: METHODS,
+    source: false,
+    oauth: Some(super::auth::oauth_app),
+    account: |session| Box::pin(super::auth::account(session)),
+    revoke: Some(|session| Box::pin(super::auth::revoke(session))),
+    exchange: None,
+};
+
 pub struct Koofr;
 
-#[async_trait]
 impl Service for Koofr {
-    fn kind(&self) -> ServiceKind {
-        ServiceKind::Koofr
-    }
-
-    fn name(&self) -> &'static str {
-        "koofr"
-    }
-
-    fn title(&self) -> &'static str {
-        "Koofr"
-    }
-
-    fn url_keys(&self) -> &'static [(&'static str, &'static str)] {
-        &[("base_url", "https://app.koofr.net")]
-    }
-
-    fn methods(&self) -> &'static [ConnectMethod] {
-        METHODS
-    }
-
-    fn oauth(&self, config: &ServiceConfig) -> Option<OAuthApp> {
-        Some(super::auth::oauth_app(config))
+    fn info(&self) -> &'static ServiceInfo {
+        &INFO
     }
 
     fn open_destination(
@@ -70,13 +56,5 @@ impl Service for Koofr {
             session.clone(),
             root,
         )?))
-    }
-
-    async fn account(&self, session: &Session) -> Result<String> {
-        super::auth::account(session).await
-    }
-
-    async fn revoke(&self, session: &Session) -> Result<()> {
-        super::auth::revoke(session).await
     }
 }

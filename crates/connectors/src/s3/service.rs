@@ -2,12 +2,11 @@
 //! connected with an access key; nothing to revoke (keys are managed in the provider's
 //! console).
 
-use async_trait::async_trait;
-
 use ferry_core::{Destination, Result};
 
 use crate::service::{
-    ConnectMethod, ConnectOption, Credential, Input, Service, ServiceKind, Session, Target,
+    ConnectMethod, ConnectOption, Credential, Input, Service, ServiceInfo, ServiceKind, Session,
+    Target,
 };
 
 /// How an account is connected.
@@ -36,24 +35,24 @@ const METHODS: &[ConnectMethod] = &[ConnectMethod {
     ],
 }];
 
+const INFO: ServiceInfo = ServiceInfo {
+    kind: ServiceKind::S3,
+    name: "s3",
+    title: "S3",
+    url_keys: &[],
+    methods: METHODS,
+    source: false,
+    oauth: None,
+    account: |session| Box::pin(super::auth::account(session)),
+    revoke: None,
+    exchange: None,
+};
+
 pub struct S3;
 
-#[async_trait]
 impl Service for S3 {
-    fn kind(&self) -> ServiceKind {
-        ServiceKind::S3
-    }
-
-    fn name(&self) -> &'static str {
-        "s3"
-    }
-
-    fn title(&self) -> &'static str {
-        "S3"
-    }
-
-    fn methods(&self) -> &'static [ConnectMethod] {
-        METHODS
+    fn info(&self) -> &'static ServiceInfo {
+        &INFO
     }
 
     fn open_destination(
@@ -62,9 +61,5 @@ impl Service for S3 {
         root: Vec<String>,
     ) -> Result<Box<dyn Destination>> {
         Ok(Box::new(super::S3Destination::new(session, root)?))
-    }
-
-    async fn account(&self, session: &Session) -> Result<String> {
-        super::auth::account(session).await
     }
 }

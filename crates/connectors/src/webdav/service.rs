@@ -1,12 +1,11 @@
 //! WebDAV in the registry: a destination on any server, connected with its URL, a user and a
 //! password (HTTP Basic); nothing to revoke.
 
-use async_trait::async_trait;
-
 use ferry_core::{Destination, Result};
 
 use crate::service::{
-    ConnectMethod, ConnectOption, Credential, Input, Service, ServiceKind, Session, Target,
+    ConnectMethod, ConnectOption, Credential, Input, Service, ServiceInfo, ServiceKind, Session,
+    Target,
 };
 
 /// How an account is connected.
@@ -24,24 +23,24 @@ const METHODS: &[ConnectMethod] = &[ConnectMethod {
     ],
 }];
 
+const INFO: ServiceInfo = ServiceInfo {
+    kind: ServiceKind::Webdav,
+    name: "webdav",
+    title: "WebDAV",
+    url_keys: &[],
+    methods: METHODS,
+    source: false,
+    oauth: None,
+    account: |session| Box::pin(super::auth::account(session)),
+    revoke: None,
+    exchange: None,
+};
+
 pub struct Webdav;
 
-#[async_trait]
 impl Service for Webdav {
-    fn kind(&self) -> ServiceKind {
-        ServiceKind::Webdav
-    }
-
-    fn name(&self) -> &'static str {
-        "webdav"
-    }
-
-    fn title(&self) -> &'static str {
-        "WebDAV"
-    }
-
-    fn methods(&self) -> &'static [ConnectMethod] {
-        METHODS
+    fn info(&self) -> &'static ServiceInfo {
+        &INFO
     }
 
     fn open_destination(
@@ -53,9 +52,5 @@ impl Service for Webdav {
             session.clone(),
             root,
         )?))
-    }
-
-    async fn account(&self, session: &Session) -> Result<String> {
-        super::auth::account(session).await
     }
 }
