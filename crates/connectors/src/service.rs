@@ -128,13 +128,16 @@ pub struct ServiceInfo {
     /// The OAuth app, for a service with an [`Credential::OAuth`] method.
     pub oauth: Option<fn(&ServiceConfig) -> OAuthApp>,
     /// Who a connection is (an e-mail address or a name), checking that it works.
-    pub account: for<'a> fn(&'a Session) -> BoxFuture<'a, Result<String>>,
+    pub account: SessionCall<String>,
     /// Revokes a connection's credentials, where the service allows it.
-    pub revoke: Option<for<'a> fn(&'a Session) -> BoxFuture<'a, Result<()>>>,
+    pub revoke: Option<SessionCall<()>>,
     /// The service's own OAuth code exchange (redirect URI, code), where the standard form
     /// POST does not do.
     pub exchange: Option<Exchange>,
 }
+
+/// A call to the service for a connection (who is this? revoke).
+pub type SessionCall<T> = for<'a> fn(&'a Session) -> BoxFuture<'a, Result<T>>;
 
 /// An OAuth code exchange of a service's own.
 pub type Exchange = for<'a> fn(
