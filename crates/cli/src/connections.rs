@@ -7,51 +7,20 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use ferry_connectors::auth::Secret;
-use ferry_connectors::service::{ServiceKind, Settings};
+use ferry_connectors::service::{
+    ConnectMethod, ConnectOption, Credential, SERVICES, ServiceKind, Settings, Values,
+};
 use ferry_endpoints::{Connections, validate_name};
 
 #[derive(Args)]
 pub struct ConnectArgs {
-    /// facebook, dropbox, koofr, google-photos, webdav or s3.
-    #[arg(value_parser = parse_kind)]
+    #[arg(value_parser = parse_kind, help = ServiceKind::names().join(", "))]
     pub service: ServiceKind,
     /// The name to use it by (`NAME:` in `ferry transfer`); defaults to the service's name.
     #[arg(long)]
     pub name: Option<String>,
-    /// Use this access token instead of authorizing in a browser (`-` reads it from stdin).
-    #[arg(long, value_name = "TOKEN")]
-    pub token: Option<String>,
-    /// The refresh token that goes with --token.
-    #[arg(long, value_name = "TOKEN", requires = "token")]
-    pub refresh_token: Option<String>,
-    /// The user (Koofr: your e-mail; WebDAV: the user name).
-    #[arg(long)]
-    pub user: Option<String>,
-    /// A Koofr app password (`-` reads it from stdin).
-    #[arg(long, requires = "user")]
-    pub app_password: Option<String>,
-    /// The WebDAV server's URL.
-    #[arg(long)]
-    pub url: Option<String>,
-    /// The WebDAV password (`-` reads it from stdin).
-    #[arg(long)]
-    pub password: Option<String>,
-    /// The S3 bucket (s3).
-    #[arg(long)]
-    pub bucket: Option<String>,
-    /// The bucket's region (s3; default us-east-1).
-    #[arg(long)]
-    pub region: Option<String>,
-    /// The endpoint of an S3-compatible service (s3; AWS when absent).
-    #[arg(long, value_name = "URL")]
-    pub endpoint: Option<String>,
-    /// The key prefix everything goes under (s3).
-    #[arg(long)]
-    pub prefix: Option<String>,
-    /// The access key id (s3); the secret comes from FERRY_S3_SECRET_ACCESS_KEY, else a
-    /// prompt (stdin).
-    #[arg(long, value_name = "ID")]
-    pub access_key_id: Option<String>,
+    #[command(flatten)]
+    pub options: ConnectOptions,
     /// Print the authorization URL only; do not try to open a browser.
     #[arg(long)]
     pub no_browser: bool,
@@ -64,6 +33,116 @@ fn parse_kind(text: &str) -> Result<ServiceKind, String> {
             ServiceKind::names().join(", ")
         )
     })
+}
+
+/// The values of `ferry connect`'s credential flags, by key: one `--<key>` flag for each
+/// option that the services declare (none is written here).
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions(pub Values);
+
+impl ConnectOptions {
+    pub fn with(pairs: &[(&str, &str)]) -> ConnectOptions {
+        ConnectOptions(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+}
+
+/// Every option that is a flag (not one from the environment), once, with the services
+/// that declare it, in registry order.
+fn flag_options() -> Vec<(&'static ConnectOption, Vec<(ServiceKind, &'static str)>)> {
+    let mut flags: Vec<(&'static ConnectOption, Vec<(ServiceKind, &'static str)>)> = Vec::new();
+    for service in SERVICES {
+        let info = service.info();
+        for method in info.methods {
+            for option in method.options.iter().filter(|o| o.env.is_none()) {
+                let by = (info.kind, option.help);
+                match flags.iter_mut().find(|(o, _)| o.key == option.key) {
+                    Some((_, services)) => {
+                        if !services.iter().any(|(k, _)| *k == by.0) {
+                            services.push(by);
+                        }
+                    }
+                    None => flags.push((option, vec![by])),
+                }
+            }
+        }
+    }
+    flags
+}
+
+fn value_name(option: &ConnectOption) -> String {
+    option.key.to_uppercase().replace('-', "_")
+}
+
+impl clap::FromArgMatches for ConnectOptions {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut values = Values::new();
+        for (option, _) in flag_options() {
+            if let Some(value) = matches.get_one::<String>(option.key) {
+                values.insert(option.key.to_string(), value.clone());
+            }
+        }
+        Ok(ConnectOptions(values))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = ConnectOptions::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for ConnectOptions {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for (option, services) in flag_options() {
+            let first = services[0].1;
+            let stdin = if option.is_secret() {
+                " `-` reads it from stdin."
+            } else {
+                ""
+            };
+            let help = if services.iter().all(|(_, h)| *h == first) {
+                let names: Vec<&str> = services.iter().map(|(k, _)| k.name()).collect();
+                format!("{} ({})", first.trim_end_matches('.'), names.join(", "))
+            } else {
+                services
+                    .iter()
+                    .map(|(k, h)| format!("{k}: {h}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            cmd = cmd.arg(
+                clap::Arg::new(option.key)
+                    .long(option.key)
+                    // Made once per process, for clap (without its `string` feature).
+                    .value_name(&*Box::leak(value_name(option).into_boxed_str()))
+                    .help(format!("{help}{stdin}")),
+            );
+        }
+        let from_env: Vec<String> = SERVICES
+            .iter()
+            .map(|s| s.info())
+            .flat_map(|s| s.methods.iter().map(move |m| (s, m)))
+            .flat_map(|(s, m)| m.options.iter().map(move |o| (s, o)))
+            .filter_map(|(s, o)| {
+                o.env.map(|env| {
+                    format!(
+                        "{}: the {} comes from {env}, else stdin.",
+                        s.name,
+                        o.label.to_lowercase()
+                    )
+                })
+            })
+            .collect();
+        cmd.after_help(from_env.join("\n"))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        ConnectOptions::augment_args(cmd)
+    }
 }
 
 /// The machine's own user owns the CLI's connections.
@@ -99,115 +178,104 @@ pub async fn connect(connections: &Connections, args: ConnectArgs) -> Result<()>
     Ok(())
 }
 
+/// `--url URL [--user USER]`: what a method asks for on the command line.
+fn usage(method: &ConnectMethod) -> String {
+    if method.is_oauth() {
+        return "no flags (authorizing in a browser)".to_string();
+    }
+    let mut parts = Vec::new();
+    for option in method.options {
+        match option.env {
+            Some(env) => parts.push(format!(
+                "({} from {env} or stdin)",
+                option.label.to_lowercase()
+            )),
+            None if option.required => {
+                parts.push(format!("--{} {}", option.key, value_name(option)))
+            }
+            None => parts.push(format!("[--{} {}]", option.key, value_name(option))),
+        }
+    }
+    parts.join(" ")
+}
+
+/// `--a`, `--a and --b`.
+fn flag_list(keys: &[&str]) -> String {
+    let flags: Vec<String> = keys.iter().map(|k| format!("--{k}")).collect();
+    match flags.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => flags.join(""),
+    }
+}
+
+/// The settings and secret of a new connection, from the flags the service declares (the
+/// first of its methods that they fit), else its browser flow.
 async fn credentials(
     connections: &Connections,
     kind: ServiceKind,
     name: &str,
     args: &ConnectArgs,
 ) -> Result<(Settings, Secret)> {
-    let mut settings = Settings::default();
-    if kind == ServiceKind::Webdav {
-        let url = args
-            .url
-            .clone()
-            .ok_or_else(|| anyhow!("webdav needs --url URL [--user U --password P]"))?;
-        let parsed = url::Url::parse(&url).map_err(|e| anyhow!("--url {url}: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            bail!("--url must be an http or https URL");
-        }
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            bail!("put the user and password in --user and --password, not in the URL");
-        }
-        settings.url = Some(url);
-        settings.user = args.user.clone();
-        let password = match &args.password {
-            Some(p) => read_secret(p)?,
-            None => String::new(),
-        };
-        return Ok((settings, Secret::password(password)));
-    }
-    if kind == ServiceKind::S3 {
-        return s3_credentials(args);
-    }
-    if args.bucket.is_some()
-        || args.region.is_some()
-        || args.endpoint.is_some()
-        || args.prefix.is_some()
-        || args.access_key_id.is_some()
-    {
+    let methods = kind.methods();
+    let given = &args.options.0;
+    let ways = || methods.iter().map(usage).collect::<Vec<_>>().join("; or ");
+    let foreign: Vec<&str> = given
+        .keys()
+        .map(String::as_str)
+        .filter(|k| {
+            !methods
+                .iter()
+                .any(|m| m.option(k).is_some_and(|o| o.env.is_none()))
+        })
+        .collect();
+    if !foreign.is_empty() {
+        let verb = if foreign.len() == 1 { "is" } else { "are" };
         bail!(
-            "--bucket, --region, --endpoint, --prefix and --access-key-id are for s3 connections"
+            "{} {verb} not for {kind} connections; {kind} takes {}",
+            flag_list(&foreign),
+            ways()
         );
     }
-    if args.url.is_some() || args.password.is_some() {
-        bail!("--url and --password are for webdav connections");
+    if given.is_empty()
+        && let Some(method) = methods.iter().find(|m| m.is_oauth())
+    {
+        let pkce = matches!(method.credential, Credential::OAuth { pkce: true });
+        let secret = authorize(connections, kind, name, pkce, args.no_browser).await?;
+        return Ok((Settings::default(), secret));
     }
-    if let Some(password) = &args.app_password {
-        if kind != ServiceKind::Koofr {
-            bail!("--app-password is for koofr connections");
-        }
-        settings.user = args.user.clone();
-        return Ok((settings, Secret::password(read_secret(password)?)));
+    let method = methods
+        .iter()
+        .filter(|m| !m.is_oauth())
+        .find(|m| given.keys().all(|k| m.option(k).is_some()))
+        .ok_or_else(|| anyhow!("these flags do not go together; {kind} takes {}", ways()))?;
+    if method
+        .options
+        .iter()
+        .any(|o| o.required && o.env.is_none() && !given.contains_key(o.key))
+    {
+        bail!("{kind} needs {}", usage(method));
     }
-    if let Some(token) = &args.token {
-        return Ok((
-            settings,
-            Secret::tokens(read_secret(token)?, args.refresh_token.clone(), None),
-        ));
+    let mut values = Values::new();
+    for option in method.options {
+        let value = match (given.get(option.key), option.env) {
+            (Some(value), _) if option.is_secret() => read_secret(value)?,
+            (Some(value), _) => value.clone(),
+            (None, Some(env)) => match std::env::var(env) {
+                Ok(secret) if !secret.is_empty() => secret,
+                _ => {
+                    if std::io::stdin().is_terminal() {
+                        eprintln!("the {} ({env} is not set):", option.label.to_lowercase());
+                    }
+                    read_secret("-")?
+                }
+            },
+            (None, None) => continue,
+        };
+        values.insert(option.key.to_string(), value);
     }
-    let secret = authorize(connections, kind, name, args.no_browser).await?;
-    Ok((settings, secret))
-}
-
-/// The environment variable `ferry connect s3` takes the secret access key from.
-const S3_SECRET_ENV: &str = "FERRY_S3_SECRET_ACCESS_KEY";
-
-/// A bucket and its access key: settings in the clear, the secret sealed as the password.
-fn s3_credentials(args: &ConnectArgs) -> Result<(Settings, Secret)> {
-    if args.url.is_some() || args.password.is_some() || args.user.is_some() {
-        bail!("s3 takes --bucket, --access-key-id and --endpoint, not --url, --user or --password");
-    }
-    let usage = "s3 needs --bucket B --access-key-id ID [--region R] [--endpoint URL] [--prefix P]";
-    let bucket = args
-        .bucket
-        .clone()
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| anyhow!("{usage}"))?;
-    let access_key_id = args
-        .access_key_id
-        .clone()
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| anyhow!("{usage}"))?;
-    if let Some(endpoint) = &args.endpoint {
-        let parsed =
-            url::Url::parse(endpoint).map_err(|e| anyhow!("--endpoint {endpoint}: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            bail!("--endpoint must be an http or https URL");
-        }
-    }
-    let prefix = args.prefix.as_deref().unwrap_or("");
-    if prefix.split('/').any(|p| p == "." || p == "..") {
-        bail!("--prefix: `.` and `..` are not allowed");
-    }
-    let secret = match std::env::var(S3_SECRET_ENV) {
-        Ok(secret) if !secret.is_empty() => secret,
-        _ => {
-            if std::io::stdin().is_terminal() {
-                eprintln!(
-                    "the secret access key for {access_key_id} ({S3_SECRET_ENV} is not set):"
-                );
-            }
-            read_secret("-")?
-        }
-    };
-    let settings = Settings {
-        url: args.endpoint.clone(),
-        user: Some(access_key_id),
-        bucket: Some(bucket),
-        region: args.region.clone().filter(|r| !r.is_empty()),
-        prefix: Some(prefix.to_string()).filter(|p| !p.trim_matches('/').is_empty()),
-    };
-    Ok((settings, Secret::password(secret)))
+    method
+        .credentials(&values, &|o| format!("--{}", o.key))
+        .map_err(|e| anyhow!("{e}"))
 }
 
 /// The browser flow: a loopback redirect, PKCE where the service takes it.
@@ -215,12 +283,17 @@ async fn authorize(
     connections: &Connections,
     kind: ServiceKind,
     name: &str,
+    pkce: bool,
     no_browser: bool,
 ) -> Result<Secret> {
     let config = connections.config()?.service(kind);
     let app = kind
         .oauth(config)
         .ok_or_else(|| anyhow!("{} has no OAuth flow", kind.title()))?;
+    debug_assert_eq!(
+        app.pkce, pkce,
+        "{kind}: the declared method and the app disagree"
+    );
     let pending = app.begin(config).await?;
     eprintln!(
         "Authorize ferry to use your {} account ({name}) in a browser:",

@@ -14,7 +14,7 @@ use ferry_core::Scope;
 use ferry_engine::{JobSpec, LayoutOptions};
 use ferry_sandbox::SandboxOptions;
 
-use crate::connections::ConnectArgs;
+use crate::connections::{ConnectArgs, ConnectOptions};
 use crate::{Mode, RunArgs};
 
 const FACEBOOK: &str = "demo-facebook";
@@ -62,17 +62,12 @@ pub async fn run(dir: &Path, keep: bool, run: &RunArgs) -> Result<u8> {
             ConnectArgs {
                 service: kind,
                 name: Some(name.into()),
-                token: Some(access.clone()),
-                refresh_token: refresh.clone(),
-                user: None,
-                app_password: None,
-                url: None,
-                password: None,
-                bucket: None,
-                region: None,
-                endpoint: None,
-                prefix: None,
-                access_key_id: None,
+                options: match refresh {
+                    Some(refresh) => {
+                        ConnectOptions::with(&[("token", access), ("refresh-token", refresh)])
+                    }
+                    None => ConnectOptions::with(&[("token", access)]),
+                },
                 no_browser: true,
             },
         )

@@ -26,8 +26,8 @@ pub struct ServeArgs {
 
 /// Whether any service has a real OAuth app (a client id) configured.
 fn has_oauth_app(config: &Config) -> bool {
-    ServiceKind::ALL.iter().any(|kind| {
-        let service = config.service(*kind);
+    ServiceKind::all().any(|kind| {
+        let service = config.service(kind);
         service.client_id.is_some() && kind.oauth(service).is_some()
     })
 }

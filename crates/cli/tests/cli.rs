@@ -210,6 +210,53 @@ fn usage_errors_exit_2_and_unknown_jobs_are_one_line() {
     assert_one_clear_line(&stderr(&out));
 }
 
+/// `ferry connect`'s flags and their errors come from the options each service declares.
+#[test]
+fn connect_flags_are_checked_against_the_declared_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (args, expected) in [
+        (
+            &["connect", "webdav"][..],
+            "webdav needs --url URL [--user USER] [--password PASSWORD]",
+        ),
+        (
+            &["connect", "koofr", "--url", "https://dav.example"][..],
+            "--url is not for koofr connections",
+        ),
+        (
+            &["connect", "webdav", "--url", "ftp://dav.example"][..],
+            "--url: must be an http or https URL",
+        ),
+        (
+            &["connect", "s3", "--bucket", "b"][..],
+            "s3 needs --bucket BUCKET --access-key-id ACCESS_KEY_ID",
+        ),
+        (
+            &["connect", "koofr", "--token", "t", "--app-password", "p"][..],
+            "these flags do not go together",
+        ),
+    ] {
+        let out = ferry(&data).args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert_one_clear_line(&err);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    let out = ferry(&data).args(["connect", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout).to_string();
+    for flag in [
+        "--token",
+        "--app-password",
+        "--url",
+        "--access-key-id",
+        "--prefix",
+    ] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+    assert!(help.contains("FERRY_S3_SECRET_ACCESS_KEY"), "{help}");
+}
+
 /// Runs ferry as an unprivileged user when the tests run as root (root reads any file). The
 /// binary is copied into `dir` first: the build folder may sit where that user cannot go.
 fn as_unprivileged(mut cmd: Command, dir: &Path) -> Command {

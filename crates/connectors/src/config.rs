@@ -99,9 +99,8 @@ pub fn env_name(kind: ServiceKind, key: &str) -> String {
 impl Config {
     /// Defaults only: the real services, no app credentials.
     pub fn defaults() -> Config {
-        let services = ServiceKind::ALL
-            .iter()
-            .map(|k| (*k, ServiceConfig::defaults(*k)))
+        let services = ServiceKind::all()
+            .map(|k| (k, ServiceConfig::defaults(k)))
             .collect();
         Config {
             services,
@@ -151,15 +150,15 @@ impl Config {
 
     /// Overrides from the environment (`lookup` is `std::env::var` outside tests).
     pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
-        for kind in ServiceKind::ALL {
+        for kind in ServiceKind::all() {
             let keys: Vec<&str> = ["client_id", "client_secret"]
                 .into_iter()
                 .chain(kind.url_keys().iter().map(|(k, _)| *k))
                 .collect();
             for key in keys {
-                if let Some(value) = lookup(&env_name(*kind, key)).filter(|v| !v.is_empty()) {
+                if let Some(value) = lookup(&env_name(kind, key)).filter(|v| !v.is_empty()) {
                     // Keys come from the fixed list, so this cannot fail.
-                    let _ = self.set(*kind, key, value);
+                    let _ = self.set(kind, key, value);
                 }
             }
         }

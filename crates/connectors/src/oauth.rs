@@ -158,21 +158,12 @@ impl OAuthApp {
         code: String,
         verifier: Option<String>,
     ) -> Result<Secret> {
-        match self.kind {
-            ServiceKind::Facebook => {
-                crate::facebook::auth::exchange(http, config, redirect_uri, &code).await
-            }
-            _ => {
-                self.exchange_standard(
-                    http,
-                    config,
-                    redirect_uri,
-                    code,
-                    verifier.map(PkceCodeVerifier::new),
-                )
-                .await
-            }
+        if let Some(exchange) = self.kind.service().info().exchange {
+            return exchange(http, config, redirect_uri, &code).await;
         }
+        let verifier = verifier.map(PkceCodeVerifier::new);
+        self.exchange_standard(http, config, redirect_uri, code, verifier)
+            .await
     }
 
     /// Exchanges an authorization code for tokens (the standard form POST).

@@ -1,9 +1,17 @@
-//! The services ferry connects to, and the one place that knows which module serves which:
-//! the CLI and the server open sources and destinations through here, by kind.
+//! The service registry: [`SERVICES`] lists every service ferry connects to, one line each,
+//! and each service declares itself in its own folder (`<service>/service.rs`) by
+//! implementing [`Service`]: its name and title, its `ferry.toml` keys, how an account is
+//! connected ([`ConnectMethod`]s and their [`ConnectOption`]s, from which both `ferry
+//! connect`'s flags and the web app's connect forms are made), how a connection opens as a
+//! source or a destination, who the account is, and revoking.
+//!
+//! Nothing else matches on a service: the CLI, the server and the engine go through here.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use ferry_core::{Destination, Error, Result, Source};
@@ -13,6 +21,19 @@ use crate::config::{Config, ServiceConfig};
 use crate::oauth::OAuthApp;
 use crate::{dropbox, facebook, google_photos, koofr, s3, webdav};
 
+/// Every service, in the order people are offered them. Adding a service is one line here
+/// (and its own folder; see docs/architecture.md, "Adding a service").
+pub static SERVICES: &[&dyn Service] = &[
+    &facebook::service::Facebook,
+    &dropbox::service::Dropbox,
+    &koofr::service::Koofr,
+    &google_photos::service::GooglePhotos,
+    &webdav::service::Webdav,
+    &s3::service::S3,
+];
+
+/// The services' identifiers: what the journal, `ferry.toml` and connections store (by
+/// [`ServiceKind::name`]). Only an identifier: what a service does is its [`Service`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServiceKind {
@@ -25,86 +46,62 @@ pub enum ServiceKind {
 }
 
 impl ServiceKind {
-    pub const ALL: &'static [ServiceKind] = &[
-        ServiceKind::Facebook,
-        ServiceKind::Dropbox,
-        ServiceKind::Koofr,
-        ServiceKind::GooglePhotos,
-        ServiceKind::Webdav,
-        ServiceKind::S3,
-    ];
+    /// The service's declaration in [`SERVICES`].
+    pub fn service(self) -> &'static dyn Service {
+        SERVICES
+            .iter()
+            .copied()
+            .find(|s| s.info().kind == self)
+            .unwrap_or_else(|| panic!("{self:?} is not in SERVICES"))
+    }
+
+    /// Every kind, in [`SERVICES`] order.
+    pub fn all() -> impl Iterator<Item = ServiceKind> {
+        SERVICES.iter().map(|s| s.info().kind)
+    }
 
     /// The name used on the command line, in `ferry.toml` and in the journal.
     pub fn name(self) -> &'static str {
-        match self {
-            ServiceKind::Facebook => "facebook",
-            ServiceKind::Dropbox => "dropbox",
-            ServiceKind::Koofr => "koofr",
-            ServiceKind::GooglePhotos => "google-photos",
-            ServiceKind::Webdav => "webdav",
-            ServiceKind::S3 => "s3",
-        }
+        self.service().info().name
     }
 
     pub fn from_name(name: &str) -> Option<ServiceKind> {
-        ServiceKind::ALL.iter().copied().find(|k| k.name() == name)
+        SERVICES
+            .iter()
+            .find(|s| s.info().name == name)
+            .map(|s| s.info().kind)
     }
 
     pub fn names() -> Vec<&'static str> {
-        ServiceKind::ALL.iter().map(|k| k.name()).collect()
+        SERVICES.iter().map(|s| s.info().name).collect()
     }
 
     /// A person-facing name ("Google Photos").
     pub fn title(self) -> &'static str {
-        match self {
-            ServiceKind::Facebook => "Facebook",
-            ServiceKind::Dropbox => "Dropbox",
-            ServiceKind::Koofr => "Koofr",
-            ServiceKind::GooglePhotos => "Google Photos",
-            ServiceKind::Webdav => "WebDAV",
-            ServiceKind::S3 => "S3",
-        }
+        self.service().info().title
     }
 
     /// The fixed endpoint keys of `[services.<name>]` and their defaults (the real services).
     pub fn url_keys(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            ServiceKind::Facebook => &[
-                ("graph_url", "https://graph.facebook.com"),
-                ("auth_url", "https://www.facebook.com"),
-            ],
-            ServiceKind::Dropbox => &[
-                ("api_url", "https://api.dropboxapi.com"),
-                ("content_url", "https://content.dropboxapi.com"),
-                ("auth_url", "https://www.dropbox.com"),
-            ],
-            ServiceKind::GooglePhotos => &[
-                ("api_url", "https://photoslibrary.googleapis.com"),
-                ("auth_url", "https://accounts.google.com"),
-                ("token_url", "https://oauth2.googleapis.com"),
-            ],
-            ServiceKind::Koofr => &[("base_url", "https://app.koofr.net")],
-            ServiceKind::Webdav | ServiceKind::S3 => &[],
-        }
+        self.service().info().url_keys
     }
 
     pub fn is_source(self) -> bool {
-        matches!(self, ServiceKind::Facebook)
+        self.service().info().source
     }
 
     pub fn is_destination(self) -> bool {
         !self.is_source()
     }
 
-    /// The OAuth app of a service that connects through OAuth (all but WebDAV and S3).
+    /// How an account is connected, in order of preference.
+    pub fn methods(self) -> &'static [ConnectMethod] {
+        self.service().info().methods
+    }
+
+    /// The OAuth app of a service that connects through OAuth.
     pub fn oauth(self, config: &ServiceConfig) -> Option<OAuthApp> {
-        match self {
-            ServiceKind::Facebook => Some(facebook::auth::oauth_app(config)),
-            ServiceKind::Dropbox => Some(dropbox::auth::oauth_app(config)),
-            ServiceKind::Koofr => Some(koofr::auth::oauth_app(config)),
-            ServiceKind::GooglePhotos => Some(google_photos::auth::oauth_app(config)),
-            ServiceKind::Webdav | ServiceKind::S3 => None,
-        }
+        self.service().info().oauth.map(|app| app(config))
     }
 }
 
@@ -112,6 +109,319 @@ impl fmt::Display for ServiceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// What a service is, as data: its [`Service`] impl returns it from `info`.
+#[derive(Debug)]
+pub struct ServiceInfo {
+    pub kind: ServiceKind,
+    /// The name used on the command line, in `ferry.toml` and in the journal (`google-photos`).
+    pub name: &'static str,
+    /// A person-facing name ("Google Photos").
+    pub title: &'static str,
+    /// The fixed endpoint keys of `[services.<name>]` and their defaults (the real services).
+    pub url_keys: &'static [(&'static str, &'static str)],
+    /// How an account is connected, in order of preference.
+    pub methods: &'static [ConnectMethod],
+    /// Photos come from it (a source); otherwise copies go to it (a destination).
+    pub source: bool,
+    /// The OAuth app, for a service with an [`Credential::OAuth`] method.
+    pub oauth: Option<fn(&ServiceConfig) -> OAuthApp>,
+    /// Who a connection is (an e-mail address or a name), checking that it works.
+    pub account: SessionCall<String>,
+    /// Revokes a connection's credentials, where the service allows it.
+    pub revoke: Option<SessionCall<()>>,
+    /// The service's own OAuth code exchange (redirect URI, code), where the standard form
+    /// POST does not do.
+    pub exchange: Option<Exchange>,
+}
+
+/// A call to the service for a connection (who is this? revoke).
+pub type SessionCall<T> = for<'a> fn(&'a Session) -> BoxFuture<'a, Result<T>>;
+
+/// An OAuth code exchange of a service's own.
+pub type Exchange = for<'a> fn(
+    &'a reqwest::Client,
+    &'a ServiceConfig,
+    &'a str,
+    &'a str,
+) -> BoxFuture<'a, Result<Secret>>;
+
+/// What a service is and does. Implemented once per service, in its folder.
+pub trait Service: Send + Sync + 'static {
+    fn info(&self) -> &'static ServiceInfo;
+
+    /// The source a connection reads, at `path` (empty for everything).
+    fn open_source(&self, session: &Session, _path: &str) -> Result<Box<dyn Source>> {
+        Err(Error::permanent(format!(
+            "{}: ferry cannot read from {} yet; it is a destination",
+            session.name,
+            self.info().title
+        )))
+    }
+
+    /// The destination a connection writes, under `root` (checked: no `.` or `..`).
+    fn open_destination(
+        &self,
+        session: &Session,
+        _root: Vec<String>,
+    ) -> Result<Box<dyn Destination>> {
+        Err(Error::permanent(format!(
+            "{}: ferry cannot write to {}; it is a source",
+            session.name,
+            self.info().title
+        )))
+    }
+}
+
+/// One way of connecting an account, with what it asks for.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectMethod {
+    pub credential: Credential,
+    /// What it asks, by the key of the CLI flag (`--app-password`) and form field.
+    pub options: &'static [ConnectOption],
+}
+
+/// How a method proves who the account is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// Authorizing in a browser (OAuth 2.0 authorization code), with PKCE or with the app's
+    /// client secret.
+    OAuth { pkce: bool },
+    /// An access token obtained elsewhere (and its refresh token): for scripts and tests.
+    Token,
+    /// A user and an app password made for ferry in the service's settings.
+    AppPassword,
+    /// A server URL, a user and a password.
+    Password,
+    /// An API key: a key id and its secret.
+    ApiKey,
+}
+
+impl Credential {
+    /// The method's id in forms (`app-password`).
+    pub fn id(self) -> &'static str {
+        match self {
+            Credential::OAuth { .. } => "oauth",
+            Credential::Token => "token",
+            Credential::AppPassword => "app-password",
+            Credential::Password => "password",
+            Credential::ApiKey => "api-key",
+        }
+    }
+
+    /// A person-facing name.
+    pub fn title(self) -> &'static str {
+        match self {
+            Credential::OAuth { .. } => "Sign in",
+            Credential::Token => "Access token",
+            Credential::AppPassword => "App password",
+            Credential::Password => "Server and password",
+            Credential::ApiKey => "Access key",
+        }
+    }
+}
+
+/// One thing a method asks for.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectOption {
+    /// The CLI flag without its dashes, and the form field's name (`access-key-id`).
+    pub key: &'static str,
+    /// The form's label ("Access key id").
+    pub label: &'static str,
+    /// Shown under the field and in `ferry connect --help`.
+    pub help: &'static str,
+    pub input: Input,
+    pub required: bool,
+    /// Where the value goes in the connection.
+    pub target: Target,
+    /// A secret that the CLI takes from this environment variable (else asks on stdin),
+    /// never from a flag.
+    pub env: Option<&'static str>,
+}
+
+impl ConnectOption {
+    pub const fn new(key: &'static str, label: &'static str, target: Target) -> ConnectOption {
+        ConnectOption {
+            key,
+            label,
+            help: "",
+            input: Input::Text,
+            required: false,
+            target,
+            env: None,
+        }
+    }
+
+    pub const fn help(mut self, help: &'static str) -> ConnectOption {
+        self.help = help;
+        self
+    }
+
+    pub const fn input(mut self, input: Input) -> ConnectOption {
+        self.input = input;
+        self
+    }
+
+    pub const fn required(mut self) -> ConnectOption {
+        self.required = true;
+        self
+    }
+
+    pub const fn env(mut self, env: &'static str) -> ConnectOption {
+        self.env = Some(env);
+        self
+    }
+
+    /// A secret: never shown, read from stdin with `-` on the command line.
+    pub fn is_secret(&self) -> bool {
+        self.input == Input::Secret
+    }
+}
+
+/// What kind of value an option takes, and how it is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    Text,
+    Email,
+    /// An http or https URL, without a user or password in it.
+    Url,
+    /// A path of names (`a/b`): no `.` or `..`.
+    Path,
+    Secret,
+}
+
+/// Where an option's value goes in the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Url,
+    User,
+    Bucket,
+    Region,
+    Prefix,
+    /// The sealed password (an app password, a secret access key).
+    Password,
+    /// The sealed access token.
+    AccessToken,
+    /// The sealed refresh token.
+    RefreshToken,
+}
+
+/// The options' values, by key (empty values are absent).
+pub type Values = BTreeMap<String, String>;
+
+impl ConnectMethod {
+    pub fn is_oauth(&self) -> bool {
+        matches!(self.credential, Credential::OAuth { .. })
+    }
+
+    /// The option of `key`.
+    pub fn option(&self, key: &str) -> Option<&'static ConnectOption> {
+        self.options.iter().find(|o| o.key == key)
+    }
+
+    /// Checks `values` against the options and makes the connection's settings and secret
+    /// (not for OAuth, whose secret comes from the flow). Errors name options by `flag`
+    /// (`|key| format!("--{key}")` for the CLI, the label for forms).
+    pub fn credentials(
+        &self,
+        values: &Values,
+        flag: &dyn Fn(&ConnectOption) -> String,
+    ) -> std::result::Result<(Settings, Secret), String> {
+        if let Some(key) = values.keys().find(|k| self.option(k).is_none()) {
+            return Err(format!("'{key}' is not an option of this method"));
+        }
+        let mut settings = Settings::default();
+        let (mut password, mut token, mut refresh) = (None, None, None);
+        for option in self.options {
+            let Some(value) = values.get(option.key).filter(|v| !v.is_empty()) else {
+                if option.required {
+                    return Err(format!("{} is required", flag(option)));
+                }
+                continue;
+            };
+            check(option, value).map_err(|e| format!("{}: {e}", flag(option)))?;
+            let value = value.clone();
+            match option.target {
+                Target::Url => settings.url = Some(value),
+                Target::User => settings.user = Some(value),
+                Target::Bucket => settings.bucket = Some(value),
+                Target::Region => settings.region = Some(value),
+                Target::Prefix => {
+                    settings.prefix = Some(value).filter(|p| !p.trim_matches('/').is_empty())
+                }
+                Target::Password => password = Some(value),
+                Target::AccessToken => token = Some(value),
+                Target::RefreshToken => refresh = Some(value),
+            }
+        }
+        let secret = match self.credential {
+            Credential::OAuth { .. } => {
+                return Err("this method authorizes in a browser".to_string());
+            }
+            Credential::Token => {
+                Secret::tokens(token.ok_or("an access token is required")?, refresh, None)
+            }
+            Credential::AppPassword | Credential::Password | Credential::ApiKey => {
+                Secret::password(password.unwrap_or_default())
+            }
+        };
+        Ok((settings, secret))
+    }
+}
+
+/// Authorizing in a browser with PKCE.
+pub const OAUTH_PKCE: ConnectMethod = ConnectMethod {
+    credential: Credential::OAuth { pkce: true },
+    options: &[],
+};
+
+/// Authorizing in a browser, the code exchanged with the app's client secret.
+pub const OAUTH_SECRET: ConnectMethod = ConnectMethod {
+    credential: Credential::OAuth { pkce: false },
+    options: &[],
+};
+
+/// Connecting with an access token obtained elsewhere (and its refresh token), which every
+/// OAuth service also takes: for scripts and tests.
+pub const TOKEN: ConnectMethod = ConnectMethod {
+    credential: Credential::Token,
+    options: &[
+        ConnectOption::new("token", "Access token", Target::AccessToken)
+            .input(Input::Secret)
+            .required()
+            .help("Use this access token instead of authorizing in a browser."),
+        ConnectOption::new("refresh-token", "Refresh token", Target::RefreshToken)
+            .input(Input::Secret)
+            .help("The refresh token that goes with --token."),
+    ],
+};
+
+/// Checks one value by its option's kind.
+fn check(option: &ConnectOption, value: &str) -> std::result::Result<(), String> {
+    match option.input {
+        Input::Url => {
+            let parsed = url::Url::parse(value).map_err(|e| format!("{value}: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err("must be an http or https URL".into());
+            }
+            if !parsed.username().is_empty() || parsed.password().is_some() {
+                return Err(
+                    "put the user and password in their own options, not in the URL".into(),
+                );
+            }
+        }
+        Input::Path => {
+            if value.split('/').any(|p| p == "." || p == "..") {
+                return Err("`.` and `..` are not allowed".into());
+            }
+        }
+        Input::Email if !value.contains('@') => {
+            return Err(format!("'{value}' is not an e-mail address"));
+        }
+        Input::Text | Input::Email | Input::Secret => {}
+    }
+    Ok(())
 }
 
 /// What a connection records in the clear: who it is, and where (a WebDAV server's URL, an
@@ -198,22 +508,7 @@ impl Session {
 
     /// The source this connection reads, at `path` (empty for everything).
     pub fn source(&self, path: &str) -> Result<Box<dyn Source>> {
-        match self.kind {
-            ServiceKind::Facebook => {
-                if !path.trim_matches('/').is_empty() {
-                    return Err(Error::permanent(format!(
-                        "{}: Facebook has no paths; use `{}:`",
-                        self.name, self.name
-                    )));
-                }
-                Ok(Box::new(facebook::FacebookSource::new(self.clone())))
-            }
-            other => Err(Error::permanent(format!(
-                "{}: ferry cannot read from {} yet; it is a destination",
-                self.name,
-                other.title()
-            ))),
-        }
+        self.kind.service().open_source(self, path)
     }
 
     /// The destination this connection writes, under `path` (empty for the root).
@@ -229,49 +524,123 @@ impl Session {
                 self.name
             )));
         }
-        Ok(match self.kind {
-            ServiceKind::Dropbox => Box::new(dropbox::DropboxDestination::new(self.clone(), root)?),
-            ServiceKind::Koofr => Box::new(koofr::KoofrDestination::new(self.clone(), root)?),
-            ServiceKind::Webdav => Box::new(webdav::WebdavDestination::new(self.clone(), root)?),
-            ServiceKind::S3 => Box::new(s3::S3Destination::new(self, root)?),
-            ServiceKind::GooglePhotos => {
-                if !root.is_empty() {
-                    return Err(Error::permanent(format!(
-                        "{}: Google Photos has albums, not folders; use `{}:`",
-                        self.name, self.name
-                    )));
-                }
-                Box::new(google_photos::GooglePhotosDestination::new(self.clone())?)
-            }
-            ServiceKind::Facebook => {
-                return Err(Error::permanent(format!(
-                    "{}: ferry cannot write to Facebook; it is a source",
-                    self.name
-                )));
-            }
-        })
+        self.kind.service().open_destination(self, root)
     }
 
     /// Who this connection is (an e-mail address or a name), checking that it works.
     pub async fn account(&self) -> Result<String> {
-        match self.kind {
-            ServiceKind::Facebook => facebook::auth::account(self).await,
-            ServiceKind::Dropbox => dropbox::auth::account(self).await,
-            ServiceKind::Koofr => koofr::auth::account(self).await,
-            ServiceKind::GooglePhotos => google_photos::auth::account(self).await,
-            ServiceKind::Webdav => webdav::auth::account(self).await,
-            ServiceKind::S3 => s3::auth::account(self).await,
-        }
+        (self.kind.service().info().account)(self).await
     }
 
     /// Revokes the connection's tokens where the service allows it.
     pub async fn revoke(&self) -> Result<()> {
-        match self.kind {
-            ServiceKind::Facebook => facebook::auth::revoke(self).await,
-            ServiceKind::Dropbox => dropbox::auth::revoke(self).await,
-            ServiceKind::Koofr => koofr::auth::revoke(self).await,
-            ServiceKind::GooglePhotos => google_photos::auth::revoke(self).await,
-            ServiceKind::Webdav | ServiceKind::S3 => Ok(()),
+        match self.kind.service().info().revoke {
+            Some(revoke) => revoke(self).await,
+            None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_is_consistent() {
+        let mut names = std::collections::BTreeSet::new();
+        for service in SERVICES {
+            let info = service.info();
+            let kind = info.kind;
+            assert!(names.insert(info.name), "{} twice", info.name);
+            // The identifier's serialized name is the registry's.
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(info.name)
+            );
+            assert_eq!(ServiceKind::from_name(info.name), Some(kind));
+            assert!(!info.methods.is_empty(), "{kind} has no way to connect");
+            // An OAuth method and an OAuth app go together, and agree on PKCE.
+            let config = Config::defaults().service(kind).clone();
+            let app = kind.oauth(&config);
+            let declared = info.methods.iter().find_map(|m| match m.credential {
+                Credential::OAuth { pkce } => Some(pkce),
+                _ => None,
+            });
+            assert_eq!(app.as_ref().map(|a| a.pkce), declared, "{kind}");
+            for method in info.methods {
+                let mut keys = std::collections::BTreeSet::new();
+                for option in method.options {
+                    assert!(keys.insert(option.key), "{kind}: {} twice", option.key);
+                    assert!(option.env.is_none() || option.is_secret());
+                }
+            }
+        }
+        assert_eq!(names.len(), SERVICES.len());
+    }
+
+    #[test]
+    fn credentials_follow_the_declared_options() {
+        let webdav = ServiceKind::Webdav.methods()[0];
+        let flag = |o: &ConnectOption| format!("--{}", o.key);
+        let values = |pairs: &[(&str, &str)]| -> Values {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let (settings, secret) = webdav
+            .credentials(
+                &values(&[
+                    ("url", "https://dav.example/x"),
+                    ("user", "ann"),
+                    ("password", "pw"),
+                ]),
+                &flag,
+            )
+            .unwrap();
+        assert_eq!(settings.url.as_deref(), Some("https://dav.example/x"));
+        assert_eq!(settings.user.as_deref(), Some("ann"));
+        assert_eq!(secret.password.as_deref(), Some("pw"));
+        let err = webdav
+            .credentials(&values(&[("user", "ann")]), &flag)
+            .unwrap_err();
+        assert_eq!(err, "--url is required");
+        let err = webdav
+            .credentials(&values(&[("url", "ftp://dav.example")]), &flag)
+            .unwrap_err();
+        assert!(err.contains("http or https"), "{err}");
+        let err = webdav
+            .credentials(&values(&[("url", "https://ann:pw@dav.example")]), &flag)
+            .unwrap_err();
+        assert!(err.contains("not in the URL"), "{err}");
+        assert!(!err.contains("pw"), "{err}");
+
+        let s3 = ServiceKind::S3.methods()[0];
+        let (settings, _) = s3
+            .credentials(
+                &values(&[
+                    ("bucket", "b"),
+                    ("access-key-id", "AK"),
+                    ("secret-access-key", "SK"),
+                    ("prefix", "/"),
+                ]),
+                &flag,
+            )
+            .unwrap();
+        assert_eq!(settings.bucket.as_deref(), Some("b"));
+        assert_eq!(settings.user.as_deref(), Some("AK"));
+        assert_eq!(settings.prefix, None);
+        let err = s3
+            .credentials(
+                &values(&[
+                    ("bucket", "b"),
+                    ("access-key-id", "AK"),
+                    ("secret-access-key", "SK"),
+                    ("prefix", "a/../b"),
+                ]),
+                &flag,
+            )
+            .unwrap_err();
+        assert!(err.starts_with("--prefix"), "{err}");
     }
 }

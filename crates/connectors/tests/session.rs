@@ -10,9 +10,9 @@ async fn every_service_gets_a_session_from_the_sandbox() {
     let sb = ferry_sandbox::start(SandboxOptions::default())
         .await
         .unwrap();
-    for kind in ServiceKind::ALL {
-        let session = common::session(&sb, *kind);
-        assert_eq!(session.kind, *kind);
+    for kind in ServiceKind::all() {
+        let session = common::session(&sb, kind);
+        assert_eq!(session.kind, kind);
     }
     let config = common::config(&sb);
     assert!(

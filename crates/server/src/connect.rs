@@ -1,6 +1,7 @@
-//! Connecting a service from the browser: the OAuth 2.0 authorization-code flow with a
-//! random state and (where the service takes it) PKCE, redirecting back to
-//! `<public_url>/oauth/callback`.
+//! Connecting a service from the browser, the ways its registry entry declares: the OAuth 2.0
+//! authorization-code flow with a random state and (where the service takes it) PKCE,
+//! redirecting back to `<public_url>/oauth/callback`; or a form made from the service's
+//! options (a WebDAV server's URL and password, a Koofr app password, S3 keys).
 //!
 //! The state and verifier never leave the server: they wait here, bound to the session that
 //! asked, for 10 minutes. A callback is accepted once, from that same session; a wrong,
@@ -19,12 +20,14 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use ferry_connectors::service::{ServiceKind, Settings};
+use ferry_connectors::config::Config;
+use ferry_connectors::service::{ConnectMethod, Credential, Input, ServiceKind, Settings, Values};
+use ferry_endpoints::validate_name;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::auth::CurrentSession;
-use crate::forms::QueryPairs;
+use crate::forms::{FormPairs, QueryPairs};
 use crate::web::{Nav, Page, error_page};
 use crate::{ApiError, AppState};
 
@@ -86,39 +89,120 @@ pub struct Offered {
     pub sandbox: bool,
     /// "photos come from here" / "photos go here".
     pub role: &'static str,
+    /// The ways to connect it here, as the service declares them.
+    pub methods: Vec<OfferedMethod>,
 }
 
-/// The services with an OAuth app configured: with no real app configured, `ferry serve`
-/// runs the sandbox and these are its emulators.
-pub fn offered(state: &AppState) -> Vec<Offered> {
-    let Ok(config) = state.connections().config() else {
-        return Vec::new();
-    };
-    ServiceKind::ALL
+/// One way of connecting a service: authorizing in a browser, or a form.
+#[derive(Clone, Debug, Serialize)]
+pub struct OfferedMethod {
+    /// `oauth`, `app-password`, `password`, `api-key`.
+    pub id: &'static str,
+    pub title: &'static str,
+    /// Authorizing in a browser: no fields.
+    pub oauth: bool,
+    pub fields: Vec<OfferedField>,
+}
+
+/// A field of a connect form.
+#[derive(Clone, Debug, Serialize)]
+pub struct OfferedField {
+    /// The form field's name (and `ferry connect`'s `--<key>` flag).
+    pub key: &'static str,
+    pub label: &'static str,
+    pub help: &'static str,
+    /// The HTML input type: `text`, `email`, `url` or `password`.
+    pub input: &'static str,
+    pub required: bool,
+}
+
+impl OfferedMethod {
+    fn new(method: &ConnectMethod) -> OfferedMethod {
+        OfferedMethod {
+            id: method.credential.id(),
+            title: method.credential.title(),
+            oauth: method.is_oauth(),
+            fields: method
+                .options
+                .iter()
+                .map(|o| OfferedField {
+                    key: o.key,
+                    label: o.label,
+                    help: o.help,
+                    input: match o.input {
+                        Input::Email => "email",
+                        Input::Url => "url",
+                        Input::Secret => "password",
+                        Input::Text | Input::Path => "text",
+                    },
+                    required: o.required,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The methods of `kind` that can be used here: OAuth where an app is configured (with no
+/// real app configured, `ferry serve` runs the sandbox and these are its emulators), and
+/// every form; never a pasted token (for scripts).
+fn usable_methods(config: &Config, kind: ServiceKind) -> Vec<&'static ConnectMethod> {
+    let service = config.service(kind);
+    kind.methods()
         .iter()
-        .filter(|kind| {
-            let service = config.service(**kind);
-            service.client_id.is_some() && kind.oauth(service).is_some()
-        })
-        .map(|kind| Offered {
-            name: kind.name(),
-            title: kind.title(),
-            sandbox: state.config().sandbox,
-            role: if kind.is_source() {
-                "your photos, videos and posts come from here"
-            } else {
-                "your copies go here"
-            },
+        .filter(|m| match m.credential {
+            Credential::OAuth { .. } => {
+                service.client_id.is_some() && kind.oauth(service).is_some()
+            }
+            Credential::Token => false,
+            _ => true,
         })
         .collect()
 }
 
+/// Every service that can be connected here, with how.
+pub fn offered(state: &AppState) -> Vec<Offered> {
+    let Ok(config) = state.connections().config() else {
+        return Vec::new();
+    };
+    ServiceKind::all()
+        .filter_map(|kind| {
+            let methods = usable_methods(config, kind);
+            (!methods.is_empty()).then(|| Offered {
+                name: kind.name(),
+                title: kind.title(),
+                sandbox: state.config().sandbox,
+                role: if kind.is_source() {
+                    "your photos, videos and posts come from here"
+                } else {
+                    "your copies go here"
+                },
+                methods: methods.into_iter().map(OfferedMethod::new).collect(),
+            })
+        })
+        .collect()
+}
+
+/// The service of `service` and its usable method `method`.
+fn offered_method(
+    state: &AppState,
+    service: &str,
+    method: &str,
+) -> Result<(ServiceKind, &'static ConnectMethod), ApiError> {
+    let not_here = || ApiError::NotFound(format!("'{service}' cannot be connected here that way"));
+    let kind = ServiceKind::from_name(service).ok_or_else(not_here)?;
+    let config = state
+        .connections()
+        .config()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let method = usable_methods(config, kind)
+        .into_iter()
+        .find(|m| m.credential.id() == method)
+        .ok_or_else(not_here)?;
+    Ok((kind, method))
+}
+
 fn offered_kind(state: &AppState, service: &str) -> Result<ServiceKind, ApiError> {
-    offered(state)
-        .iter()
-        .find(|o| o.name == service)
-        .and_then(|o| ServiceKind::from_name(o.name))
-        .ok_or_else(|| ApiError::NotFound(format!("'{service}' cannot be connected here")))
+    offered_method(state, service, "oauth").map(|(kind, _)| kind)
 }
 
 /// A path inside this app to return to, or `/connections`: never another site.
@@ -134,6 +218,13 @@ fn safe_next(next: Option<&str>) -> String {
         }
         _ => "/connections".to_string(),
     }
+}
+
+/// Back to `next`, saying what was connected.
+fn landing(next: &str, done: &str) -> Response {
+    let sep = if next.contains('?') { '&' } else { '?' };
+    let text: String = url::form_urlencoded::byte_serialize(done.as_bytes()).collect();
+    Redirect::to(&format!("{next}{sep}connected={text}")).into_response()
 }
 
 /// Starts an authorization: the URL to send the browser to.
@@ -185,6 +276,114 @@ pub async fn begin(
     }
 }
 
+/// `POST /connect/{service}`: connects with what a form asked (a URL, a user and a
+/// password, an app password, an access key), checked with the service and sealed like the
+/// CLI's. The values are never shown again or logged: a refused form comes back empty.
+pub async fn connect_form(
+    State(state): State<AppState>,
+    Page(current): Page,
+    Path(service): Path<String>,
+    QueryPairs(query): QueryPairs,
+    FormPairs(form): FormPairs,
+) -> Response {
+    let next = safe_next(query.get("next"));
+    match connect_with(&state, &current, &service, &form).await {
+        Ok(done) => landing(&next, &done),
+        Err(err @ ApiError::Internal(_)) => error_page(&state, &current, err, "/connections"),
+        Err(err) => {
+            let status = err.status();
+            match render(&state, &current, &query, Some(err.to_string()), None).await {
+                Ok(page) => (status, page).into_response(),
+                Err(err) => error_page(&state, &current, err, "/"),
+            }
+        }
+    }
+}
+
+async fn connect_with(
+    state: &AppState,
+    current: &CurrentSession,
+    service: &str,
+    form: &crate::forms::Pairs,
+) -> Result<String, ApiError> {
+    let (kind, method) = offered_method(state, service, form.get("method").unwrap_or(""))?;
+    if method.is_oauth() {
+        return Err(ApiError::BadRequest(format!(
+            "{} is connected by signing in there",
+            kind.title()
+        )));
+    }
+    // Secrets as typed (a password may start or end with a space); the rest trimmed.
+    let values: Values = method
+        .options
+        .iter()
+        .filter_map(|o| {
+            let raw = form.0.iter().find(|(k, _)| k == o.key).map(|(_, v)| v)?;
+            let value = if o.is_secret() {
+                raw.clone()
+            } else {
+                raw.trim().to_string()
+            };
+            (!value.is_empty()).then(|| (o.key.to_string(), value))
+        })
+        .collect();
+    let (settings, secret) = method
+        .credentials(&values, &|o| o.label.to_string())
+        .map_err(ApiError::BadRequest)?;
+    let connections = state.connections();
+    let owner = &current.account.id;
+    let name = match form.get("name") {
+        Some(name) => {
+            validate_name(name).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            if connections
+                .exists(owner, name)
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+            {
+                return Err(ApiError::Conflict(format!(
+                    "a connection named '{name}' exists already; choose another name"
+                )));
+            }
+            name.to_string()
+        }
+        None => connections
+            .free_name(owner, kind)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+    };
+    store_connection(state, owner, &name, kind, settings, &secret).await
+}
+
+/// Checks the credentials with the service, seals and stores them, and audits it: what
+/// a person is told.
+async fn store_connection(
+    state: &AppState,
+    owner: &str,
+    name: &str,
+    kind: ServiceKind,
+    settings: Settings,
+    secret: &ferry_connectors::auth::Secret,
+) -> Result<String, ApiError> {
+    let saved = state
+        .connections()
+        .save(owner, name, kind, settings, secret)
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("{e:#}")))?;
+    state
+        .app()
+        .audit(
+            owner,
+            "connected",
+            &format!("{name}: {} ({})", kind.name(), saved.account),
+        )
+        .await?;
+    Ok(format!(
+        "{} ({}) is connected as {name}",
+        kind.title(),
+        saved.account
+    ))
+}
+
 /// `GET /oauth/callback`: the service sends the browser back here with a code (or an error).
 pub async fn callback(
     State(state): State<AppState>,
@@ -192,11 +391,7 @@ pub async fn callback(
     QueryPairs(query): QueryPairs,
 ) -> Response {
     match finish(&state, &current, &query).await {
-        Ok((next, done)) => {
-            let sep = if next.contains('?') { '&' } else { '?' };
-            let text: String = url::form_urlencoded::byte_serialize(done.as_bytes()).collect();
-            Redirect::to(&format!("{next}{sep}connected={text}")).into_response()
-        }
+        Ok((next, done)) => landing(&next, &done),
         Err(err) => error_page(&state, &current, err, "/connections"),
     }
 }
@@ -265,26 +460,8 @@ async fn finish(
         .free_name(owner, kind)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let saved = connections
-        .save(owner, &name, kind, Settings::default(), &secret)
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("{e:#}")))?;
-    state
-        .app()
-        .audit(
-            owner,
-            "connected",
-            &format!("{name}: {} ({})", kind.name(), saved.account),
-        )
-        .await?;
-    Ok((
-        pending.next,
-        format!(
-            "{} ({}) is connected as {name}",
-            kind.title(),
-            saved.account
-        ),
-    ))
+    let done = store_connection(state, owner, &name, kind, Settings::default(), &secret).await?;
+    Ok((pending.next, done))
 }
 
 #[derive(Template, WebTemplate)]
@@ -336,10 +513,22 @@ pub async fn page(
     Page(current): Page,
     QueryPairs(query): QueryPairs,
 ) -> Response {
-    let rows = match connection_views(&state, &current.account.id).await {
-        Ok(rows) => rows,
-        Err(err) => return error_page(&state, &current, err, "/"),
-    };
+    let error = query.get("error").map(str::to_string);
+    let done = query.get("connected").map(str::to_string);
+    match render(&state, &current, &query, error, done).await {
+        Ok(page) => page.into_response(),
+        Err(err) => error_page(&state, &current, err, "/"),
+    }
+}
+
+async fn render(
+    state: &AppState,
+    current: &CurrentSession,
+    query: &crate::forms::Pairs,
+    error: Option<String>,
+    done: Option<String>,
+) -> Result<ConnectionsPage, ApiError> {
+    let rows = connection_views(state, &current.account.id).await?;
     let next_query = match query.get("next") {
         Some(next) => {
             let next: String =
@@ -348,15 +537,14 @@ pub async fn page(
         }
         None => String::new(),
     };
-    ConnectionsPage {
-        nav: Nav::new(&state, &current),
+    Ok(ConnectionsPage {
+        nav: Nav::new(state, current),
         rows,
-        services: offered(&state),
+        services: offered(state),
         next_query,
-        error: query.get("error").map(str::to_string),
-        done: query.get("connected").map(str::to_string),
-    }
-    .into_response()
+        error,
+        done,
+    })
 }
 
 /// `POST /connections/{name}/forget`

@@ -324,7 +324,10 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{file}", get(assets::file))
         .route("/connections", get(connect::page))
         .route("/connections/{name}/forget", post(connect::forget_form))
-        .route("/connect/{service}", get(connect::begin))
+        .route(
+            "/connect/{service}",
+            get(connect::begin).post(connect::connect_form),
+        )
         .route("/oauth/callback", get(connect::callback))
         .route("/transfer", get(jobs::transfer_page))
         .route("/transfer/albums", get(jobs::albums_fragment))

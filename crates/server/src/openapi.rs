@@ -242,8 +242,9 @@ fn connection_paths() -> Value {
         "/api/v1/services": {
             "get": {
                 "operationId": "services",
-                "summary": "The services that can be connected here (those with an OAuth app \
-                    configured, or the sandbox's emulators).",
+                "summary": "The services that can be connected here, and how: OAuth where an \
+                    app is configured (or the sandbox's emulators), and the forms of the \
+                    services connected with a password or keys.",
                 "security": signed_in(),
                 "responses": with_errors(
                     json!({ "200": json_ok("The services offered.", list_of("Offered")) }),
@@ -543,14 +544,37 @@ fn account_schemas() -> Value {
 fn connection_schemas() -> Value {
     json!({
         "Offered": {
-            "type": "object", "required": ["name", "title", "sandbox", "role"],
+            "type": "object", "required": ["name", "title", "sandbox", "role", "methods"],
             "properties": {
                 "name": { "type": "string", "description": "What ConnectRequest.service takes." },
                 "title": { "type": "string" },
                 "sandbox": { "type": "boolean",
                     "description": "Emulated by the sandbox, not the real service." },
                 "role": { "type": "string",
-                    "description": "Whether photos come from it or copies go to it, for people." }
+                    "description": "Whether photos come from it or copies go to it, for people." },
+                "methods": { "type": "array", "items": { "$ref": "#/components/schemas/OfferedMethod" },
+                    "description": "The ways to connect it here, as the service declares them." }
+            }
+        },
+        "OfferedMethod": {
+            "type": "object", "required": ["id", "title", "oauth", "fields"],
+            "properties": {
+                "id": { "type": "string", "enum": ["oauth", "app-password", "password", "api-key"] },
+                "title": { "type": "string" },
+                "oauth": { "type": "boolean", "description": "Authorizing in a browser \
+                    (POST /api/v1/connections); otherwise the web app's form \
+                    POST /connect/{service} with `method` and the fields." },
+                "fields": { "type": "array", "items": { "$ref": "#/components/schemas/OfferedField" } }
+            }
+        },
+        "OfferedField": {
+            "type": "object", "required": ["key", "label", "help", "input", "required"],
+            "properties": {
+                "key": { "type": "string", "description": "The form field's name." },
+                "label": { "type": "string" },
+                "help": { "type": "string" },
+                "input": { "type": "string", "enum": ["text", "email", "url", "password"] },
+                "required": { "type": "boolean" }
             }
         },
         "ConnectionView": {

@@ -633,3 +633,171 @@ async fn cross_site_posts_are_refused_on_the_new_routes() {
         .unwrap();
     assert_eq!(jobs, json!([]));
 }
+
+/// A urlencoded form body.
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// Submits a connect form.
+async fn post_connect(
+    server: &Server,
+    cookie: &str,
+    path: &str,
+    pairs: &[(&str, &str)],
+) -> reqwest::Response {
+    server.post_form(cookie, path, &form(pairs)).await
+}
+
+/// The services without OAuth connect through forms made from their declared options: a
+/// WebDAV server (the sandbox's Koofr over WebDAV) and a Koofr app password, sealed like the
+/// CLI's; a wrong password is refused without being shown again; a transfer lands there.
+#[tokio::test]
+async fn a_webdav_server_and_a_koofr_app_password_connect_through_forms() {
+    let server = start(common::config()).await;
+    let cookie = server.account("ann@example.com", PASSWORD).await;
+    let response = server.connect(&cookie, "facebook").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    // Every service is offered, the ones without OAuth as forms.
+    let page = server
+        .get(&cookie, "/connections")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for form in [
+        "connect-webdav-password",
+        "connect-koofr-app-password",
+        "connect-s3-api-key",
+    ] {
+        assert!(page.contains(&format!("id=\"{form}\"")), "{form}");
+    }
+    assert!(page.contains("id=\"connect-dropbox\""));
+    let services: Value = server
+        .get(&cookie, "/api/v1/services")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let webdav = services
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "webdav")
+        .unwrap();
+    assert_eq!(webdav["methods"][0]["fields"][0]["key"], "url");
+
+    let creds = server.sandbox.credentials();
+    let webdav_url = server.sandbox.urls().koofr.webdav_url.clone();
+
+    // A wrong password: refused by the server, the page says so and shows no value back.
+    let wrong = "not-the-app-password-4711";
+    let response = post_connect(
+        &server,
+        &cookie,
+        "/connect/webdav",
+        &[
+            ("method", "password"),
+            ("url", &webdav_url),
+            ("user", &creds.koofr.email),
+            ("password", wrong),
+            ("name", "dav"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("refused the credentials"), "{text}");
+    assert!(!text.contains(wrong));
+    // A field the form checks: no user or password inside the URL.
+    let response = post_connect(
+        &server,
+        &cookie,
+        "/connect/webdav",
+        &[
+            ("method", "password"),
+            ("url", "http://u:secret@example.com/"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("Server URL: put the user"), "{text}");
+    assert!(!text.contains("secret@"));
+    // Forms of another site are refused.
+    let response = server
+        .http
+        .post(server.url("/connect/webdav"))
+        .header(COOKIE, &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("method", "password"), ("url", &webdav_url)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // The right ones.
+    let response = post_connect(
+        &server,
+        &cookie,
+        "/connect/webdav?next=/transfer",
+        &[
+            ("method", "password"),
+            ("url", &webdav_url),
+            ("user", &creds.koofr.email),
+            ("password", &creds.koofr.app_password),
+            ("name", "dav"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(location.starts_with("/transfer?connected="), "{location}");
+    let response = post_connect(
+        &server,
+        &cookie,
+        "/connect/koofr",
+        &[
+            ("method", "app-password"),
+            ("user", &creds.koofr.email),
+            ("app-password", &creds.koofr.app_password),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    let connections = server
+        .get(&cookie, "/api/v1/connections")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let list: Value = serde_json::from_str(&connections).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dav", "facebook", "koofr"]);
+    assert!(!connections.contains(&creds.koofr.app_password));
+
+    // The WebDAV connection works: a transfer lands there.
+    let response = start_transfer(
+        &server,
+        &cookie,
+        json!({ "source": "facebook", "destination": "dav", "types": ["photos"] }),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let job: Value = response.json().await.unwrap();
+    let id = job["id"].as_str().unwrap().to_string();
+    let job = server.wait_job(&cookie, &id, Duration::from_secs(60)).await;
+    assert_eq!(job["state"], "done", "{job}");
+    assert!(job["items_done"].as_u64().unwrap() > 0, "{job}");
+    assert_eq!(job["items_failed"].as_u64(), Some(0), "{job}");
+}

@@ -8,6 +8,7 @@
 pub mod auth;
 mod client;
 pub mod error;
+pub mod service;
 mod source;
 pub mod throttle;
 

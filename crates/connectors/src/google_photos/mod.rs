@@ -32,6 +32,7 @@ mod client;
 mod destination;
 mod error;
 mod pacer;
+pub mod service;
 mod upload;
 
 pub use destination::{

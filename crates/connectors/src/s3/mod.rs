@@ -6,6 +6,7 @@ pub mod auth;
 mod client;
 mod destination;
 mod error;
+pub mod service;
 
 pub use client::{PART_SIZE, S3Config};
 pub use destination::S3Destination;

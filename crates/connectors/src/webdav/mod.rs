@@ -6,5 +6,6 @@ pub mod auth;
 mod client;
 mod destination;
 mod error;
+pub mod service;
 
 pub use destination::WebdavDestination;
