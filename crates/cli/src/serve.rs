@@ -85,6 +85,8 @@ pub async fn serve(
     config.link_lifetime = settings.link_lifetime;
     config.trusted_proxies = settings.trusted_proxies.clone();
     config.sandbox = sandbox.is_some();
+    // The sandbox's emulators listen on loopback.
+    config.private_endpoints = settings.private_endpoints || sandbox.is_some();
     config.work_queue = journal.queue.map(ferry_server::WorkQueueHandle);
     if let Some(store) = &settings.archive_store {
         config.archive_store = ferry_server::ArchiveStore::s3(&store.s3, &store.prefix)?;

@@ -330,6 +330,11 @@ async fn connect_with(
     let (settings, secret) = method
         .credentials(&values, &|o| o.label.to_string())
         .map_err(ApiError::BadRequest)?;
+    if let Some(url) = &settings.url {
+        crate::reach::check_endpoint(url, state.config().private_endpoints)
+            .await
+            .map_err(ApiError::BadRequest)?;
+    }
     let connections = state.connections();
     let owner = &current.account.id;
     let name = match form.get("name") {

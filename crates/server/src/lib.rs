@@ -31,6 +31,7 @@ mod mail;
 mod metrics;
 mod notify;
 mod openapi;
+mod reach;
 mod settings;
 mod web;
 mod workers;
@@ -95,6 +96,9 @@ pub struct ServerConfig {
     pub confirmation_max_age: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Whether a person may connect a service at a loopback or private address (a WebDAV
+    /// server at home); off, only public hosts are reached (see reach.rs).
+    pub private_endpoints: bool,
     /// With a shared database (`--database`): transfers go to this queue, and `ferry worker`
     /// processes move them; without, this process moves them itself.
     pub work_queue: Option<WorkQueueHandle>,
@@ -125,6 +129,7 @@ impl ServerConfig {
             transfer_concurrency: 4,
             confirmation_max_age: CONFIRMATION_MAX_AGE,
             trusted_proxies: Vec::new(),
+            private_endpoints: false,
             work_queue: None,
         }
     }

@@ -7,6 +7,7 @@
 //! public_url = "https://ferry.example.org"  # FERRY_PUBLIC_URL; used in e-mail links
 //! archive_dir = "/var/lib/ferry/archives"   # FERRY_ARCHIVE_DIR
 //! link_lifetime_hours = 96                  # FERRY_LINK_LIFETIME_HOURS (default 4 days)
+//! private_endpoints = false                 # let people connect loopback/private hosts
 //!
 //! [serve.mail]
 //! smtp_host = "smtp.example.org"            # FERRY_SMTP_HOST
@@ -51,6 +52,9 @@ pub struct ServeSettings {
     /// Reverse proxies whose `X-Forwarded-For` is believed (the client address for
     /// throttling and the audit log); empty: the TCP peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Whether people may connect services at loopback or private addresses (off: public
+    /// hosts only, so that nobody signed in can reach the server's own network).
+    pub private_endpoints: bool,
     /// The SMTP server for notification e-mails; `None` when no mail is configured.
     pub mail: Option<MailSettings>,
     /// A bucket for finished archives; `None` keeps them in `archive_dir`.
@@ -158,6 +162,7 @@ struct ServeTable {
     link_lifetime_hours: Option<u64>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
+    private_endpoints: Option<bool>,
     mail: Option<MailTable>,
     archive_store: Option<ArchiveStoreTable>,
 }
@@ -309,6 +314,7 @@ impl ServeSettings {
             archive_dir,
             link_lifetime,
             trusted_proxies,
+            private_endpoints: serve.private_endpoints.unwrap_or(false),
             mail,
             archive_store,
         })
@@ -331,6 +337,7 @@ impl Default for ServeSettings {
             archive_dir: None,
             link_lifetime: DEFAULT_LINK_LIFETIME,
             trusted_proxies: Vec::new(),
+            private_endpoints: false,
             mail: None,
             archive_store: None,
         }

@@ -87,6 +87,8 @@ pub async fn start_on<S: ferry_engine::Store + ferry_engine::AppStore + 'static>
     let base = format!("http://{}", listener.local_addr().unwrap());
     config.public_url = base.parse().unwrap();
     config.archive_dir = dir.path().join("archives");
+    // The sandbox and the test servers listen on loopback.
+    config.private_endpoints = true;
     let state = AppState::new(store.clone(), store, connections, outbox, config);
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(ferry_server::serve(listener, state, async {
