@@ -233,8 +233,9 @@ impl ArchiveFs {
                 let path = entry.path();
                 let relative = path.strip_prefix(root).unwrap_or(&path);
                 let shown = relative.to_string_lossy().into_owned();
-                // symlink_metadata: a link is never followed, wherever it points.
-                let meta = match std::fs::symlink_metadata(&path) {
+                // The entry's own metadata is a link's, never its target's (and is read
+                // relative to the open folder: no walk of the whole path for every file).
+                let meta = match entry.metadata() {
                     Ok(meta) => meta,
                     Err(e) => {
                         self.skipped.push(Skipped {

@@ -31,8 +31,8 @@ use sha2::{Digest, Sha256};
 
 use ferry_core::names::{NameRules, TEMP_PREFIX, with_suffix};
 use ferry_core::{
-    Capabilities, Container, Content, Destination, Error, Landed, Layout, Result, Staged, Target,
-    Uploaded,
+    Capabilities, Container, Content, Destination, EarlierLanding, Error, Landed, Layout, Result,
+    Staged, Target, Uploaded,
 };
 
 /// A file's bytes as [`FileOps::read_back`] streams them.
@@ -116,6 +116,12 @@ pub trait FileOps: Send + Sync + 'static {
     async fn holds(&self, target: &Target, landed: &Landed, sha256: &[u8; 32]) -> Result<bool> {
         let _ = (target, landed, sha256);
         Ok(false)
+    }
+
+    /// See [`Destination::holds_all`].
+    async fn holds_all(&self, landings: &[EarlierLanding]) -> Vec<bool> {
+        ferry_core::holds_one_by_one(landings, |l| self.holds(&l.target, &l.landed, &l.sha256))
+            .await
     }
 
     /// See [`Destination::share_link`].
@@ -489,6 +495,10 @@ impl<O: FileOps> Destination for FileStoreDestination<O> {
 
     async fn holds(&self, target: &Target, landed: &Landed, sha256: &[u8; 32]) -> Result<bool> {
         self.ops.holds(target, landed, sha256).await
+    }
+
+    async fn holds_all(&self, landings: &[EarlierLanding]) -> Vec<bool> {
+        self.ops.holds_all(landings).await
     }
 
     /// Only a hidden staged copy: a file put in place that `commit` could not confirm may

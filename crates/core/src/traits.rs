@@ -131,6 +131,29 @@ pub struct Target {
     pub item: MediaItem,
 }
 
+/// What an earlier job landed for a target, to ask the destination whether it still holds
+/// it ([`Destination::holds_all`]).
+#[derive(Clone, Debug)]
+pub struct EarlierLanding {
+    pub target: Target,
+    pub landed: Landed,
+    /// The SHA-256 of the bytes landed.
+    pub sha256: [u8; 32],
+}
+
+/// Asks `holds` of each landing in turn: `holds_all` for destinations that answer one by one.
+pub async fn holds_one_by_one<'a, F, Fut>(landings: &'a [EarlierLanding], holds: F) -> Vec<bool>
+where
+    F: Fn(&'a EarlierLanding) -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let mut answers = Vec::with_capacity(landings.len());
+    for landing in landings {
+        answers.push(holds(landing).await.unwrap_or(false));
+    }
+    answers
+}
+
 /// What `upload` hands back.
 #[derive(Clone, Debug)]
 pub struct Uploaded {
@@ -192,6 +215,13 @@ pub trait Destination: Send + Sync {
     async fn holds(&self, target: &Target, landed: &Landed, sha256: &[u8; 32]) -> Result<bool> {
         let _ = (target, landed, sha256);
         Ok(false)
+    }
+
+    /// [`Destination::holds`] for many earlier landings at once (a listed page's worth): one
+    /// answer per entry, in order; an error counts as `false`. Destinations that can answer
+    /// for many together (one blocking task, one listing) override it.
+    async fn holds_all(&self, landings: &[EarlierLanding]) -> Vec<bool> {
+        holds_one_by_one(landings, |l| self.holds(&l.target, &l.landed, &l.sha256)).await
     }
 
     /// Places an item this job already landed elsewhere on the destination (as `landed_id`)

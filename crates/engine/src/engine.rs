@@ -149,6 +149,7 @@ impl Engine {
                 self.store.as_ref(),
                 &job,
                 &sources,
+                dest.as_ref(),
                 &options.retry,
                 &progress,
             )

@@ -39,6 +39,17 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
+    /// The route this spec is for `owner`: jobs with the same owner and spec share what they
+    /// landed (the `landings` table), so that a re-run moves only what is new or changed.
+    pub fn route(&self, owner: &str) -> crate::Result<String> {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(owner.as_bytes());
+        hasher.update([0]);
+        hasher.update(serde_json::to_vec(self)?);
+        Ok(hex::encode(hasher.finalize()))
+    }
+
     /// Whether the job moves this album (all do unless some were chosen).
     pub fn wants_album(&self, album_id: &str) -> bool {
         self.albums

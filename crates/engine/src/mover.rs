@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ferry_core::{
     Container, Content, DestHash, Destination, Error, ErrorKind, HashingStream, Landed, Layout,
-    Source, Staged, Target,
+    MediaItem, Source, Staged, Target,
 };
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -21,7 +21,7 @@ use crate::job::JobId;
 use crate::metrics;
 use crate::progress::Progress;
 use crate::retry::{Gate, RetryPolicy};
-use crate::store::{EarlierLanding, Fence, Outcome, StagedRow, Store, Unit, UnitState};
+use crate::store::{Fence, Outcome, StagedRow, Store, Unit, UnitState};
 use crate::{EngineError, Result};
 
 /// What one run moves: a job's units (or one part of them) between its endpoints.
@@ -137,7 +137,7 @@ impl Mover {
                 }
             }
         }
-        let (units_tx, units_rx) = mpsc::channel::<(Unit, Option<EarlierLanding>)>(concurrency * 4);
+        let (units_tx, units_rx) = mpsc::channel::<Unit>(concurrency * 4);
         let (handoff_tx, handoff_rx) = mpsc::channel::<Handoff>(4096);
 
         let feeder = {
@@ -150,23 +150,15 @@ impl Mover {
                 let mut fed = 0u64;
                 'fetch: while !this.stop.is_stopped() {
                     let units = this.store.units_to_move(&this.job, after, FETCH).await?;
-                    let (Some(first), Some(last)) = (units.first(), units.last()) else {
+                    let Some(last) = units.last() else {
                         break;
                     };
-                    let mut earlier: HashMap<i64, EarlierLanding> = this
-                        .store
-                        .earlier_landings(&this.job, first.seq, last.seq)
-                        .await?
-                        .into_iter()
-                        .map(|l| (l.seq, l))
-                        .collect();
                     after = last.seq;
                     for unit in units {
                         if unit.seq > last_seq {
                             break 'fetch;
                         }
-                        let landed = earlier.remove(&unit.seq);
-                        if this.stop.is_stopped() || units_tx.send((unit, landed)).await.is_err() {
+                        if this.stop.is_stopped() || units_tx.send(unit).await.is_err() {
                             return Ok(fed);
                         }
                         fed += 1;
@@ -189,13 +181,13 @@ impl Mover {
         };
 
         tokio_stream_of(units_rx)
-            .for_each_concurrent(concurrency, |(unit, earlier)| {
+            .for_each_concurrent(concurrency, |unit| {
                 let handoff = handoff_tx.clone();
                 async move {
                     if self.stop.is_stopped() {
                         return;
                     }
-                    if let Some(h) = self.move_unit(unit, earlier).await {
+                    if let Some(h) = self.move_unit(unit).await {
                         let _ = handoff.send(h).await;
                     }
                 }
@@ -253,7 +245,7 @@ impl Mover {
     }
 
     /// Moves one unit up to staging; `None` when the job was stopped under it.
-    async fn move_unit(&self, unit: Unit, earlier: Option<EarlierLanding>) -> Option<Handoff> {
+    async fn move_unit(&self, unit: Unit) -> Option<Handoff> {
         let mut attempts = unit.attempts;
         let mut rate_limited = 0u32;
         let mut delays = self.retry.backoff();
@@ -267,7 +259,7 @@ impl Mover {
             }
             self.gate.wait().await;
             metrics::waited_on_rate_limit(waiting.elapsed());
-            let result = self.try_unit(&unit, earlier.as_ref()).await;
+            let result = self.try_unit(&unit).await;
             let err = match result {
                 // Left pending: a later pass takes it once its sibling has landed.
                 Ok(Handoff::Deferred) => return None,
@@ -336,19 +328,9 @@ impl Mover {
         }
     }
 
-    async fn try_unit(
-        &self,
-        unit: &Unit,
-        earlier: Option<&EarlierLanding>,
-    ) -> ferry_core::Result<Handoff> {
+    async fn try_unit(&self, unit: &Unit) -> ferry_core::Result<Handoff> {
         let container = self.container_id(&unit.container).await?;
-        let target = Target {
-            container,
-            name: unit.name.clone(),
-            size: unit.item.size,
-            modified: unit.item.taken.or(unit.item.uploaded).map(|t| t.utc),
-            item: unit.item.clone(),
-        };
+        let target = target_for(&unit.item, container, unit.name.clone());
 
         // An item in several albums goes to a destination with native albums once, and is
         // then added to its other albums. Its later units wait for the first to land.
@@ -378,32 +360,6 @@ impl Mover {
             }
             if siblings.earlier_unsettled {
                 return Ok(Handoff::Deferred);
-            }
-        }
-
-        // Moved by an earlier job on this route, unchanged since at both ends: settled from
-        // the journal, the source is not read.
-        if let Some(earlier) = earlier
-            && unit.state == UnitState::Pending
-            && unit.item.revision.is_some()
-            && let Some(sha256) = decode_sha(&earlier.sha256)
-        {
-            let landed = Landed {
-                id: earlier.dest_id.clone(),
-                bytes: earlier.bytes as u64,
-                hash: None,
-            };
-            if self.dest.holds(&target, &landed, &sha256).await? {
-                Progress::add(&self.progress.moved_bytes, landed.bytes);
-                return Ok(Handoff::Settled(Outcome {
-                    seq: unit.seq,
-                    state: UnitState::Done,
-                    reason: None,
-                    attempts: unit.attempts,
-                    dest_id: Some(landed.id),
-                    sha256: Some(earlier.sha256.clone()),
-                    bytes: Some(landed.bytes),
-                }));
             }
         }
 
@@ -634,7 +590,18 @@ fn hex_sha(sha: &[u8; 32]) -> String {
     sha.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode_sha(text: &str) -> Option<[u8; 32]> {
+/// Where a unit's item goes: its container's id on the destination and its name there.
+pub(crate) fn target_for(item: &MediaItem, container: String, name: String) -> Target {
+    Target {
+        container,
+        name,
+        size: item.size,
+        modified: item.taken.or(item.uploaded).map(|t| t.utc),
+        item: item.clone(),
+    }
+}
+
+pub(crate) fn decode_sha(text: &str) -> Option<[u8; 32]> {
     if text.len() != 64 {
         return None;
     }

@@ -5,24 +5,32 @@
 //! gets the same name, on every run.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ferry_core::names::{NameAllocator, NameRules, sanitize};
 use ferry_core::{
-    Album, Capabilities, Container, Layout, MediaItem, MediaKind, Recall, Record, Source,
+    Album, Capabilities, Container, Destination, EarlierLanding, Landed, Layout, MediaItem,
+    MediaKind, Recall, Record, Source,
 };
 
 use crate::job::Job;
+use crate::mover::{decode_sha, target_for};
 use crate::progress::Progress;
 use crate::retry::RetryPolicy;
-use crate::store::Store;
+use crate::store::{Landing, ListedPage, ListedUnit, Place, Store};
 use crate::{EngineError, Result};
 
 /// Lists the sources from where the journal says listing stopped.
+///
+/// Each listed unit that an earlier job on the route landed, with the same record, and that
+/// the destination still holds, is counted as unchanged and not journalled: a re-run of an
+/// unchanged transfer writes a few rows, not one per item. One the destination no longer
+/// holds goes back to the place it had.
 pub(crate) async fn list_sources(
     store: &dyn Store,
     job: &Job,
     sources: &[Arc<dyn Source>],
+    dest: &dyn Destination,
     retry: &RetryPolicy,
     progress: &Progress,
 ) -> Result<()> {
@@ -34,6 +42,7 @@ pub(crate) async fn list_sources(
             store,
             job,
             source_index,
+            landings: Mutex::default(),
         };
         let page = list_page(source.as_ref(), job, cursor.as_deref(), retry, &recall).await?;
         let mut albums = Vec::new();
@@ -56,14 +65,20 @@ pub(crate) async fn list_sources(
             }
         }
         Progress::add(&progress.listed, (items.len() + page.skipped.len()) as u64);
+        let landings = recall.landings_of(&items).await?;
+        let (units, unchanged) = place_known(dest, &items, landings).await?;
+        Progress::add(&progress.moved_bytes, unchanged.1);
         store
             .save_page(
                 &job.id,
-                source_index,
-                &albums,
-                &items,
-                &page.skipped,
-                page.next.as_deref(),
+                ListedPage {
+                    source_index,
+                    albums: &albums,
+                    units,
+                    skipped: &page.skipped,
+                    unchanged,
+                    next: page.next.as_deref(),
+                },
             )
             .await?;
         match page.next {
@@ -77,27 +92,136 @@ pub(crate) async fn list_sources(
     Ok(())
 }
 
-/// What earlier jobs on this job's route listed from one of its sources.
+/// A page's items as units, one per album each, with what the route knows of them: a unit
+/// landed before with the same record and still held by the destination is left out and
+/// counted (how many, how many bytes); any other unit landed before goes to the same place
+/// again, where `commit` recognises identical content or names a changed item beside it.
+async fn place_known<'a>(
+    dest: &dyn Destination,
+    items: &'a [MediaItem],
+    mut landings: HashMap<(String, String), Landing>,
+) -> Result<(Vec<ListedUnit<'a>>, (u64, u64))> {
+    let mut units = ListedUnit::all(items)?;
+    let mut checks = Vec::new();
+    let mut checked = Vec::new();
+    for (index, unit) in units.iter_mut().enumerate() {
+        let Some(landing) = landings.remove(&(unit.item.id.clone(), unit.album_id.to_string()))
+        else {
+            continue;
+        };
+        // Only a source that can tell a changed item (a revision) is trusted to say
+        // "unchanged" by an equal record.
+        if landing.record == unit.record
+            && unit.item.revision.is_some()
+            && let Some(sha256) = decode_sha(&landing.sha256)
+        {
+            checks.push(EarlierLanding {
+                target: target_for(
+                    unit.item,
+                    landing.container_id.clone(),
+                    landing.name.clone(),
+                ),
+                landed: Landed {
+                    id: landing.dest_id.clone(),
+                    bytes: landing.bytes as u64,
+                    hash: None,
+                },
+                sha256,
+            });
+            checked.push(index);
+        }
+        unit.place = Some(Place {
+            container: landing.container,
+            container_spec: landing.container_spec,
+            name: landing.name,
+        });
+    }
+    if checks.is_empty() {
+        return Ok((units, (0, 0)));
+    }
+    let held = dest.holds_all(&checks).await;
+    let mut unchanged = (0u64, 0u64);
+    let mut keep = vec![true; units.len()];
+    for ((index, check), held) in checked.into_iter().zip(&checks).zip(held) {
+        if held {
+            keep[index] = false;
+            unchanged.0 += 1;
+            unchanged.1 += check.landed.bytes;
+        }
+    }
+    let mut keep = keep.into_iter();
+    units.retain(|_| keep.next().unwrap_or(true));
+    Ok((units, unchanged))
+}
+
+/// What earlier jobs on this job's route landed from one of its sources: the records a
+/// source may reuse instead of reading an unchanged item again, and the landings the page's
+/// units are checked against. A page asks the journal once.
 struct JournalRecall<'a> {
     store: &'a dyn Store,
     job: &'a Job,
     source_index: usize,
+    /// What the source's recall fetched for `landings_of`: the ids asked, and the landings
+    /// found by (source id, album id).
+    landings: Mutex<Fetched>,
+}
+
+type Fetched = (HashSet<String>, HashMap<(String, String), Landing>);
+
+impl JournalRecall<'_> {
+    async fn fetch(&self, ids: &[String]) -> Result<Vec<Landing>> {
+        self.store
+            .landings(&self.job.id, self.source_index, ids)
+            .await
+    }
+
+    /// The landings of these items: those the source's recall fetched, and the rest asked now.
+    async fn landings_of(&self, items: &[MediaItem]) -> Result<HashMap<(String, String), Landing>> {
+        let (asked, mut found) =
+            std::mem::take(&mut *self.landings.lock().unwrap_or_else(|e| e.into_inner()));
+        let missing: Vec<String> = items
+            .iter()
+            .filter(|item| !asked.contains(item.id.as_str()))
+            .map(|item| item.id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for landing in self.fetch(&missing).await? {
+            found.insert(
+                (landing.source_id.clone(), landing.album_id.clone()),
+                landing,
+            );
+        }
+        Ok(found)
+    }
 }
 
 #[async_trait::async_trait]
 impl Recall for JournalRecall<'_> {
     async fn recall(&self, ids: &[String]) -> Vec<MediaItem> {
         // Remembering is an optimisation: a journal that cannot answer means listing as usual.
-        let recalled = self
-            .store
-            .earlier_records(&self.job.id, self.source_index, ids)
-            .await
-            .unwrap_or_else(|err| {
-                tracing::warn!("recalling an earlier listing: {err}");
-                Vec::new()
-            });
-        tracing::debug!("recalled {} of {} listed ids", recalled.len(), ids.len());
-        recalled
+        let landings = self.fetch(ids).await.unwrap_or_else(|err| {
+            tracing::warn!("recalling an earlier listing: {err}");
+            Vec::new()
+        });
+        let mut records = HashMap::new();
+        for landing in &landings {
+            if !records.contains_key(&landing.source_id)
+                && let Ok(item) = serde_json::from_str::<MediaItem>(&landing.record)
+            {
+                records.insert(landing.source_id.clone(), item);
+            }
+        }
+        tracing::debug!("recalled {} of {} listed ids", records.len(), ids.len());
+        let mut kept = self.landings.lock().unwrap_or_else(|e| e.into_inner());
+        kept.0.extend(ids.iter().cloned());
+        for landing in landings {
+            kept.1.insert(
+                (landing.source_id.clone(), landing.album_id.clone()),
+                landing,
+            );
+        }
+        records.into_values().collect()
     }
 }
 
@@ -184,11 +308,18 @@ pub(crate) async fn assign_places(store: &dyn Store, job: &Job, caps: &Capabilit
         }
     }
     for (key, _, _) in &containers {
+        let wanted = store.wanted_names(&job.id, key).await?;
+        if wanted.is_empty() {
+            continue;
+        }
         let mut names = NameAllocator::new(rules);
         for folder in child_folders.get(key).into_iter().flatten() {
             names.allocate(folder);
         }
-        let wanted = store.wanted_names(&job.id, key).await?;
+        // What earlier jobs on the route put there keeps its name: new units take others.
+        for landed in store.landed_names(&job.id, key).await? {
+            names.allocate(&landed);
+        }
         let assigned: Vec<(i64, String)> = wanted
             .into_iter()
             .map(|(seq, name)| (seq, names.allocate(&name)))
@@ -206,15 +337,21 @@ async fn split_full_albums(store: &dyn Store, job: &Job, max: usize) -> Result<(
         let Container::Album { title, description } = container else {
             continue;
         };
-        let seqs = store.container_units(&job.id, &key).await?;
-        for (index, part) in seqs.chunks(max).enumerate().skip(1) {
+        let seqs = store.unnamed_units(&job.id, &key).await?;
+        // New units join after what earlier jobs on the route put in the album's parts.
+        let landed = store.landed_count(&job.id, &key).await? as usize;
+        let mut parts: BTreeMap<usize, Vec<i64>> = BTreeMap::new();
+        for (index, seq) in seqs.into_iter().enumerate() {
+            parts.entry((landed + index) / max).or_default().push(seq);
+        }
+        for (index, part) in parts.into_iter().filter(|(index, _)| *index > 0) {
             let number = index + 1;
             let part_album = Container::Album {
                 title: format!("{title} ({number})"),
                 description: description.clone(),
             };
             store
-                .move_units(&job.id, part, &format!("{key}#{number}"), &part_album)
+                .move_units(&job.id, &part, &format!("{key}#{number}"), &part_album)
                 .await?;
         }
     }

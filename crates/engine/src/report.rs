@@ -13,6 +13,9 @@ pub struct Counts {
     pub failed: u64,
     /// Not settled yet (the job is paused or was stopped).
     pub pending: u64,
+    /// Of the items done, those an earlier job on the same route had landed and that were
+    /// found unchanged at both ends: not read or sent again.
+    pub unchanged: u64,
     /// Bytes of the items done.
     pub bytes: u64,
     /// Bytes of every item, as listed or moved.
@@ -98,6 +101,7 @@ impl Report {
                 "skipped": self.counts.skipped,
                 "failed": self.counts.failed,
                 "pending": self.counts.pending,
+                "unchanged": self.counts.unchanged,
             },
             "bytes": self.counts.bytes,
             "duration_secs": self.duration_secs,

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use ferry_core::{Album, Container, MediaItem, MediaKind, Scope, Skipped};
-use ferry_engine::store::{Group, Outcome, StagedRow, UnitState};
+use ferry_engine::store::{
+    Group, Landing, ListedPage, ListedUnit, Outcome, Place, StagedRow, UnitState,
+};
 use ferry_engine::{
     AccountRow, AppStore, ArchiveReady, ArchiveRow, ConnectionRow, EngineError, JobSpec, JobState,
     PgStore, SessionRow, SqliteStore, Store, open_store,
@@ -162,6 +164,23 @@ fn outcome(seq: i64, state: UnitState) -> Outcome {
     }
 }
 
+/// A listed page of source 0: `items` as units, none known from earlier jobs.
+fn page<'a>(
+    albums: &'a [Album],
+    items: &'a [MediaItem],
+    skipped: &'a [Skipped],
+    next: Option<&'a str>,
+) -> ListedPage<'a> {
+    ListedPage {
+        source_index: 0,
+        albums,
+        units: ListedUnit::all(items).unwrap(),
+        skipped,
+        unchanged: (0, 0),
+        next,
+    }
+}
+
 /// A job with one listed page: `a` in albums A1 and A2, `b` in none, `c` (a video) in A1,
 /// and one skipped entry. Units 1..=4 are media, 5 is skipped.
 async fn listed_job(store: &dyn Store) -> String {
@@ -178,11 +197,7 @@ async fn listed_job(store: &dyn Store) -> String {
     store
         .save_page(
             &job.id,
-            0,
-            &[album("A1"), album("A2")],
-            &items,
-            &skipped,
-            None,
+            page(&[album("A1"), album("A2")], &items, &skipped, None),
         )
         .await
         .unwrap();
@@ -313,13 +328,13 @@ async fn pages_are_journalled_once_with_their_cursor(store: Arc<dyn Both>) {
     let job = store.create_job("", &spec("dropbox:")).await.unwrap();
     let mut motion = item("m", MediaKind::Video, &[]);
     motion.live_photo_of = Some("a".into());
-    let page = [item("a", MediaKind::Photo, &["A1", "A2"]), motion];
+    let items = [item("a", MediaKind::Photo, &["A1", "A2"]), motion];
     let skipped = [Skipped {
         id: "s".into(),
         reason: "not a photo".into(),
     }];
     store
-        .save_page(&job.id, 0, &[album("A1")], &page, &skipped, Some("c1"))
+        .save_page(&job.id, page(&[album("A1")], &items, &skipped, Some("c1")))
         .await
         .unwrap();
     let listed = store.job(&job.id).await.unwrap();
@@ -330,7 +345,7 @@ async fn pages_are_journalled_once_with_their_cursor(store: Arc<dyn Both>) {
 
     // A page listed again (a crash before its cursor was saved) adds nothing twice.
     store
-        .save_page(&job.id, 0, &[album("A1")], &page, &skipped, Some("c1"))
+        .save_page(&job.id, page(&[album("A1")], &items, &skipped, Some("c1")))
         .await
         .unwrap();
     assert_eq!(store.counts(&job.id).await.unwrap().total, 4);
@@ -340,7 +355,7 @@ async fn pages_are_journalled_once_with_their_cursor(store: Arc<dyn Both>) {
         .map(|i| item(&format!("x{i:03}"), MediaKind::Photo, &["A2"]))
         .collect();
     store
-        .save_page(&job.id, 0, &[album("A2")], &big, &[], None)
+        .save_page(&job.id, page(&[album("A2")], &big, &[], None))
         .await
         .unwrap();
     let listed = store.job(&job.id).await.unwrap();
@@ -431,11 +446,11 @@ async fn units_get_containers_and_names(store: Arc<dyn Both>) {
             .unwrap();
     }
     assert_eq!(
-        store.container_units(&job, "f/A1").await.unwrap(),
+        store.unnamed_units(&job, "f/A1").await.unwrap(),
         [1, 4],
         "a in A1, c in A1"
     );
-    assert_eq!(store.container_units(&job, "lib").await.unwrap(), [2, 3]);
+    assert_eq!(store.unnamed_units(&job, "lib").await.unwrap(), [2, 3]);
 
     // Part of a container moves to another (an album split in parts).
     let part = Container::Album {
@@ -443,8 +458,8 @@ async fn units_get_containers_and_names(store: Arc<dyn Both>) {
         description: Some("part two".into()),
     };
     store.move_units(&job, &[4], "a/A1-2", &part).await.unwrap();
-    assert_eq!(store.container_units(&job, "f/A1").await.unwrap(), [1]);
-    assert_eq!(store.container_units(&job, "a/A1-2").await.unwrap(), [4]);
+    assert_eq!(store.unnamed_units(&job, "f/A1").await.unwrap(), [1]);
+    assert_eq!(store.unnamed_units(&job, "a/A1-2").await.unwrap(), [4]);
 
     store
         .set_container_dest(&job, "lib", "dest-lib")
@@ -1053,38 +1068,37 @@ async fn a_postgres_error_is_one_line_without_the_password() {
     assert!(err.contains("127.0.0.1:1/ferry"), "{err}");
 }
 
-/// Two jobs on one route (same owner, same spec) and one on another: the second finds the
-/// first's records by source id, and its landing of a unit with the same record and place.
+/// Two jobs on one route (same owner, same spec) and one on another: what the first landed
+/// is remembered for the route when it ends, and the second finds it by source id; a unit it
+/// journals at its earlier place keeps that place, and an unchanged one is only counted.
 async fn a_rerun_finds_what_earlier_jobs_on_its_route_listed_and_landed(store: Arc<dyn Both>) {
     let versioned = |id: &str, revision: &str| MediaItem {
         revision: Some(revision.into()),
         ..item(id, MediaKind::Photo, &[])
     };
-    let place = |job: String| {
-        let store = store.clone();
-        async move {
-            let group = Group {
-                source_index: 0,
-                album_id: String::new(),
-                kind: MediaKind::Photo,
-            };
-            store
-                .assign_container(&job, &group, "lib", &Container::Library)
-                .await
-                .unwrap();
-            store
-                .set_names(&job, &[(1, "a.jpg".into()), (2, "b.jpg".into())])
-                .await
-                .unwrap();
-        }
-    };
     let first = store.create_job("", &spec("dropbox:")).await.unwrap().id;
     let items = [versioned("a", "1"), versioned("b", "1")];
     store
-        .save_page(&first, 0, &[], &items, &[], None)
+        .save_page(&first, page(&[], &items, &[], None))
         .await
         .unwrap();
-    place(first.clone()).await;
+    let group = Group {
+        source_index: 0,
+        album_id: String::new(),
+        kind: MediaKind::Photo,
+    };
+    store
+        .assign_container(&first, &group, "lib", &Container::Library)
+        .await
+        .unwrap();
+    store
+        .set_names(&first, &[(1, "a.jpg".into()), (2, "b.jpg".into())])
+        .await
+        .unwrap();
+    store
+        .set_container_dest(&first, "lib", "root")
+        .await
+        .unwrap();
     let landed = |seq: i64| Outcome {
         dest_id: Some(format!("id-{seq}")),
         sha256: Some(format!("sha-{seq}")),
@@ -1092,50 +1106,109 @@ async fn a_rerun_finds_what_earlier_jobs_on_its_route_listed_and_landed(store: A
         ..outcome(seq, UnitState::Done)
     };
     store
-        .record_outcomes(&first, &[landed(1), landed(2)], None)
+        .record_outcomes(&first, &[landed(1)], None)
+        .await
+        .unwrap();
+    // Paused with a landed: a is remembered already.
+    store
+        .set_state(&first, JobState::Paused, None)
+        .await
+        .unwrap();
+    let second = store.create_job("", &spec("dropbox:")).await.unwrap().id;
+    let ids: Vec<String> = ["a", "b", "zzz"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(store.landings(&second, 0, &ids).await.unwrap().len(), 1);
+    store
+        .record_outcomes(&first, &[landed(2)], None)
         .await
         .unwrap();
     store.set_state(&first, JobState::Done, None).await.unwrap();
     // Another route: never recalled.
     let elsewhere = store.create_job("", &spec("koofr:")).await.unwrap().id;
-    store
-        .save_page(&elsewhere, 0, &[], &[versioned("a", "9")], &[], None)
-        .await
-        .unwrap();
-
-    let second = store.create_job("", &spec("dropbox:")).await.unwrap().id;
-    let ids: Vec<String> = ["a", "b", "zzz"].iter().map(|s| s.to_string()).collect();
-    let recalled = store.earlier_records(&second, 0, &ids).await.unwrap();
-    assert_eq!(recalled, items.to_vec());
     assert!(
         store
-            .earlier_records(&second, 1, &ids)
+            .landings(&elsewhere, 0, &ids)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let other_owner = store.create_job("x", &spec("dropbox:")).await.unwrap().id;
+    assert!(
+        store
+            .landings(&other_owner, 0, &ids)
             .await
             .unwrap()
             .is_empty()
     );
 
-    // b changed since: only a is settled from the first job.
-    store
-        .save_page(
-            &second,
-            0,
-            &[],
-            &[versioned("a", "1"), versioned("b", "2")],
-            &[],
-            None,
-        )
-        .await
-        .unwrap();
-    place(second.clone()).await;
-    let found = store.earlier_landings(&second, 1, 2).await.unwrap();
+    let found = store.landings(&second, 0, &ids).await.unwrap();
+    let record = |item: &MediaItem| serde_json::to_string(item).unwrap();
     assert_eq!(
-        found,
-        [ferry_engine::store::EarlierLanding {
-            seq: 1,
+        found[0],
+        Landing {
+            source_id: "a".into(),
+            album_id: String::new(),
+            record: record(&items[0]),
+            container: "lib".into(),
+            container_spec: found[0].container_spec.clone(),
+            container_id: "root".into(),
+            name: "a.jpg".into(),
             dest_id: "id-1".into(),
             sha256: "sha-1".into(),
             bytes: 101,
-        }]
+        }
+    );
+    assert_eq!(found.len(), 2);
+    assert!(store.landings(&second, 1, &ids).await.unwrap().is_empty());
+    let mut names = store.landed_names(&second, "lib").await.unwrap();
+    names.sort();
+    assert_eq!(names, ["a.jpg", "b.jpg"]);
+    assert_eq!(store.landed_count(&second, "lib").await.unwrap(), 2);
+    assert_eq!(store.landed_count(&second, "li").await.unwrap(), 0);
+
+    // The second job: a is unchanged and in place (only counted), b goes back to its place,
+    // c is new.
+    let now = [versioned("b", "1"), versioned("c", "1")];
+    let mut units = ListedUnit::all(&now).unwrap();
+    units[0].place = Some(Place {
+        container: found[1].container.clone(),
+        container_spec: found[1].container_spec.clone(),
+        name: found[1].name.clone(),
+    });
+    store
+        .save_page(
+            &second,
+            ListedPage {
+                units,
+                unchanged: (1, 101),
+                ..page(&[], &[], &[], None)
+            },
+        )
+        .await
+        .unwrap();
+    let counts = store.counts(&second).await.unwrap();
+    assert_eq!(
+        (counts.total, counts.done, counts.unchanged, counts.pending),
+        (3, 1, 1, 2)
+    );
+    assert_eq!(counts.bytes, 101);
+    // Only c is planned: b has its container and name already.
+    assert_eq!(
+        store.groups(&second).await.unwrap(),
+        std::slice::from_ref(&group)
+    );
+    store
+        .assign_container(&second, &group, "lib", &Container::Library)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.wanted_names(&second, "lib").await.unwrap(),
+        [(2, "c.jpg".to_string())]
+    );
+    let containers = store.containers(&second).await.unwrap();
+    assert_eq!(containers.len(), 1);
+    let units = store.units_to_move(&second, 0, 10).await.unwrap();
+    assert_eq!(
+        (units[0].container.as_str(), units[0].name.as_str()),
+        ("lib", "b.jpg")
     );
 }

@@ -13,7 +13,8 @@ use std::path::{Component, Path, PathBuf};
 use async_trait::async_trait;
 use ferry_core::names::TEMP_PREFIX;
 use ferry_core::{
-    Capabilities, Container, Content, Error, Landed, Result, Staged, Target, Uploaded,
+    Capabilities, Container, Content, EarlierLanding, Error, Landed, Result, Staged, Target,
+    Uploaded,
 };
 use futures::{StreamExt, TryStreamExt};
 
@@ -50,6 +51,41 @@ impl FolderFiles {
 
 fn io_err(what: &Path, err: io::Error) -> Error {
     Error::io(what.display(), &err)
+}
+
+/// Whether the file `id` under `root` is still what was landed, judged from its size and
+/// modification time; `None` when there is no time to compare and only its bytes can tell.
+fn quick_check(
+    root: &Path,
+    id: &str,
+    bytes: u64,
+    modified: Option<time::OffsetDateTime>,
+) -> Option<bool> {
+    let Ok(meta) =
+        join_inside(root, id).and_then(|path| fs::metadata(&path).map_err(|e| io_err(&path, e)))
+    else {
+        return Some(false);
+    };
+    if !meta.is_file() || meta.len() != bytes {
+        return Some(false);
+    }
+    let when = modified?;
+    Some(filetime::FileTime::from_last_modification_time(&meta) == file_time(when))
+}
+
+impl FolderFiles {
+    /// Whether the landed file's bytes hash to what was landed.
+    async fn same_bytes(&self, landing: &EarlierLanding) -> bool {
+        let Ok(path) = join_inside(&self.root, &landing.landed.id) else {
+            return false;
+        };
+        let staged = Staged {
+            token: String::new(),
+            bytes: landing.landed.bytes,
+            sha256: landing.sha256,
+        };
+        matches!(same_content(self, &path, &staged).await, Ok(Some(true)))
+    }
 }
 
 /// Creates a staging file; a folder that vanished under a running job is made again rather
@@ -166,26 +202,38 @@ impl FileOps for FolderFiles {
     /// it. Without a time to compare, its bytes are hashed (the destination's, not the
     /// source's).
     async fn holds(&self, target: &Target, landed: &Landed, sha256: &[u8; 32]) -> Result<bool> {
-        let path = join_inside(&self.root, &landed.id)?;
-        let at = path.clone();
-        let Ok(meta) = blocking(move || fs::metadata(&at).map_err(|e| io_err(&at, e))).await else {
-            return Ok(false);
-        };
-        if !meta.is_file() || meta.len() != landed.bytes {
-            return Ok(false);
-        }
-        if let Some(when) = target.modified {
-            return Ok(filetime::FileTime::from_last_modification_time(&meta) == file_time(when));
-        }
-        let staged = Staged {
-            token: String::new(),
-            bytes: landed.bytes,
+        let check = EarlierLanding {
+            target: target.clone(),
+            landed: landed.clone(),
             sha256: *sha256,
         };
-        Ok(matches!(
-            same_content(self, &path, &staged).await,
-            Ok(Some(true))
-        ))
+        Ok(self.holds_all(std::slice::from_ref(&check)).await[0])
+    }
+
+    /// The quick checks of a whole page in one blocking task: a re-run of 10,000 unchanged
+    /// files is then 10,000 `stat`s, not 10,000 trips to the blocking pool.
+    async fn holds_all(&self, landings: &[EarlierLanding]) -> Vec<bool> {
+        let root = self.root.clone();
+        let wanted: Vec<(String, u64, Option<time::OffsetDateTime>)> = landings
+            .iter()
+            .map(|l| (l.landed.id.clone(), l.landed.bytes, l.target.modified))
+            .collect();
+        let quick = blocking(move || {
+            Ok(wanted
+                .into_iter()
+                .map(|(id, bytes, modified)| quick_check(&root, &id, bytes, modified))
+                .collect::<Vec<_>>())
+        })
+        .await
+        .unwrap_or_else(|_| vec![Some(false); landings.len()]);
+        let mut answers = Vec::with_capacity(landings.len());
+        for (landing, quick) in landings.iter().zip(quick) {
+            answers.push(match quick {
+                Some(answer) => answer,
+                None => self.same_bytes(landing).await,
+            });
+        }
+        answers
     }
 
     fn path(&self, dir: &str, name: &str) -> Result<PathBuf> {

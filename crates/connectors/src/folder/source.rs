@@ -276,21 +276,38 @@ enum Listed {
     Nothing,
 }
 
+/// Describes a page of entries. What needs no reading (folders, files an earlier listing
+/// recognises) is described here; only the files to read are shared among threads: starting
+/// threads for a page of remembered files would cost more than the page.
 fn probe_in_parallel(
     root: &Path,
     entries: Vec<Entry>,
     scope: &Scope,
     remembered: &HashMap<String, MediaItem>,
 ) -> Vec<Listed> {
-    let per_thread = entries.len().div_ceil(PROBE_THREADS).max(1);
-    std::thread::scope(|threads| {
-        let handles: Vec<_> = entries
+    let mut listed = Vec::with_capacity(entries.len());
+    let mut to_read = Vec::new();
+    for entry in &entries {
+        match entry {
+            Ok(entry) => match recognise(root, entry, scope, remembered) {
+                Ok(known) => listed.push(known),
+                Err(id) => {
+                    to_read.push((listed.len(), entry, id));
+                    listed.push(Listed::Nothing);
+                }
+            },
+            Err(err) => listed.push(unreadable(err)),
+        }
+    }
+    let per_thread = to_read.len().div_ceil(PROBE_THREADS).max(1);
+    let probed: Vec<(usize, Listed)> = std::thread::scope(|threads| {
+        let handles: Vec<_> = to_read
             .chunks(per_thread)
             .map(|chunk| {
                 threads.spawn(move || {
                     chunk
                         .iter()
-                        .map(|e| describe(root, e, scope, remembered))
+                        .map(|(at, entry, id)| (*at, read_entry(entry, id.clone(), scope)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -299,44 +316,44 @@ fn probe_in_parallel(
             .into_iter()
             .flat_map(|h| {
                 h.join().unwrap_or_else(|_| {
-                    vec![Listed::Skipped(Skipped {
-                        id: String::new(),
-                        reason: "listing thread failed".into(),
-                    })]
+                    vec![(
+                        usize::MAX,
+                        Listed::Skipped(Skipped {
+                            id: String::new(),
+                            reason: "listing thread failed".into(),
+                        }),
+                    )]
                 })
             })
             .collect()
-    })
-}
-
-fn describe(
-    root: &Path,
-    entry: &Entry,
-    scope: &Scope,
-    remembered: &HashMap<String, MediaItem>,
-) -> Listed {
-    match entry {
-        Ok(entry) => describe_entry(root, entry, scope, remembered),
-        Err(err) => {
-            let shown = err
-                .path()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            let reason = err
-                .io_error()
-                .map(|e| {
-                    Error::io("", e)
-                        .to_string()
-                        .trim_start_matches(": ")
-                        .to_string()
-                })
-                .unwrap_or_else(|| err.to_string());
-            Listed::Skipped(Skipped {
-                id: shown,
-                reason: format!("cannot read: {reason}"),
-            })
+    });
+    for (at, entry) in probed {
+        match listed.get_mut(at) {
+            Some(slot) => *slot = entry,
+            None => listed.push(entry),
         }
     }
+    listed
+}
+
+fn unreadable(err: &walkdir::Error) -> Listed {
+    let shown = err
+        .path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let reason = err
+        .io_error()
+        .map(|e| {
+            Error::io("", e)
+                .to_string()
+                .trim_start_matches(": ")
+                .to_string()
+        })
+        .unwrap_or_else(|| err.to_string());
+    Listed::Skipped(Skipped {
+        id: shown,
+        reason: format!("cannot read: {reason}"),
+    })
 }
 
 /// The journal id of a path: relative to the root, `/`-separated.
@@ -346,46 +363,51 @@ fn relative_id(root: &Path, path: &Path) -> Option<String> {
     Some(parts?.join("/"))
 }
 
-fn describe_entry(
+/// An entry described without reading it, or `Err(id)` when only its content can tell what
+/// it is.
+fn recognise(
     root: &Path,
     entry: &walkdir::DirEntry,
     scope: &Scope,
     remembered: &HashMap<String, MediaItem>,
-) -> Listed {
+) -> std::result::Result<Listed, String> {
     let path = entry.path();
     let Some(id) = relative_id(root, path) else {
-        return Listed::Skipped(Skipped {
+        return Ok(Listed::Skipped(Skipped {
             id: path.display().to_string(),
             reason: "name is not valid UTF-8".into(),
-        });
+        }));
     };
     let file_type = entry.file_type();
     if file_type.is_dir() {
         let path: Vec<String> = id.split('/').map(str::to_string).collect();
-        return Listed::Record(Box::new(Record::Album(Album {
+        return Ok(Listed::Record(Box::new(Record::Album(Album {
             title: id.clone(),
             id,
             path,
             description: None,
             created: None,
             location: None,
-        })));
+        }))));
     }
     if file_type.is_symlink() {
-        return Listed::Skipped(Skipped {
+        return Ok(Listed::Skipped(Skipped {
             id,
             reason: "symbolic link, not followed".into(),
-        });
+        }));
     }
     if !file_type.is_file() {
-        return Listed::Skipped(Skipped {
+        return Ok(Listed::Skipped(Skipped {
             id,
             reason: "not a regular file".into(),
-        });
+        }));
     }
-    let file_name = entry.file_name().to_string_lossy().to_string();
-    if file_name.starts_with(ferry_core::names::TEMP_PREFIX) {
-        return Listed::Nothing; // ferry's own staging file from a transfer into this folder
+    if entry
+        .file_name()
+        .to_string_lossy()
+        .starts_with(ferry_core::names::TEMP_PREFIX)
+    {
+        return Ok(Listed::Nothing); // ferry's own staging file from a transfer into this folder
     }
 
     if let Some(earlier) = remembered.get(&id)
@@ -393,13 +415,19 @@ fn describe_entry(
     {
         let wanted =
             scope.wants(earlier.kind.data_type()) && scope.in_range(earlier.taken.as_ref());
-        return if wanted {
+        return Ok(if wanted {
             Listed::Record(Box::new(Record::Media(earlier.clone())))
         } else {
             Listed::Nothing
-        };
+        });
     }
+    Err(id)
+}
 
+/// A file described from its content: what it is, when it was taken, where.
+fn read_entry(entry: &walkdir::DirEntry, id: String, scope: &Scope) -> Listed {
+    let path = entry.path();
+    let file_name = entry.file_name().to_string_lossy().to_string();
     let probe = match metadata::probe(path) {
         Ok(Some(found)) => found,
         Ok(None) => {

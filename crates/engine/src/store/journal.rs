@@ -2,7 +2,7 @@
 //! is here, and the few that differ are the [`Dialect`]'s.
 
 use async_trait::async_trait;
-use ferry_core::{Album, Container, MediaItem, Skipped};
+use ferry_core::{Album, Container};
 
 use super::rows::{
     self, AlbumRecord, CONNECTION_COLUMNS, ContainerRecord, CountRecord, FailureRecord,
@@ -10,29 +10,52 @@ use super::rows::{
 };
 use super::sql::{Dialect, Exec, Page, SqlStore, Tx, args};
 use super::{
-    ConnectionRow, EarlierLanding, Fence, Group, Outcome, Siblings, StagedRow, Store, Unit,
+    ConnectionRow, Fence, Group, Landing, ListedPage, Outcome, Siblings, StagedRow, Store, Unit,
 };
 use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::report::{Counts, Failure};
 use crate::{EngineError, Result};
 
-/// Records a container of a job, unless it is recorded already.
+/// Records a container of a job (its JSON spec), unless it is recorded already.
 async fn add_container<S: Exec>(
     store: &S,
     tx: &mut Tx<S::Db>,
     job: &JobId,
     key: &str,
-    container: &Container,
+    spec: &str,
 ) -> Result<()> {
     store
         .run(
             Some(tx),
             "INSERT INTO containers (job_id, key, spec) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            args![job, key, &rows::container_json(container)?],
+            args![job, key, spec],
         )
         .await?;
     Ok(())
 }
+
+/// The landings of the job's route: `WHERE` clause that a statement with the job id as `$1`
+/// starts from.
+const ROUTE_OF_JOB: &str = "route = (SELECT route FROM jobs WHERE id = $1)";
+
+/// Remembers under the job's route everything the job landed (see the `landings` table),
+/// replacing what earlier jobs remembered of the same items.
+const REMEMBER_LANDINGS: &str = "
+    INSERT INTO landings (route, owner, source_index, source_id, album_id, record, container,
+                          container_spec, container_id, name, dest_id, sha256, bytes, job_id)
+    SELECT j.route, j.owner, u.source_index, u.source_id, u.album_id, u.record, u.container,
+           c.spec, c.dest_id, u.name, u.dest_id, u.sha256, u.bytes, u.job_id
+    FROM units u
+    JOIN jobs j ON j.id = u.job_id
+    JOIN containers c ON c.job_id = u.job_id AND c.key = u.container
+    WHERE u.job_id = $1 AND u.state = 'done' AND j.route IS NOT NULL AND c.dest_id IS NOT NULL
+      AND u.record IS NOT NULL AND u.name IS NOT NULL AND u.dest_id IS NOT NULL
+      AND u.sha256 IS NOT NULL AND u.bytes IS NOT NULL
+    ON CONFLICT (route, source_index, source_id, album_id) DO UPDATE SET
+        record = excluded.record, container = excluded.container,
+        container_spec = excluded.container_spec, container_id = excluded.container_id,
+        name = excluded.name, dest_id = excluded.dest_id, sha256 = excluded.sha256,
+        bytes = excluded.bytes, job_id = excluded.job_id";
 
 #[async_trait]
 impl<DB: Dialect> Store for SqlStore<DB>
@@ -41,12 +64,13 @@ where
 {
     async fn create_job(&self, owner: &str, spec: &JobSpec) -> Result<Job> {
         let id = uuid::Uuid::now_v7().to_string();
+        let route = spec.route(owner)?;
         let spec = serde_json::to_string(spec)?;
         self.run(
             None,
-            "INSERT INTO jobs (id, owner, spec, state, created_at, updated_at)
-             VALUES ($1, $2, $3, 'planning', $4, $4)",
-            args![&id, owner, &spec, &now()],
+            "INSERT INTO jobs (id, owner, spec, state, created_at, updated_at, route)
+             VALUES ($1, $2, $3, 'planning', $4, $4, $5)",
+            args![&id, owner, &spec, &now(), &route],
         )
         .await?;
         self.job(&id).await
@@ -116,24 +140,23 @@ where
     async fn set_state(&self, job: &JobId, state: JobState, reason: Option<&str>) -> Result<()> {
         let at = now();
         let finished = state.is_final().then_some(at.as_str());
+        let mut tx = self.write().await?;
+        // A job that stops, for now or for good, leaves its route what it landed.
+        if matches!(state, JobState::Done | JobState::Paused) {
+            self.run(Some(&mut tx), REMEMBER_LANDINGS, args![job])
+                .await?;
+        }
         self.run(
-            None,
+            Some(&mut tx),
             "UPDATE jobs SET state = $1, reason = $2, updated_at = $3, finished_at = $4 WHERE id = $5",
             args![state.as_str(), reason, &at, finished, job],
         )
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn save_page(
-        &self,
-        job: &JobId,
-        source_index: usize,
-        albums: &[Album],
-        items: &[MediaItem],
-        skipped: &[Skipped],
-        next: Option<&str>,
-    ) -> Result<()> {
+    async fn save_page(&self, job: &JobId, page: ListedPage<'_>) -> Result<()> {
         let mut tx = self.write().await?;
         DB::lock_job(&mut tx, job).await?;
         let (last_seq,): (i64,) = self
@@ -144,21 +167,41 @@ where
             )
             .await?
             .unwrap_or_default();
-        let page = Page {
-            job,
-            source_index: source_index as i64,
-            albums,
-            units: rows::page_units(last_seq, items, skipped)?,
+        let mut placed_in = std::collections::BTreeMap::new();
+        for place in page.units.iter().filter_map(|u| u.place.as_ref()) {
+            placed_in.insert(place.container.as_str(), place.container_spec.as_str());
+        }
+        for (key, spec) in placed_in {
+            add_container(self, &mut tx, job, key, spec).await?;
+        }
+        DB::insert_page(
+            &mut tx,
+            Page {
+                job,
+                source_index: page.source_index as i64,
+                albums: page.albums,
+                units: rows::page_units(last_seq, &page.units, page.skipped),
+            },
+        )
+        .await?;
+        let (plan_source, cursor) = match page.next {
+            Some(cursor) => (page.source_index, Some(cursor)),
+            None => (page.source_index + 1, None),
         };
-        DB::insert_page(&mut tx, page).await?;
-        let (plan_source, cursor) = match next {
-            Some(cursor) => (source_index, Some(cursor)),
-            None => (source_index + 1, None),
-        };
+        let (unchanged_items, unchanged_bytes) = page.unchanged;
         self.run(
             Some(&mut tx),
-            "UPDATE jobs SET plan_source = $1, plan_cursor = $2, updated_at = $3 WHERE id = $4",
-            args![plan_source as i64, cursor, &now(), job],
+            "UPDATE jobs SET plan_source = $1, plan_cursor = $2, updated_at = $3,
+                 unchanged_items = unchanged_items + $4, unchanged_bytes = unchanged_bytes + $5
+             WHERE id = $6",
+            args![
+                plan_source as i64,
+                cursor,
+                &now(),
+                unchanged_items as i64,
+                unchanged_bytes as i64,
+                job
+            ],
         )
         .await?;
         tx.commit().await?;
@@ -180,7 +223,8 @@ where
         let found: Vec<GroupRecord> = self
             .all(
                 "SELECT DISTINCT source_index, album_id, kind FROM units
-                 WHERE job_id = $1 AND kind IS NOT NULL ORDER BY source_index, album_id, kind",
+                 WHERE job_id = $1 AND kind IS NOT NULL AND container IS NULL
+                 ORDER BY source_index, album_id, kind",
                 args![job],
             )
             .await?;
@@ -195,11 +239,12 @@ where
         container: &Container,
     ) -> Result<()> {
         let mut tx = self.write().await?;
-        add_container(self, &mut tx, job, key, container).await?;
+        add_container(self, &mut tx, job, key, &rows::container_json(container)?).await?;
         self.run(
             Some(&mut tx),
             "UPDATE units SET container = $1
-             WHERE job_id = $2 AND source_index = $3 AND album_id = $4 AND kind = $5",
+             WHERE job_id = $2 AND source_index = $3 AND album_id = $4 AND kind = $5
+                 AND container IS NULL",
             args![
                 key,
                 job,
@@ -213,10 +258,11 @@ where
         Ok(())
     }
 
-    async fn container_units(&self, job: &JobId, key: &str) -> Result<Vec<i64>> {
+    async fn unnamed_units(&self, job: &JobId, key: &str) -> Result<Vec<i64>> {
         let found: Vec<(i64,)> = self
             .all(
                 "SELECT seq FROM units WHERE job_id = $1 AND container = $2 AND kind IS NOT NULL
+                     AND name IS NULL
                  ORDER BY seq",
                 args![job, key],
             )
@@ -232,7 +278,7 @@ where
         container: &Container,
     ) -> Result<()> {
         let mut tx = self.write().await?;
-        add_container(self, &mut tx, job, key, container).await?;
+        add_container(self, &mut tx, job, key, &rows::container_json(container)?).await?;
         self.run(
             Some(&mut tx),
             format!(
@@ -258,7 +304,7 @@ where
 
     async fn wanted_names(&self, job: &JobId, container: &str) -> Result<Vec<(i64, String)>> {
         self.all(
-            "SELECT seq, file_name FROM units WHERE job_id = $1 AND container = $2
+            "SELECT seq, file_name FROM units WHERE job_id = $1 AND container = $2 AND name IS NULL
              ORDER BY source_index, source_id, album_id",
             args![job, container],
         )
@@ -318,58 +364,52 @@ where
         rows::units(found)
     }
 
-    async fn earlier_records(
+    async fn landings(
         &self,
         job: &JobId,
         source_index: usize,
         ids: &[String],
-    ) -> Result<Vec<MediaItem>> {
+    ) -> Result<Vec<Landing>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         // The ids travel as one list: one statement whatever their number.
-        let found: Vec<(String, String)> = self
-            .all(
-                format!(
-                    "SELECT prev.source_id, prev.record
-                     FROM jobs cj
-                     JOIN jobs pj ON pj.id = (SELECT e.id FROM jobs e
-                         WHERE e.owner = cj.owner AND e.spec = cj.spec AND e.id < cj.id
-                         ORDER BY e.id DESC LIMIT 1)
-                     JOIN units prev ON prev.job_id = pj.id AND prev.source_index = $2
-                     WHERE cj.id = $1 AND prev.record IS NOT NULL AND prev.source_id {}
-                     ORDER BY prev.source_id",
-                    DB::any(3)
-                ),
-                args![job, source_index as i64, ids],
-            )
-            .await?;
-        rows::newest_records(found)
-    }
-
-    async fn earlier_landings(
-        &self,
-        job: &JobId,
-        first: i64,
-        last: i64,
-    ) -> Result<Vec<EarlierLanding>> {
         self.all(
-            "SELECT cur.seq, prev.dest_id, prev.sha256, prev.bytes
-             FROM jobs cj
-             JOIN jobs pj ON pj.id = (SELECT e.id FROM jobs e
-                 WHERE e.owner = cj.owner AND e.spec = cj.spec AND e.id < cj.id
-                 ORDER BY e.id DESC LIMIT 1)
-             JOIN units cur ON cur.job_id = cj.id
-             JOIN units prev ON prev.job_id = pj.id AND prev.source_index = cur.source_index
-                 AND prev.source_id = cur.source_id AND prev.album_id = cur.album_id
-             WHERE cj.id = $1 AND cur.seq BETWEEN $2 AND $3 AND cur.state = 'pending'
-                 AND prev.state = 'done' AND prev.record = cur.record
-                 AND prev.container = cur.container AND prev.name = cur.name
-                 AND prev.dest_id IS NOT NULL AND prev.sha256 IS NOT NULL AND prev.bytes IS NOT NULL
-             ORDER BY cur.seq",
-            args![job, first, last],
+            format!(
+                "SELECT source_id, album_id, record, container, container_spec, container_id, name,
+                        dest_id, sha256, bytes
+                 FROM landings WHERE {ROUTE_OF_JOB} AND source_index = $2 AND source_id {}",
+                DB::any(3)
+            ),
+            args![job, source_index as i64, ids],
         )
         .await
+    }
+
+    async fn landed_names(&self, job: &JobId, key: &str) -> Result<Vec<String>> {
+        let found: Vec<(String,)> = self
+            .all(
+                format!("SELECT name FROM landings WHERE {ROUTE_OF_JOB} AND container = $2"),
+                args![job, key],
+            )
+            .await?;
+        Ok(found.into_iter().map(|(name,)| name).collect())
+    }
+
+    async fn landed_count(&self, job: &JobId, key: &str) -> Result<u64> {
+        // Parts are `key#N`: compared by prefix, since a key may hold LIKE's wildcards.
+        let (n,): (i64,) = self
+            .optional(
+                None,
+                format!(
+                    "SELECT COUNT(*) FROM landings WHERE {ROUTE_OF_JOB}
+                     AND (container = $2 OR substr(container, 1, length($2) + 1) = $2 || '#')"
+                ),
+                args![job, key],
+            )
+            .await?
+            .unwrap_or_default();
+        Ok(n as u64)
     }
 
     async fn mark_staged(
@@ -406,7 +446,10 @@ where
             .all(
                 "SELECT state, COUNT(*) AS n,
                         CAST(COALESCE(SUM(COALESCE(bytes, size, 0)), 0) AS BIGINT) AS b
-                 FROM units WHERE job_id = $1 GROUP BY state",
+                 FROM units WHERE job_id = $1 GROUP BY state
+                 UNION ALL
+                 SELECT 'unchanged', unchanged_items, unchanged_bytes FROM jobs
+                 WHERE id = $1 AND unchanged_items > 0",
                 args![job],
             )
             .await?;

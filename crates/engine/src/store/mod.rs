@@ -41,13 +41,81 @@ pub struct Unit {
     pub bytes: Option<u64>,
 }
 
-/// Where an earlier job on the same route landed a unit's item.
+/// What an earlier job on a job's route landed for one item in one album (a row of the
+/// `landings` table): a later job that lists the same record, and finds it still in place,
+/// settles it without reading or sending it again.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct EarlierLanding {
-    pub seq: i64,
+pub struct Landing {
+    pub source_id: String,
+    pub album_id: String,
+    /// The item's JSON record as it was listed then.
+    pub record: String,
+    /// The container's key in the job's plan, its JSON spec, and its id on the destination.
+    pub container: String,
+    pub container_spec: String,
+    pub container_id: String,
+    pub name: String,
     pub dest_id: String,
     pub sha256: String,
     pub bytes: i64,
+}
+
+/// Where a unit goes when an earlier job on the route decided it already: the container
+/// (key and JSON spec) and the name there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub container: String,
+    pub container_spec: String,
+    pub name: String,
+}
+
+/// One unit of a listed page: an item bound for one of its albums ('' for none).
+#[derive(Clone, Debug)]
+pub struct ListedUnit<'a> {
+    pub item: &'a MediaItem,
+    pub album_id: &'a str,
+    /// The item as the journal records it (JSON).
+    pub record: String,
+    /// Set when an earlier job on the route placed it: it goes to the same place again,
+    /// and planning leaves it there.
+    pub place: Option<Place>,
+}
+
+impl<'a> ListedUnit<'a> {
+    /// The units of listed items: each item once per album it is in, or once in none.
+    pub fn all(items: &'a [MediaItem]) -> Result<Vec<ListedUnit<'a>>> {
+        let mut units = Vec::with_capacity(items.len());
+        for item in items {
+            let record = serde_json::to_string(item)?;
+            let albums: Vec<&str> = if item.albums.is_empty() {
+                vec![""]
+            } else {
+                item.albums.iter().map(String::as_str).collect()
+            };
+            for album_id in albums {
+                units.push(ListedUnit {
+                    item,
+                    album_id,
+                    record: record.clone(),
+                    place: None,
+                });
+            }
+        }
+        Ok(units)
+    }
+}
+
+/// A listed page, journalled in one transaction with the cursor after it.
+#[derive(Clone, Debug, Default)]
+pub struct ListedPage<'a> {
+    pub source_index: usize,
+    pub albums: &'a [Album],
+    pub units: Vec<ListedUnit<'a>>,
+    pub skipped: &'a [Skipped],
+    /// Units that an earlier job on the route landed and that are still in place, unchanged:
+    /// counted on the job (how many, how many bytes), not journalled one by one.
+    pub unchanged: (u64, u64),
+    pub next: Option<&'a str>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,18 +260,11 @@ pub trait Store: Send + Sync {
     async fn set_state(&self, job: &JobId, state: JobState, reason: Option<&str>) -> Result<()>;
 
     /// Journals one listed page and the cursor after it, in one transaction.
-    async fn save_page(
-        &self,
-        job: &JobId,
-        source_index: usize,
-        albums: &[Album],
-        items: &[MediaItem],
-        skipped: &[Skipped],
-        next: Option<&str>,
-    ) -> Result<()>;
+    async fn save_page(&self, job: &JobId, page: ListedPage<'_>) -> Result<()>;
     async fn albums(&self, job: &JobId) -> Result<Vec<(usize, Album)>>;
     async fn groups(&self, job: &JobId) -> Result<Vec<Group>>;
-    /// Puts every unit of `group` in the container `key`, recording the container.
+    /// Puts every unit of `group` not placed yet in the container `key`, recording the
+    /// container.
     async fn assign_container(
         &self,
         job: &JobId,
@@ -212,8 +273,9 @@ pub trait Store: Send + Sync {
         container: &Container,
     ) -> Result<()>;
     async fn containers(&self, job: &JobId) -> Result<Vec<(String, Container, Option<String>)>>;
-    /// The units placed in a container (not the skipped ones), in journal order.
-    async fn container_units(&self, job: &JobId, key: &str) -> Result<Vec<i64>>;
+    /// The units in a container still to name: those this plan put there (not the ones an
+    /// earlier job on the route placed, which keep their names), in journal order.
+    async fn unnamed_units(&self, job: &JobId, key: &str) -> Result<Vec<i64>>;
     /// Moves units to another container (created when missing): an album split in parts.
     async fn move_units(
         &self,
@@ -222,7 +284,8 @@ pub trait Store: Send + Sync {
         key: &str,
         container: &Container,
     ) -> Result<()>;
-    /// The units of one container with the names their sources gave, in naming order.
+    /// The units of one container still to name, with the names their sources gave, in
+    /// naming order.
     async fn wanted_names(&self, job: &JobId, container: &str) -> Result<Vec<(i64, String)>>;
     async fn set_names(&self, job: &JobId, names: &[(i64, String)]) -> Result<()>;
     async fn mark_planned(&self, job: &JobId) -> Result<()>;
@@ -234,26 +297,20 @@ pub trait Store: Send + Sync {
 
     /// Units still to move (pending or staged) after `after_seq`, in order.
     async fn units_to_move(&self, job: &JobId, after_seq: i64, limit: u32) -> Result<Vec<Unit>>;
-    /// The records that the last earlier job of the same owner and spec (the same route)
-    /// listed for these source ids of source `source_index`; for a source that reuses an
-    /// unchanged item's record instead of reading it again. Only the last job is asked: it
-    /// listed everything the route had then, so a route run daily costs the same on day 365.
-    async fn earlier_records(
+    /// What earlier jobs on this job's route landed of these source ids of source
+    /// `source_index`, every album of each (see [`Landing`]).
+    async fn landings(
         &self,
         job: &JobId,
         source_index: usize,
         ids: &[String],
-    ) -> Result<Vec<MediaItem>>;
-    /// For the pending units `first..=last`: where the last earlier job of the same owner and
-    /// spec (the same route) landed the very same item record (so the same revision) under the
-    /// same container and name. A re-run settles these without reading them again
-    /// when the destination still holds them.
-    async fn earlier_landings(
-        &self,
-        job: &JobId,
-        first: i64,
-        last: i64,
-    ) -> Result<Vec<EarlierLanding>>;
+    ) -> Result<Vec<Landing>>;
+    /// The names that earlier jobs on this job's route landed in the container `key`: a new
+    /// unit there takes another name.
+    async fn landed_names(&self, job: &JobId, key: &str) -> Result<Vec<String>>;
+    /// How many items earlier jobs on this job's route landed in the album container `key`
+    /// and its parts (`key#2`, …): new items join after them.
+    async fn landed_count(&self, job: &JobId, key: &str) -> Result<u64>;
     /// With a `fence` (a worker's part of a queued job), writes only while that claim holds
     /// the part, and fails with [`EngineError::LostPart`] otherwise, writing nothing. `None`
     /// for a run of one process.

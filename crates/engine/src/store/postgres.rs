@@ -177,7 +177,12 @@ impl Dialect for Postgres {
         let mut size = Vec::with_capacity(page.units.len());
         let mut state = Vec::with_capacity(page.units.len());
         let mut reason = Vec::with_capacity(page.units.len());
+        let mut container = Vec::with_capacity(page.units.len());
+        let mut placed_name = Vec::with_capacity(page.units.len());
         for unit in page.units {
+            let (key, name) = unit.place.unzip();
+            container.push(key);
+            placed_name.push(name);
             seq.push(unit.seq);
             source_id.push(unit.source_id);
             album_id.push(unit.album_id);
@@ -200,10 +205,14 @@ impl Dialect for Postgres {
             }
         }
         sqlx::query(
-            "INSERT INTO units (job_id, seq, source_index, source_id, album_id, kind, file_name, record, size, state, reason)
-             SELECT $1, u.seq, $2, u.source_id, u.album_id, u.kind, u.file_name, u.record, u.size, u.state, u.reason
-             FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[])
-               AS u(seq, source_id, album_id, kind, file_name, record, size, state, reason)
+            "INSERT INTO units (job_id, seq, source_index, source_id, album_id, kind, file_name, record,
+                                size, state, reason, container, name)
+             SELECT $1, u.seq, $2, u.source_id, u.album_id, u.kind, u.file_name, u.record, u.size,
+                    u.state, u.reason, u.container, u.name
+             FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                         $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[])
+               AS u(seq, source_id, album_id, kind, file_name, record, size, state, reason,
+                    container, name)
              ON CONFLICT DO NOTHING",
         )
         .bind(page.job)
@@ -217,6 +226,8 @@ impl Dialect for Postgres {
         .bind(size)
         .bind(state)
         .bind(reason)
+        .bind(container)
+        .bind(placed_name)
         .execute(&mut **tx)
         .await?;
         Ok(())

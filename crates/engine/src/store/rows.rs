@@ -4,11 +4,11 @@
 
 use std::str::FromStr;
 
-use ferry_core::{Album, Container, MediaItem, MediaKind, Skipped};
+use ferry_core::{Album, Container, MediaKind, Skipped};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Group, Siblings, Unit, UnitState};
+use super::{Group, ListedUnit, Siblings, Unit, UnitState};
 use crate::job::{Job, JobState};
 use crate::report::{Counts, Failure};
 use crate::{EngineError, Result};
@@ -231,6 +231,12 @@ pub(super) fn counts(rows: Vec<CountRecord>) -> Counts {
                 counts.done += n;
                 counts.bytes += bytes;
             }
+            // Counted on the job, not journalled as units: see the `landings` table.
+            None if row.state == "unchanged" => {
+                counts.done += n;
+                counts.bytes += bytes;
+                counts.unchanged += n;
+            }
             Some(UnitState::Skipped) => counts.skipped += n,
             Some(UnitState::Failed) => counts.failed += n,
             _ => counts.pending += n,
@@ -260,44 +266,46 @@ pub(super) struct NewUnit<'a> {
     pub source_id: &'a str,
     pub album_id: &'a str,
     /// Listed media: (kind, file name, JSON record, size). `None` for a skipped entry.
-    pub media: Option<(MediaKind, &'a str, String, Option<i64>)>,
+    pub media: Option<(MediaKind, &'a str, &'a str, Option<i64>)>,
+    /// The container key and name an earlier job on the route gave it.
+    pub place: Option<(&'a str, &'a str)>,
     /// Why a skipped entry was skipped.
     pub reason: Option<&'a str>,
 }
 
-/// The units of one listed page, numbered on from `last_seq`: an item goes to each of its
-/// albums (or to none), then the skipped entries follow.
+/// The units of one listed page, numbered on from `last_seq`, then the skipped entries.
 pub(super) fn page_units<'a>(
     last_seq: i64,
-    items: &'a [MediaItem],
+    listed: &'a [ListedUnit<'a>],
     skipped: &'a [Skipped],
-) -> Result<Vec<NewUnit<'a>>> {
+) -> Vec<NewUnit<'a>> {
     let mut seq = last_seq;
-    let mut units = Vec::with_capacity(items.len() + skipped.len());
-    for item in items {
-        let record = serde_json::to_string(item)?;
+    let mut units = Vec::with_capacity(listed.len() + skipped.len());
+    for unit in listed {
+        let item = unit.item;
         // The motion half of a live photo is placed with the photos, next to its still.
         let kind = if item.live_photo_of.is_some() {
             MediaKind::Photo
         } else {
             item.kind
         };
-        let size = item.size.map(|s| s as i64);
-        let albums: Vec<&str> = if item.albums.is_empty() {
-            vec![""]
-        } else {
-            item.albums.iter().map(String::as_str).collect()
-        };
-        for album in albums {
-            seq += 1;
-            units.push(NewUnit {
-                seq,
-                source_id: &item.id,
-                album_id: album,
-                media: Some((kind, &item.file_name, record.clone(), size)),
-                reason: None,
-            });
-        }
+        seq += 1;
+        units.push(NewUnit {
+            seq,
+            source_id: &item.id,
+            album_id: unit.album_id,
+            media: Some((
+                kind,
+                &item.file_name,
+                &unit.record,
+                item.size.map(|s| s as i64),
+            )),
+            place: unit
+                .place
+                .as_ref()
+                .map(|p| (p.container.as_str(), p.name.as_str())),
+            reason: None,
+        });
     }
     for entry in skipped {
         seq += 1;
@@ -306,10 +314,11 @@ pub(super) fn page_units<'a>(
             source_id: &entry.id,
             album_id: "",
             media: None,
+            place: None,
             reason: Some(&entry.reason),
         });
     }
-    Ok(units)
+    units
 }
 
 /// The journal's JSON form of a [`Container`] (core keeps its types free of storage concerns).
@@ -357,16 +366,4 @@ pub(super) fn job_states(rows: Vec<(String, i64)>) -> Result<Vec<(JobState, u64)
             Ok((state, u64::try_from(n).unwrap_or(0)))
         })
         .collect()
-}
-
-/// One record per source id (an item in several albums has a unit, and its record, in each).
-pub(super) fn newest_records(found: Vec<(String, String)>) -> Result<Vec<MediaItem>> {
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for (id, record) in found {
-        if seen.insert(id) {
-            out.push(serde_json::from_str(&record)?);
-        }
-    }
-    Ok(out)
 }

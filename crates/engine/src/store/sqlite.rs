@@ -176,6 +176,7 @@ impl Dialect for Sqlite {
                     }
                     None => (None, None, None, None),
                 };
+                let (container, name) = unit.place.unzip();
                 serde_json::json!([
                     unit.seq,
                     unit.source_id,
@@ -186,13 +187,17 @@ impl Dialect for Sqlite {
                     size,
                     if kind.is_some() { "pending" } else { "skipped" },
                     unit.reason,
+                    container,
+                    name,
                 ])
             })
             .collect();
         sqlx::query(
-            "INSERT INTO units (job_id, seq, source_index, source_id, album_id, kind, file_name, record, size, state, reason)
+            "INSERT INTO units (job_id, seq, source_index, source_id, album_id, kind, file_name, record,
+                                size, state, reason, container, name)
              SELECT ?1, u.value ->> 0, ?2, u.value ->> 1, u.value ->> 2, u.value ->> 3, u.value ->> 4,
-                    u.value ->> 5, u.value ->> 6, u.value ->> 7, u.value ->> 8
+                    u.value ->> 5, u.value ->> 6, u.value ->> 7, u.value ->> 8, u.value ->> 9,
+                    u.value ->> 10
              FROM json_each(?3) AS u WHERE true ON CONFLICT DO NOTHING",
         )
         .bind(page.job)
