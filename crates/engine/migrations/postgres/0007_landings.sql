@@ -1,4 +1,5 @@
--- What every route has put on its destination, carried from job to job.
+-- What every route has put on its destination, carried from job to job. (One file for both
+-- databases: the SQLite folder links to it.)
 --
 -- A route is one owner's one transfer: the same sources, destination and options (a job's
 -- spec). When a job ends, each item it landed is remembered here under its route, replacing
