@@ -134,12 +134,22 @@ fn plain_line(p: &Progress, elapsed: Duration) -> String {
 pub fn print_report(report: &Report, spec: &JobSpec) {
     let c = &report.counts;
     let took = Duration::from_secs_f64(report.duration_secs);
-    let rate = c.bytes as f64 / report.duration_secs.max(0.001);
+    // Items an earlier job on the route moved and that are unchanged cost no transfer.
+    let moved = c.bytes.saturating_sub(c.unchanged_bytes);
+    let rate = moved as f64 / report.duration_secs.max(0.001);
     println!("Job {}: {}", report.job_id, report.outcome());
     println!(
-        "  {} items: {} done, {} skipped, {} failed{}",
+        "  {} items: {} done{}, {} skipped, {} failed{}",
         c.total,
         c.done,
+        if c.unchanged > 0 {
+            format!(
+                " ({} unchanged since an earlier run, not sent again)",
+                c.unchanged
+            )
+        } else {
+            String::new()
+        },
         c.skipped,
         c.failed,
         if c.pending > 0 {
@@ -150,7 +160,7 @@ pub fn print_report(report: &Report, spec: &JobSpec) {
     );
     println!(
         "  {} in {} ({}/s this run)",
-        HumanBytes(c.bytes),
+        HumanBytes(moved),
         HumanDuration(took),
         HumanBytes(rate as u64)
     );

@@ -16,6 +16,8 @@ pub struct Counts {
     /// Of the items done, those an earlier job on the same route had landed and that were
     /// found unchanged at both ends: not read or sent again.
     pub unchanged: u64,
+    /// Bytes of the unchanged items (part of `bytes`).
+    pub unchanged_bytes: u64,
     /// Bytes of the items done.
     pub bytes: u64,
     /// Bytes of every item, as listed or moved.

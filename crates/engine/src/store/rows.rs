@@ -236,6 +236,7 @@ pub(super) fn counts(rows: Vec<CountRecord>) -> Counts {
                 counts.done += n;
                 counts.bytes += bytes;
                 counts.unchanged += n;
+                counts.unchanged_bytes += bytes;
             }
             Some(UnitState::Skipped) => counts.skipped += n,
             Some(UnitState::Failed) => counts.failed += n,
