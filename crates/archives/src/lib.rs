@@ -28,7 +28,7 @@ pub use limits::{BoundedReader, Budget, Limits};
 pub use source::{ArchiveSource, SourceOptions};
 pub use vfs::{ArchiveFs, FileEntry, PartError};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Why an export could not be read at all.
@@ -40,6 +40,43 @@ pub enum ReadError {
     Html(String),
     #[error("{0}")]
     Unrecognised(String),
+}
+
+/// Whether a folder could hold an export at all, judged from names alone (no file is opened
+/// or `stat`ed): every export ferry recognises has JSON or HTML files, zip parts at its top,
+/// or a Google Photos folder. A folder of photos answers `false` after one pass of `readdir`,
+/// sparing [`ArchiveFs::open`]'s walk, which reads every file's size (a tenth of a re-run's
+/// time). An unreadable folder answers `true`: the full check then says what is wrong.
+pub fn may_be_export(folder: &Path) -> bool {
+    let mut folders = vec![(folder.to_path_buf(), true)];
+    while let Some((dir, top)) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return true;
+        };
+        for entry in entries {
+            let Ok(entry) = entry else {
+                return true;
+            };
+            let Ok(kind) = entry.file_type() else {
+                return true;
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let lower = name.to_ascii_lowercase();
+            if kind.is_dir() {
+                if takeout::is_root_name(&name) {
+                    return true;
+                }
+                folders.push((entry.path(), false));
+            } else if lower.ends_with(".json")
+                || lower.ends_with(".html")
+                || lower.ends_with(".htm")
+                || top && vfs::is_zip_name(Path::new(&name))
+            {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Recognises what the parts hold (trying ferry's own archive first, then each service).
@@ -149,4 +186,34 @@ pub enum Refusal {
          bytes in two): which copy is genuine cannot be told, so every copy is left out"
     )]
     DuplicatePath,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_folders_with_export_names_may_be_exports() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("2019/Summer")).unwrap();
+        std::fs::write(root.join("2019/Summer/a.jpg"), b"x").unwrap();
+        std::fs::write(root.join("notes.txt"), b"x").unwrap();
+        // A zip inside a folder is a file like any other; only zip parts at the top count.
+        std::fs::write(root.join("2019/old.zip"), b"x").unwrap();
+        assert!(!may_be_export(root));
+
+        for (path, what) in [
+            ("2019/Summer/a.jpg.supplemental-metadata.json", "a sidecar"),
+            ("messages/inbox/x/message_1.HTML", "an HTML page"),
+            ("takeout-001.zip", "a zip part"),
+            ("Takeout/Google Photos/b.jpg", "a Google Photos folder"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, b"x").unwrap();
+            assert!(may_be_export(dir.path()), "{what}");
+        }
+    }
 }

@@ -216,6 +216,9 @@ async fn holds_export(folder: &Path) -> Result<bool> {
     let folder = folder.to_path_buf();
     let shown = folder.display().to_string();
     let found = tokio::task::spawn_blocking(move || {
+        if !ferry_archives::may_be_export(&folder) {
+            return Ok(false);
+        }
         let Ok(fs) = ferry_archives::ArchiveFs::open(&[folder], ferry_archives::Limits::default())
         else {
             return Ok(false);

@@ -38,6 +38,7 @@ use crate::vfs::ArchiveFs;
 
 use json::{AlbumMeta, Kind, Sidecar};
 pub use matcher::{Rule, SidecarName, live_photo_of, match_sidecar, nfc};
+pub use names::is_root_name;
 
 /// How many JSON files detection reads at most to recognise a tree by content.
 const DETECT_READS: usize = 64;
