@@ -32,7 +32,8 @@ mod client;
 mod destination;
 mod error;
 mod pacer;
-pub mod service;
+mod service;
+pub use service::SERVICE;
 mod upload;
 
 pub use destination::{
