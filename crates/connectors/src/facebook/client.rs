@@ -445,48 +445,36 @@ pub struct Paging {
     pub next: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct AlbumNode {
-    #[serde(default)]
     pub id: String,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub created_time: Option<String>,
-    #[serde(default)]
     pub place: Option<PlaceNode>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct PhotoNode {
-    #[serde(default)]
     pub id: String,
     /// The caption.
-    #[serde(default)]
     pub name: Option<String>,
     /// The renditions, each a signed link.
-    #[serde(default)]
     pub images: Vec<ImageNode>,
-    #[serde(default)]
     pub created_time: Option<String>,
     /// When the person says it was taken (set when back-dating a post).
-    #[serde(default)]
     pub backdated_time: Option<String>,
-    #[serde(default)]
     pub place: Option<PlaceNode>,
-    #[serde(default)]
     pub album: Option<IdRef>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct ImageNode {
-    #[serde(default)]
     pub width: Option<u64>,
-    #[serde(default)]
     pub height: Option<u64>,
-    #[serde(default)]
     pub source: Option<String>,
 }
 
@@ -512,36 +500,29 @@ pub fn largest(images: &[ImageNode]) -> Option<&ImageNode> {
         })
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct VideoNode {
-    #[serde(default)]
     pub id: String,
-    #[serde(default)]
     pub title: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub created_time: Option<String>,
-    #[serde(default)]
     pub place: Option<PlaceNode>,
     /// The MP4 as a signed link.
-    #[serde(default)]
     pub source: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct PlaceNode {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub location: Option<PlaceLocation>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct PlaceLocation {
-    #[serde(default)]
     pub latitude: Option<f64>,
-    #[serde(default)]
     pub longitude: Option<f64>,
 }
 

@@ -41,11 +41,9 @@ pub struct Album {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct AlbumPage {
-    #[serde(default)]
     pub albums: Vec<Album>,
-    #[serde(default)]
     pub next_page_token: Option<String>,
 }
 
@@ -58,11 +56,9 @@ pub struct MediaItem {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct MediaPage {
-    #[serde(default)]
     pub media_items: Vec<MediaItem>,
-    #[serde(default)]
     pub next_page_token: Option<String>,
 }
 
@@ -96,23 +92,19 @@ pub struct BatchCreateResponse {
     pub new_media_item_results: Vec<NewMediaItemResult>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct NewMediaItemResult {
-    #[serde(default)]
     pub upload_token: String,
-    #[serde(default)]
     pub status: Option<Status>,
-    #[serde(default)]
     pub media_item: Option<MediaItem>,
 }
 
 /// A google.rpc `Status`; `code` absent means OK.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Status {
-    #[serde(default)]
     pub code: Option<i64>,
-    #[serde(default)]
     pub message: String,
 }
 

@@ -9,10 +9,10 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use ferry_core::{Error, Result};
+use ferry_core::Result;
 
 use super::error;
-use crate::http::{self, Failure};
+use crate::http::{self, Answer};
 use crate::service::Session;
 
 /// Who the account is (`GET /api/v2/user`).
@@ -71,12 +71,10 @@ struct Files {
 }
 
 /// A public link (`POST /api/v2/mounts/{m}/links`).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Link {
-    #[serde(default)]
     pub url: Option<String>,
-    #[serde(default)]
     pub short_url: Option<String>,
 }
 
@@ -95,12 +93,6 @@ struct FileMove<'a> {
 #[derive(Serialize)]
 struct LinkCreate<'a> {
     path: &'a str,
-}
-
-/// An answer: success, or a failure whose status the caller said it handles.
-pub enum Answer {
-    Done(Response),
-    Refused(Failure),
 }
 
 /// What creating a folder did.
@@ -161,36 +153,15 @@ impl Client {
     }
 
     /// Sends a request that can be rebuilt; the statuses in `handled` come back as
-    /// [`Answer::Refused`], other failures as errors. A refused token is refreshed once and
-    /// the request sent again (as `http::send` does).
+    /// [`Answer::Refused`], other failures as errors.
     async fn call(
         &self,
         what: &str,
         build: impl Fn() -> RequestBuilder,
         handled: &[StatusCode],
     ) -> Result<Answer> {
-        let auth = &self.session.auth;
-        let mut refreshed = false;
-        loop {
-            let (request, used) = auth.apply(build()).await?;
-            let response = request.send().await.map_err(|e| http::transport(what, e))?;
-            if response.status().is_success() {
-                return Ok(Answer::Done(response));
-            }
-            let failure = Failure::read(response).await;
-            if failure.status == StatusCode::UNAUTHORIZED {
-                if !refreshed && auth.can_refresh() {
-                    auth.refresh(&used).await?;
-                    refreshed = true;
-                    continue;
-                }
-                return Err(auth.expired(what));
-            }
-            if handled.contains(&failure.status) {
-                return Ok(Answer::Refused(failure));
-            }
-            return Err(error::map(what, &failure));
-        }
+        let map = |failure| error::map(what, &failure);
+        http::call(&self.session.auth, what, build, handled, map).await
     }
 
     /// Sends a request that cannot be rebuilt (a streaming upload), like `http::send_once`.
@@ -200,26 +171,8 @@ impl Client {
         request: RequestBuilder,
         handled: &[StatusCode],
     ) -> Result<Answer> {
-        let auth = &self.session.auth;
-        let (request, used) = auth.apply(request).await?;
-        let response = request.send().await.map_err(|e| http::transport(what, e))?;
-        if response.status().is_success() {
-            return Ok(Answer::Done(response));
-        }
-        let failure = Failure::read(response).await;
-        if failure.status == StatusCode::UNAUTHORIZED {
-            if auth.can_refresh() {
-                auth.refresh(&used).await?;
-                return Err(Error::Retryable(format!(
-                    "{what}: the access token had expired; refreshed, sending again"
-                )));
-            }
-            return Err(auth.expired(what));
-        }
-        if handled.contains(&failure.status) {
-            return Ok(Answer::Refused(failure));
-        }
-        Err(error::map(what, &failure))
+        let map = |failure| error::map(what, &failure);
+        http::call_once(&self.session.auth, what, request, handled, map).await
     }
 
     /// A call whose every failure is an error.
