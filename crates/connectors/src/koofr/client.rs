@@ -95,23 +95,14 @@ struct LinkCreate<'a> {
     path: &'a str,
 }
 
-/// What creating a folder did.
+/// What a write that makes a name (a new folder, a moved file) did.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Folder {
-    Created,
-    /// Something already has that name (409; 400 on the older v2 routes): maybe the
-    /// folder, maybe a file; the caller looks.
-    Taken,
-    ParentMissing,
-}
-
-/// What a move did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Moved {
+pub enum Placed {
     Done,
-    /// The target name is taken (409; 400 on the older v2 routes): the caller looks.
+    /// Something already has that name (409; 400 on the older v2 routes): maybe what was
+    /// meant, maybe not; the caller looks.
     Taken,
-    /// The file or the target folder is gone (404).
+    /// A folder on the way, or the file moved, is gone (404).
     Missing,
 }
 
@@ -226,27 +217,18 @@ impl Client {
         }
     }
 
-    pub async fn create_folder(&self, mount: &str, parent: &str, name: &str) -> Result<Folder> {
+    pub async fn create_folder(&self, mount: &str, parent: &str, name: &str) -> Result<Placed> {
         let what = format!("creating folder {name} in {parent} on Koofr");
         let url = self.files(mount, "folder");
         let body = FolderCreate { name };
-        let build = || {
+        self.place(&what, || {
             self.session
                 .http
                 .post(&url)
                 .query(&[("path", parent)])
                 .json(&body)
-        };
-        let handled = [
-            StatusCode::CONFLICT,
-            StatusCode::BAD_REQUEST,
-            StatusCode::NOT_FOUND,
-        ];
-        Ok(match self.call(&what, build, &handled).await? {
-            Answer::Done(_) => Folder::Created,
-            Answer::Refused(f) if f.status == StatusCode::NOT_FOUND => Folder::ParentMissing,
-            Answer::Refused(_) => Folder::Taken,
         })
+        .await
     }
 
     /// Removes a file or folder; `false` when it was already gone.
@@ -261,29 +243,35 @@ impl Client {
     }
 
     /// Moves (renames) `from` to `to` in the same mount; never replaces.
-    pub async fn move_to(&self, mount: &str, from: &str, to: &str) -> Result<Moved> {
+    pub async fn move_to(&self, mount: &str, from: &str, to: &str) -> Result<Placed> {
         let what = format!("placing {to} on Koofr");
         let url = self.files(mount, "move");
         let body = FileMove {
             to_mount_id: mount,
             to_path: to,
         };
-        let build = || {
+        self.place(&what, || {
             self.session
                 .http
                 .put(&url)
                 .query(&[("path", from)])
                 .json(&body)
-        };
+        })
+        .await
+    }
+
+    /// Sends a write that makes a name, which Koofr refuses with 409 (400 on the older v2
+    /// routes) when the name is taken and 404 when something on the way is gone.
+    async fn place(&self, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Placed> {
         let handled = [
             StatusCode::CONFLICT,
             StatusCode::BAD_REQUEST,
             StatusCode::NOT_FOUND,
         ];
-        Ok(match self.call(&what, build, &handled).await? {
-            Answer::Done(_) => Moved::Done,
-            Answer::Refused(f) if f.status == StatusCode::NOT_FOUND => Moved::Missing,
-            Answer::Refused(_) => Moved::Taken,
+        Ok(match self.call(what, build, &handled).await? {
+            Answer::Done(_) => Placed::Done,
+            Answer::Refused(f) if f.status == StatusCode::NOT_FOUND => Placed::Missing,
+            Answer::Refused(_) => Placed::Taken,
         })
     }
 
