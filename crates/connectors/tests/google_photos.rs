@@ -23,8 +23,13 @@ fn tuning() -> Tuning {
         chunk_size: 512 << 10,
         pacer_step: Duration::from_millis(20),
         pacer_ceiling: Duration::from_millis(200),
-        commit_attempts: 5,
-        commit_backoff: Duration::from_millis(10),
+        commit_retry: ferry_core::RetryPolicy {
+            max_attempts: 5,
+            max_rate_limited: 20,
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(100),
+            max_wait: None,
+        },
     }
 }
 

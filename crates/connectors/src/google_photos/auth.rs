@@ -6,10 +6,9 @@
 
 use serde::Deserialize;
 
-use ferry_core::{Error, Result};
+use ferry_core::{Error, Pacer, Result};
 
 use super::client::Client;
-use super::pacer::Pacer;
 use crate::auth::Auth;
 use crate::config::ServiceConfig;
 use crate::http;

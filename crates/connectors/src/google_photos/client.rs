@@ -5,7 +5,6 @@
 //! [`Pacer`] and report each answer to it; reads are not paced, and are tried again in place
 //! after a passing fault.
 
-use std::time::Duration;
 
 use bytes::Bytes;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
@@ -14,10 +13,9 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use ferry_core::{Error, Result};
+use ferry_core::{Error, Pacer, Result};
 
 use super::error;
-use super::pacer::Pacer;
 use crate::http;
 use crate::service::Session;
 
@@ -537,11 +535,6 @@ async fn upload_token(what: &str, response: Response) -> Result<String> {
 fn origin(url: &str) -> Option<String> {
     let url = url::Url::parse(url).ok()?;
     Some(url.origin().ascii_serialization())
-}
-
-/// How long to wait before retrying a call that failed for a passing reason.
-pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    base.saturating_mul(1 << attempt.min(6))
 }
 
 #[cfg(test)]

@@ -31,7 +31,6 @@ pub mod auth;
 mod client;
 mod destination;
 mod error;
-mod pacer;
 mod service;
 pub use service::SERVICE;
 mod upload;
