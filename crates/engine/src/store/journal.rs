@@ -8,7 +8,7 @@ use super::rows::{
     self, AlbumRecord, CONNECTION_COLUMNS, ContainerRecord, CountRecord, FailureRecord,
     GroupRecord, JOB_COLUMNS, JobRecord, SiblingRecord, UNIT_COLUMNS, UnitRecord, now,
 };
-use super::sql::{Dialect, Exec, Page, SqlStore, Tx, args};
+use super::sql::{Arg, Dialect, Exec, Page, Sql, SqlStore, args};
 use super::{
     ConnectionRow, EarlierLanding, Fence, Group, Outcome, Siblings, StagedRow, Store, Unit,
 };
@@ -16,21 +16,26 @@ use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::report::{Counts, Failure};
 use crate::{EngineError, Result};
 
-/// Records a container of a job, unless it is recorded already.
-async fn add_container<S: Exec>(
+/// Records a container of a job (unless it is recorded already) and moves units into it
+/// with `update`, in one write transaction.
+async fn fill_container<S: Exec>(
     store: &S,
-    tx: &mut Tx<S::Db>,
     job: &JobId,
     key: &str,
     container: &Container,
+    update: impl Into<Sql> + Send,
+    args: &[Arg<'_>],
 ) -> Result<()> {
+    let mut tx = store.write().await?;
     store
         .run(
-            Some(tx),
+            Some(&mut tx),
             "INSERT INTO containers (job_id, key, spec) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             args![job, key, &rows::container_json(container)?],
         )
         .await?;
+    store.run(Some(&mut tx), update, args).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -194,10 +199,11 @@ where
         key: &str,
         container: &Container,
     ) -> Result<()> {
-        let mut tx = self.write().await?;
-        add_container(self, &mut tx, job, key, container).await?;
-        self.run(
-            Some(&mut tx),
+        fill_container(
+            self,
+            job,
+            key,
+            container,
             "UPDATE units SET container = $1
              WHERE job_id = $2 AND source_index = $3 AND album_id = $4 AND kind = $5",
             args![
@@ -208,9 +214,7 @@ where
                 group.kind.as_str()
             ],
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn container_units(&self, job: &JobId, key: &str) -> Result<Vec<i64>> {
@@ -231,19 +235,18 @@ where
         key: &str,
         container: &Container,
     ) -> Result<()> {
-        let mut tx = self.write().await?;
-        add_container(self, &mut tx, job, key, container).await?;
-        self.run(
-            Some(&mut tx),
+        fill_container(
+            self,
+            job,
+            key,
+            container,
             format!(
                 "UPDATE units SET container = $1 WHERE job_id = $2 AND seq {}",
                 DB::any(3)
             ),
             args![key, job, seqs],
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn containers(&self, job: &JobId) -> Result<Vec<(String, Container, Option<String>)>> {
