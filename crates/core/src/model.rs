@@ -132,6 +132,17 @@ pub enum MediaKind {
 }
 
 impl MediaKind {
+    /// A photo for an `image/…` MIME type, a video for `video/…`, else `None`.
+    pub fn of_mime(mime: &str) -> Option<MediaKind> {
+        if mime.starts_with("image/") {
+            Some(MediaKind::Photo)
+        } else if mime.starts_with("video/") {
+            Some(MediaKind::Video)
+        } else {
+            None
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             MediaKind::Photo => "photo",
@@ -557,7 +568,10 @@ mod tests {
             created: None,
             location: None,
         };
-        assert!(scope.admits(&Record::Album(album.clone())), "albums go with media");
+        assert!(
+            scope.admits(&Record::Album(album.clone())),
+            "albums go with media"
+        );
         scope.types = [DataType::Posts].into();
         assert!(!scope.admits(&Record::Album(album)));
         assert!(!scope.admits(&Record::Media(photo(2_000))));
