@@ -114,17 +114,8 @@ impl Catalogue {
 /// MIME type, or `None`. Exports name files without extensions and with wrong ones (a `.HEIC`
 /// holding a JPEG), so the extension is only a fallback for content `infer` does not know.
 pub fn sniff(head: &[u8], file_name: &str) -> Option<(MediaKind, String)> {
-    let kind_of = |mime: &str| {
-        if mime.starts_with("image/") {
-            Some(MediaKind::Photo)
-        } else if mime.starts_with("video/") {
-            Some(MediaKind::Video)
-        } else {
-            None
-        }
-    };
     if let Some(found) = infer::get(head) {
-        return kind_of(found.mime_type()).map(|k| (k, found.mime_type().to_owned()));
+        return MediaKind::of_mime(found.mime_type()).map(|k| (k, found.mime_type().to_owned()));
     }
     let ext = file_name.rsplit_once('.')?.1.to_ascii_lowercase();
     let mime = match ext.as_str() {
@@ -139,7 +130,7 @@ pub fn sniff(head: &[u8], file_name: &str) -> Option<(MediaKind, String)> {
         "3gp" => "video/3gpp",
         _ => return None,
     };
-    kind_of(mime).map(|k| (k, mime.to_owned()))
+    MediaKind::of_mime(mime).map(|k| (k, mime.to_owned()))
 }
 
 /// Collects into a vector of exactly the items' size. `collect` over a filter starts at four

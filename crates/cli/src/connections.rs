@@ -7,15 +7,16 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use ferry_connectors::auth::Secret;
+use ferry_connectors::registry::{self, SERVICES};
 use ferry_connectors::service::{
-    ConnectMethod, ConnectOption, Credential, SERVICES, ServiceKind, Settings, Values,
+    ConnectMethod, ConnectOption, Credential, Service, Settings, Values,
 };
 use ferry_endpoints::{Connections, validate_name};
 
 #[derive(Args)]
 pub struct ConnectArgs {
-    #[arg(value_parser = parse_kind, help = ServiceKind::names().join(", "))]
-    pub service: ServiceKind,
+    #[arg(value_parser = parse_service, help = registry::names().join(", "))]
+    pub service: &'static Service,
     /// The name to use it by (`NAME:` in `ferry transfer`); defaults to the service's name.
     #[arg(long)]
     pub name: Option<String>,
@@ -26,11 +27,11 @@ pub struct ConnectArgs {
     pub no_browser: bool,
 }
 
-fn parse_kind(text: &str) -> Result<ServiceKind, String> {
-    ServiceKind::from_name(text).ok_or_else(|| {
+fn parse_service(text: &str) -> Result<&'static Service, String> {
+    registry::named(text).ok_or_else(|| {
         format!(
             "unknown service '{text}' (known: {})",
-            ServiceKind::names().join(", ")
+            registry::names().join(", ")
         )
     })
 }
@@ -53,13 +54,18 @@ impl ConnectOptions {
 
 /// Every option that is a flag (not one from the environment), once, with the services
 /// that declare it, in registry order.
-fn flag_options() -> Vec<(&'static ConnectOption, Vec<(ServiceKind, &'static str)>)> {
-    let mut flags: Vec<(&'static ConnectOption, Vec<(ServiceKind, &'static str)>)> = Vec::new();
-    for service in SERVICES {
-        let info = service.info();
-        for method in info.methods {
+fn flag_options() -> Vec<(
+    &'static ConnectOption,
+    Vec<(&'static Service, &'static str)>,
+)> {
+    let mut flags: Vec<(
+        &'static ConnectOption,
+        Vec<(&'static Service, &'static str)>,
+    )> = Vec::new();
+    for &service in SERVICES {
+        for method in service.methods {
             for option in method.options.iter().filter(|o| o.env.is_none()) {
-                let by = (info.kind, option.help);
+                let by = (service, option.help);
                 match flags.iter_mut().find(|(o, _)| o.key == option.key) {
                     Some((_, services)) => {
                         if !services.iter().any(|(k, _)| *k == by.0) {
@@ -105,12 +111,12 @@ impl clap::Args for ConnectOptions {
                 ""
             };
             let help = if services.iter().all(|(_, h)| *h == first) {
-                let names: Vec<&str> = services.iter().map(|(k, _)| k.name()).collect();
+                let names: Vec<&str> = services.iter().map(|(s, _)| s.name).collect();
                 format!("{} ({})", first.trim_end_matches('.'), names.join(", "))
             } else {
                 services
                     .iter()
-                    .map(|(k, h)| format!("{k}: {h}"))
+                    .map(|(s, h)| format!("{s}: {h}"))
                     .collect::<Vec<_>>()
                     .join(" ")
             };
@@ -124,7 +130,6 @@ impl clap::Args for ConnectOptions {
         }
         let from_env: Vec<String> = SERVICES
             .iter()
-            .map(|s| s.info())
             .flat_map(|s| s.methods.iter().map(move |m| (s, m)))
             .flat_map(|(s, m)| m.options.iter().map(move |o| (s, o)))
             .filter_map(|(s, o)| {
@@ -150,31 +155,34 @@ pub const LOCAL: &str = "";
 
 /// Connects an account and stores it.
 pub async fn connect(connections: &Connections, args: ConnectArgs) -> Result<()> {
-    let kind = args.service;
-    let name = args.name.clone().unwrap_or_else(|| kind.name().to_string());
+    let service = args.service;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| service.name.to_string());
     validate_name(&name)?;
     if let Some(row) = connections
         .list(LOCAL)
         .await?
         .iter()
         .find(|r| r.name == name)
-        && row.service != kind.name()
+        && row.service != service.name
     {
         bail!(
             "a {} connection named '{name}' exists already; choose another --name or `ferry disconnect {name}` first",
             row.service
         );
     }
-    let (settings, secret) = credentials(connections, kind, &name, &args).await?;
+    let (settings, secret) = credentials(connections, service, &name, &args).await?;
     let saved = connections
-        .save(LOCAL, &name, kind, settings, &secret)
+        .save(LOCAL, &name, service, settings, &secret)
         .await?;
     let verb = if saved.reconnected {
         "reconnected"
     } else {
         "connected"
     };
-    println!("{verb} {name}: {} ({})", kind.title(), saved.account);
+    println!("{verb} {name}: {} ({})", service.title, saved.account);
     Ok(())
 }
 
@@ -212,11 +220,11 @@ fn flag_list(keys: &[&str]) -> String {
 /// first of its methods that they fit), else its browser flow.
 async fn credentials(
     connections: &Connections,
-    kind: ServiceKind,
+    service: &'static Service,
     name: &str,
     args: &ConnectArgs,
 ) -> Result<(Settings, Secret)> {
-    let methods = kind.methods();
+    let methods = service.methods;
     let given = &args.options.0;
     let ways = || methods.iter().map(usage).collect::<Vec<_>>().join("; or ");
     let foreign: Vec<&str> = given
@@ -231,7 +239,7 @@ async fn credentials(
     if !foreign.is_empty() {
         let verb = if foreign.len() == 1 { "is" } else { "are" };
         bail!(
-            "{} {verb} not for {kind} connections; {kind} takes {}",
+            "{} {verb} not for {service} connections; {service} takes {}",
             flag_list(&foreign),
             ways()
         );
@@ -240,20 +248,20 @@ async fn credentials(
         && let Some(method) = methods.iter().find(|m| m.is_oauth())
     {
         let pkce = matches!(method.credential, Credential::OAuth { pkce: true });
-        let secret = authorize(connections, kind, name, pkce, args.no_browser).await?;
+        let secret = authorize(connections, service, name, pkce, args.no_browser).await?;
         return Ok((Settings::default(), secret));
     }
     let method = methods
         .iter()
         .filter(|m| !m.is_oauth())
         .find(|m| given.keys().all(|k| m.option(k).is_some()))
-        .ok_or_else(|| anyhow!("these flags do not go together; {kind} takes {}", ways()))?;
+        .ok_or_else(|| anyhow!("these flags do not go together; {service} takes {}", ways()))?;
     if method
         .options
         .iter()
         .any(|o| o.required && o.env.is_none() && !given.contains_key(o.key))
     {
-        bail!("{kind} needs {}", usage(method));
+        bail!("{service} needs {}", usage(method));
     }
     let mut values = Values::new();
     for option in method.options {
@@ -281,23 +289,23 @@ async fn credentials(
 /// The browser flow: a loopback redirect, PKCE where the service takes it.
 async fn authorize(
     connections: &Connections,
-    kind: ServiceKind,
+    service: &'static Service,
     name: &str,
     pkce: bool,
     no_browser: bool,
 ) -> Result<Secret> {
-    let config = connections.config()?.service(kind);
-    let app = kind
-        .oauth(config)
-        .ok_or_else(|| anyhow!("{} has no OAuth flow", kind.title()))?;
+    let config = connections.config()?.service(service);
+    let app = service
+        .oauth_app(config)
+        .ok_or_else(|| anyhow!("{} has no OAuth flow", service.title))?;
     debug_assert_eq!(
         app.pkce, pkce,
-        "{kind}: the declared method and the app disagree"
+        "{service}: the declared method and the app disagree"
     );
     let pending = app.begin(config).await?;
     eprintln!(
         "Authorize ferry to use your {} account ({name}) in a browser:",
-        kind.title()
+        service.title
     );
     // The URL alone on its line, on stdout, so that scripts and tests can read it.
     println!("{}", pending.url);

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use ferry_connectors::config::Config;
-use ferry_connectors::service::ServiceKind;
+use ferry_connectors::{dropbox, facebook};
 use ferry_core::Scope;
 use ferry_engine::{JobSpec, LayoutOptions};
 use ferry_sandbox::SandboxOptions;
@@ -43,15 +43,15 @@ pub async fn run(dir: &Path, keep: bool, run: &RunArgs) -> Result<u8> {
     let config = Config::parse(&sandbox.ferry_toml(), None)?;
     let ferry = crate::open_ferry(dir, Ok(config), None).await?;
     let creds = sandbox.credentials();
-    for (kind, name, access, refresh) in [
+    for (service, name, access, refresh) in [
         (
-            ServiceKind::Facebook,
+            &facebook::SERVICE,
             FACEBOOK,
             &creds.facebook.access_token,
             &creds.facebook.refresh_token,
         ),
         (
-            ServiceKind::Dropbox,
+            &dropbox::SERVICE,
             DROPBOX,
             &creds.dropbox.access_token,
             &creds.dropbox.refresh_token,
@@ -60,7 +60,7 @@ pub async fn run(dir: &Path, keep: bool, run: &RunArgs) -> Result<u8> {
         crate::connections::connect(
             &ferry.connections,
             ConnectArgs {
-                service: kind,
+                service,
                 name: Some(name.into()),
                 options: match refresh {
                     Some(refresh) => {

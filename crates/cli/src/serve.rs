@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use ferry_connectors::config::Config;
-use ferry_connectors::service::ServiceKind;
+use ferry_connectors::registry::SERVICES;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -26,9 +26,9 @@ pub struct ServeArgs {
 
 /// Whether any service has a real OAuth app (a client id) configured.
 fn has_oauth_app(config: &Config) -> bool {
-    ServiceKind::all().any(|kind| {
-        let service = config.service(kind);
-        service.client_id.is_some() && kind.oauth(service).is_some()
+    SERVICES.iter().any(|&service| {
+        let config = config.service(service);
+        config.client_id.is_some() && service.oauth_app(config).is_some()
     })
 }
 

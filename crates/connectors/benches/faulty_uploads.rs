@@ -21,7 +21,7 @@ use ferry_connectors::auth::Secret;
 use ferry_connectors::config::Config;
 use ferry_connectors::dropbox::DropboxDestination;
 use ferry_connectors::google_photos::GooglePhotosDestination;
-use ferry_connectors::service::{ServiceKind, Session, Settings};
+use ferry_connectors::service::{Service as Connector, Session, Settings};
 use ferry_core::{Container, Content, Destination, MediaItem, MediaKind, Staged, Target};
 use ferry_sandbox::faults::FaultConfig;
 use ferry_sandbox::{Sandbox, SandboxOptions, Service};
@@ -52,7 +52,10 @@ fn main() {
             })
             .await
             .expect("the sandbox starts");
-            for kind in [ServiceKind::Dropbox, ServiceKind::GooglePhotos] {
+            for kind in [
+                &ferry_connectors::dropbox::SERVICE,
+                &ferry_connectors::google_photos::SERVICE,
+            ] {
                 rows.push(run(&sb, kind, mib, seed).await);
             }
             sb.shutdown().await;
@@ -82,19 +85,17 @@ fn main() {
 }
 
 /// Uploads one video of `mib` MiB under faults and commits it; returns its table row.
-async fn run(sb: &Sandbox, kind: ServiceKind, mib: usize, seed: u64) -> String {
-    let service = match kind {
-        ServiceKind::Dropbox => Service::Dropbox,
+async fn run(sb: &Sandbox, kind: &'static Connector, mib: usize, seed: u64) -> String {
+    let service = match kind.name {
+        "dropbox" => Service::Dropbox,
         _ => Service::GooglePhotos,
     };
-    let dest: Box<dyn Destination> = match kind {
-        ServiceKind::Dropbox => {
-            Box::new(DropboxDestination::new(session(sb, kind), vec![]).unwrap())
-        }
+    let dest: Box<dyn Destination> = match kind.name {
+        "dropbox" => Box::new(DropboxDestination::new(session(sb, kind), vec![]).unwrap()),
         _ => Box::new(GooglePhotosDestination::new(session(sb, kind)).unwrap()),
     };
-    let container = match kind {
-        ServiceKind::Dropbox => Container::Folder(vec!["Video Transfer".into()]),
+    let container = match kind.name {
+        "dropbox" => Container::Folder(vec!["Video Transfer".into()]),
         _ => Container::Library,
     };
     let container = dest.ensure_container(&container).await.unwrap();
@@ -138,8 +139,8 @@ async fn run(sb: &Sandbox, kind: ServiceKind, mib: usize, seed: u64) -> String {
     sb.set_faults(service, FaultConfig::default());
     let after = requests(sb, service);
     let (sent, faults) = (after.0 - before.0, after.1 - before.1);
-    let name = match kind {
-        ServiceKind::Dropbox => "Dropbox",
+    let name = match kind.name {
+        "dropbox" => "Dropbox",
         _ => "Google Photos",
     };
     let uploaded = match uploaded {
@@ -166,23 +167,15 @@ async fn run(sb: &Sandbox, kind: ServiceKind, mib: usize, seed: u64) -> String {
 }
 
 /// A session of the sandbox's seeded account, with the default retry policy.
-fn session(sb: &Sandbox, kind: ServiceKind) -> Session {
+fn session(sb: &Sandbox, kind: &'static Connector) -> Session {
     let creds = sb.credentials();
-    let creds = match kind {
-        ServiceKind::Dropbox => creds.dropbox,
+    let creds = match kind.name {
+        "dropbox" => creds.dropbox,
         _ => creds.google_photos,
     };
     let config = Config::parse(&sb.ferry_toml(), None).unwrap();
     let secret = Secret::tokens(creds.access_token, creds.refresh_token, None);
-    Session::new(
-        kind,
-        kind.name(),
-        &config,
-        Settings::default(),
-        &secret,
-        None,
-    )
-    .unwrap()
+    Session::new(kind, kind.name, &config, Settings::default(), &secret, None).unwrap()
 }
 
 /// The video's bytes, streamed in pieces of 1 MiB: piece `i` is a pattern seeded by `i`.

@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::service::ServiceKind;
+use crate::registry;
+use crate::service::Service;
 
 /// The configuration of every service.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
-    services: BTreeMap<ServiceKind, ServiceConfig>,
+    services: BTreeMap<&'static Service, ServiceConfig>,
     /// Where it was read from, for messages.
     pub path: Option<PathBuf>,
 }
@@ -28,21 +29,21 @@ pub struct Config {
 /// One service's app credentials and endpoint base URLs.
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
-    pub kind: ServiceKind,
+    pub service: &'static Service,
     pub client_id: Option<String>,
     pub client_secret: Option<SecretString>,
     urls: BTreeMap<&'static str, String>,
 }
 
 impl ServiceConfig {
-    fn defaults(kind: ServiceKind) -> ServiceConfig {
-        let urls = kind
-            .url_keys()
+    fn defaults(service: &'static Service) -> ServiceConfig {
+        let urls = service
+            .url_keys
             .iter()
             .map(|(key, default)| (*key, default.to_string()))
             .collect();
         ServiceConfig {
-            kind,
+            service,
             client_id: None,
             client_secret: None,
             urls,
@@ -54,7 +55,7 @@ impl ServiceConfig {
     pub fn url(&self, key: &str) -> &str {
         match self.urls.get(key) {
             Some(url) => url.trim_end_matches('/'),
-            None => panic!("{} has no {key}", self.kind),
+            None => panic!("{} has no {key}", self.service),
         }
     }
 
@@ -64,8 +65,8 @@ impl ServiceConfig {
             .as_deref()
             .ok_or_else(|| ConfigError(format!(
                 "no OAuth client_id for {kind}: set client_id under [services.{kind}] in ferry.toml, or {env}",
-                kind = self.kind,
-                env = env_name(self.kind, "client_id"),
+                kind = self.service,
+                env = env_name(self.service, "client_id"),
             )))
     }
 }
@@ -88,10 +89,10 @@ struct File {
 }
 
 /// The environment variable for a service's key.
-pub fn env_name(kind: ServiceKind, key: &str) -> String {
+pub fn env_name(service: &Service, key: &str) -> String {
     format!(
         "FERRY_{}_{}",
-        kind.name().to_uppercase().replace('-', "_"),
+        service.name.to_uppercase().replace('-', "_"),
         key.to_uppercase()
     )
 }
@@ -99,8 +100,9 @@ pub fn env_name(kind: ServiceKind, key: &str) -> String {
 impl Config {
     /// Defaults only: the real services, no app credentials.
     pub fn defaults() -> Config {
-        let services = ServiceKind::all()
-            .map(|k| (k, ServiceConfig::defaults(k)))
+        let services = registry::SERVICES
+            .iter()
+            .map(|&s| (s, ServiceConfig::defaults(s)))
             .collect();
         Config {
             services,
@@ -133,15 +135,15 @@ impl Config {
             .map_err(|e| ConfigError(format!("{origin}: {}", one_line(&e.to_string()))))?;
         let mut config = Config::defaults();
         for (name, values) in file.services {
-            let kind = ServiceKind::from_name(&name).ok_or_else(|| {
+            let service = registry::named(&name).ok_or_else(|| {
                 ConfigError(format!(
                     "{origin}: unknown service [services.{name}] (known: {})",
-                    ServiceKind::names().join(", ")
+                    registry::names().join(", ")
                 ))
             })?;
             for (key, value) in values {
                 config
-                    .set(kind, &key, value)
+                    .set(service, &key, value)
                     .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
             }
         }
@@ -150,50 +152,52 @@ impl Config {
 
     /// Overrides from the environment (`lookup` is `std::env::var` outside tests).
     pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
-        for kind in ServiceKind::all() {
+        for &service in registry::SERVICES {
             let keys: Vec<&str> = ["client_id", "client_secret"]
                 .into_iter()
-                .chain(kind.url_keys().iter().map(|(k, _)| *k))
+                .chain(service.url_keys.iter().map(|(k, _)| *k))
                 .collect();
             for key in keys {
-                if let Some(value) = lookup(&env_name(kind, key)).filter(|v| !v.is_empty()) {
+                if let Some(value) = lookup(&env_name(service, key)).filter(|v| !v.is_empty()) {
                     // Keys come from the fixed list, so this cannot fail.
-                    let _ = self.set(kind, key, value);
+                    let _ = self.set(service, key, value);
                 }
             }
         }
     }
 
-    fn set(&mut self, kind: ServiceKind, key: &str, value: String) -> Result<(), String> {
-        let service = self
+    fn set(&mut self, service: &'static Service, key: &str, value: String) -> Result<(), String> {
+        let values = self
             .services
-            .entry(kind)
-            .or_insert_with(|| ServiceConfig::defaults(kind));
+            .entry(service)
+            .or_insert_with(|| ServiceConfig::defaults(service));
         match key {
-            "client_id" => service.client_id = Some(value),
-            "client_secret" => service.client_secret = Some(SecretString::from(value)),
+            "client_id" => values.client_id = Some(value),
+            "client_secret" => values.client_secret = Some(SecretString::from(value)),
             _ => {
-                let Some((fixed, _)) = kind.url_keys().iter().find(|(k, _)| *k == key) else {
+                let Some((fixed, _)) = service.url_keys.iter().find(|(k, _)| *k == key) else {
                     let mut known = vec!["client_id", "client_secret"];
-                    known.extend(kind.url_keys().iter().map(|(k, _)| *k));
+                    known.extend(service.url_keys.iter().map(|(k, _)| *k));
                     return Err(format!(
-                        "unknown key {key} in [services.{kind}] (known: {})",
+                        "unknown key {key} in [services.{service}] (known: {})",
                         known.join(", ")
                     ));
                 };
                 let parsed = url::Url::parse(&value)
-                    .map_err(|e| format!("[services.{kind}] {key} = {value:?}: {e}"))?;
+                    .map_err(|e| format!("[services.{service}] {key} = {value:?}: {e}"))?;
                 if !matches!(parsed.scheme(), "http" | "https") {
-                    return Err(format!("[services.{kind}] {key}: only http and https URLs"));
+                    return Err(format!(
+                        "[services.{service}] {key}: only http and https URLs"
+                    ));
                 }
-                service.urls.insert(fixed, value);
+                values.urls.insert(fixed, value);
             }
         }
         Ok(())
     }
 
-    pub fn service(&self, kind: ServiceKind) -> &ServiceConfig {
-        &self.services[&kind]
+    pub fn service(&self, service: &'static Service) -> &ServiceConfig {
+        &self.services[service]
     }
 }
 
@@ -209,11 +213,13 @@ mod tests {
     fn defaults_are_the_real_services() {
         let config = Config::defaults();
         assert_eq!(
-            config.service(ServiceKind::Dropbox).url("api_url"),
+            config.service(&crate::dropbox::SERVICE).url("api_url"),
             "https://api.dropboxapi.com"
         );
         assert_eq!(
-            config.service(ServiceKind::GooglePhotos).url("token_url"),
+            config
+                .service(&crate::google_photos::SERVICE)
+                .url("token_url"),
             "https://oauth2.googleapis.com"
         );
     }
@@ -228,7 +234,7 @@ mod tests {
         config.apply_env(|name| {
             (name == "FERRY_GOOGLE_PHOTOS_CLIENT_ID").then(|| "from-env".to_string())
         });
-        let google = config.service(ServiceKind::GooglePhotos);
+        let google = config.service(&crate::google_photos::SERVICE);
         assert_eq!(google.client_id.as_deref(), Some("from-env"));
         assert_eq!(google.url("api_url"), "http://127.0.0.1:9/google/photos");
     }
@@ -247,11 +253,11 @@ mod tests {
     #[test]
     fn env_names_follow_the_rule() {
         assert_eq!(
-            env_name(ServiceKind::GooglePhotos, "token_url"),
+            env_name(&crate::google_photos::SERVICE, "token_url"),
             "FERRY_GOOGLE_PHOTOS_TOKEN_URL"
         );
         assert_eq!(
-            env_name(ServiceKind::Dropbox, "client_id"),
+            env_name(&crate::dropbox::SERVICE, "client_id"),
             "FERRY_DROPBOX_CLIENT_ID"
         );
     }

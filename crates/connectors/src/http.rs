@@ -125,6 +125,13 @@ pub fn transport(what: &str, err: reqwest::Error) -> Error {
     Error::Retryable(format!("{what}: {message}"))
 }
 
+/// An answer: success, or a failure whose status the caller said it handles (a folder that
+/// is there already, a file that is gone).
+pub enum Answer {
+    Done(Response),
+    Refused(Failure),
+}
+
 /// Sends a request that can be rebuilt, with credentials; when the service answers 401 the
 /// access token is refreshed once and the request sent again. Any other non-success answer is
 /// handed to `map`, the service's own error mapping.
@@ -134,12 +141,26 @@ pub async fn send(
     build: impl Fn() -> RequestBuilder,
     map: impl Fn(Failure) -> Error,
 ) -> Result<Response> {
+    match call(auth, what, build, &[], &map).await? {
+        Answer::Done(response) => Ok(response),
+        Answer::Refused(failure) => Err(map(failure)),
+    }
+}
+
+/// [`send`], except that the statuses in `handled` come back as [`Answer::Refused`].
+pub async fn call(
+    auth: &Auth,
+    what: &str,
+    build: impl Fn() -> RequestBuilder,
+    handled: &[StatusCode],
+    map: impl Fn(Failure) -> Error,
+) -> Result<Answer> {
     let mut refreshed = false;
     loop {
         let (request, used) = auth.apply(build()).await?;
         let response = request.send().await.map_err(|e| transport(what, e))?;
         if response.status().is_success() {
-            return Ok(response);
+            return Ok(Answer::Done(response));
         }
         let failure = Failure::read(response).await;
         if failure.status == StatusCode::UNAUTHORIZED && !refreshed && auth.can_refresh() {
@@ -147,10 +168,7 @@ pub async fn send(
             refreshed = true;
             continue;
         }
-        if failure.status == StatusCode::UNAUTHORIZED {
-            return Err(auth.expired(what));
-        }
-        return Err(map(failure));
+        return refused(auth, what, failure, handled, map);
     }
 }
 
@@ -162,20 +180,49 @@ pub async fn send_once(
     request: RequestBuilder,
     map: impl Fn(Failure) -> Error,
 ) -> Result<Response> {
+    match call_once(auth, what, request, &[], &map).await? {
+        Answer::Done(response) => Ok(response),
+        Answer::Refused(failure) => Err(map(failure)),
+    }
+}
+
+/// [`send_once`], except that the statuses in `handled` come back as [`Answer::Refused`].
+pub async fn call_once(
+    auth: &Auth,
+    what: &str,
+    request: RequestBuilder,
+    handled: &[StatusCode],
+    map: impl Fn(Failure) -> Error,
+) -> Result<Answer> {
     let (request, used) = auth.apply(request).await?;
     let response = request.send().await.map_err(|e| transport(what, e))?;
     if response.status().is_success() {
-        return Ok(response);
+        return Ok(Answer::Done(response));
     }
     let failure = Failure::read(response).await;
+    if failure.status == StatusCode::UNAUTHORIZED && auth.can_refresh() {
+        auth.refresh(&used).await?;
+        return Err(Error::Retryable(format!(
+            "{what}: the access token had expired; refreshed, sending again"
+        )));
+    }
+    refused(auth, what, failure, handled, map)
+}
+
+/// A failure that was not refreshed away: expired credentials, a handled status, or the
+/// service's own error.
+fn refused(
+    auth: &Auth,
+    what: &str,
+    failure: Failure,
+    handled: &[StatusCode],
+    map: impl Fn(Failure) -> Error,
+) -> Result<Answer> {
     if failure.status == StatusCode::UNAUTHORIZED {
-        if auth.can_refresh() {
-            auth.refresh(&used).await?;
-            return Err(Error::Retryable(format!(
-                "{what}: the access token had expired; refreshed, sending again"
-            )));
-        }
         return Err(auth.expired(what));
+    }
+    if handled.contains(&failure.status) {
+        return Ok(Answer::Refused(failure));
     }
     Err(map(failure))
 }

@@ -6,8 +6,9 @@
 //! OAuth app, who the account is, revoking) and `error.rs` (its errors onto the taxonomy).
 //! What they share is here: [`http`] (sending with credentials, error mapping), [`auth`]
 //! (tokens that refresh themselves), [`oauth`] (connecting an account), [`config`]
-//! (`ferry.toml`), [`service`] (which module serves which service) and [`file_store`] (the kit
-//! the destinations of named files in folders are built on: folder, WebDAV, Koofr, S3).
+//! (`ferry.toml`), [`service`] (what a service declares about itself), [`registry`] (every
+//! service) and [`file_store`] (the kit the destinations of named files in folders are built
+//! on: folder, WebDAV, Koofr, S3).
 
 pub mod auth;
 pub mod config;
@@ -15,11 +16,17 @@ pub mod file_store;
 pub mod folder;
 pub mod http;
 pub mod oauth;
+pub mod registry;
 pub mod service;
 
-pub mod dropbox;
-pub mod facebook;
-pub mod google_photos;
-pub mod koofr;
-pub mod s3;
-pub mod webdav;
+/// Declares each service's module (its own folder) and lists its `SERVICE` in
+/// [`registry::SERVICES`], in the order people are offered them.
+macro_rules! services {
+    ($($name:ident),+ $(,)?) => {
+        $(pub mod $name;)+
+        const LISTED: &[&service::Service] = &[$(&$name::SERVICE),+];
+    };
+}
+
+// Adding a service is its folder, its name here, and its tests (docs/architecture.md).
+services![facebook, dropbox, koofr, google_photos, webdav, s3];

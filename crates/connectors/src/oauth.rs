@@ -22,12 +22,12 @@ use ferry_core::{Error, Result};
 
 use crate::auth::{OAuthHttpError, Secret, oauth_client};
 use crate::config::ServiceConfig;
-use crate::service::ServiceKind;
+use crate::service::Service;
 
 /// What is particular about a service's OAuth app.
 #[derive(Clone, Debug)]
 pub struct OAuthApp {
-    pub kind: ServiceKind,
+    pub service: &'static Service,
     /// The full authorization endpoint (base URL + documented path).
     pub authorize_url: String,
     /// The full token endpoint.
@@ -84,7 +84,7 @@ impl OAuthApp {
             .require_client_id()
             .map_err(|e| Error::permanent(e.to_string()))?;
         let bad = |what: &str, e: &dyn std::fmt::Display| {
-            Error::permanent(format!("{} {what}: {e}", self.kind))
+            Error::permanent(format!("{} {what}: {e}", self.service))
         };
         let mut client = BasicClient::new(ClientId::new(client_id.to_string()))
             .set_auth_type(AuthType::RequestBody)
@@ -158,7 +158,7 @@ impl OAuthApp {
         code: String,
         verifier: Option<String>,
     ) -> Result<Secret> {
-        if let Some(exchange) = self.kind.service().info().exchange {
+        if let Some(exchange) = self.service.exchange {
             return exchange(http, config, redirect_uri, &code).await;
         }
         let verifier = verifier.map(PkceCodeVerifier::new);

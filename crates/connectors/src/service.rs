@@ -1,11 +1,13 @@
-//! The service registry: [`SERVICES`] lists every service ferry connects to, one line each,
-//! and each service declares itself in its own folder (`<service>/service.rs`) by
-//! implementing [`Service`]: its name and title, its `ferry.toml` keys, how an account is
-//! connected ([`ConnectMethod`]s and their [`ConnectOption`]s, from which both `ferry
-//! connect`'s flags and the web app's connect forms are made), how a connection opens as a
-//! source or a destination, who the account is, and revoking.
+//! What a service is, as data: a [`Service`] is one service's entry in the registry
+//! ([`crate::registry::SERVICES`]), declared in its own folder (`<service>/service.rs`): its
+//! name and title, its `ferry.toml` keys, how an account is connected ([`ConnectMethod`]s and
+//! their [`ConnectOption`]s, from which both `ferry connect`'s flags and the web app's connect
+//! forms are made), how a connection opens as a source or a destination, who the account is,
+//! and revoking. `&'static Service` is also what says "which service" everywhere: it compares,
+//! orders and prints by its name.
 //!
-//! Nothing else matches on a service: the CLI, the server and the engine go through here.
+//! The logic every service shares is written here once ([`Session`]); nothing matches on a
+//! service.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,102 +21,10 @@ use ferry_core::{Destination, Error, Result, Source};
 use crate::auth::{Auth, Bearer, Refresher, Secret, TokenSaver};
 use crate::config::{Config, ServiceConfig};
 use crate::oauth::OAuthApp;
-use crate::{dropbox, facebook, google_photos, koofr, s3, webdav};
 
-/// Every service, in the order people are offered them. Adding a service is one line here
-/// (and its own folder; see docs/architecture.md, "Adding a service").
-pub static SERVICES: &[&dyn Service] = &[
-    &facebook::service::Facebook,
-    &dropbox::service::Dropbox,
-    &koofr::service::Koofr,
-    &google_photos::service::GooglePhotos,
-    &webdav::service::Webdav,
-    &s3::service::S3,
-];
-
-/// The services' identifiers: what the journal, `ferry.toml` and connections store (by
-/// [`ServiceKind::name`]). Only an identifier: what a service does is its [`Service`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServiceKind {
-    Facebook,
-    Dropbox,
-    Koofr,
-    GooglePhotos,
-    Webdav,
-    S3,
-}
-
-impl ServiceKind {
-    /// The service's declaration in [`SERVICES`].
-    pub fn service(self) -> &'static dyn Service {
-        SERVICES
-            .iter()
-            .copied()
-            .find(|s| s.info().kind == self)
-            .unwrap_or_else(|| panic!("{self:?} is not in SERVICES"))
-    }
-
-    /// Every kind, in [`SERVICES`] order.
-    pub fn all() -> impl Iterator<Item = ServiceKind> {
-        SERVICES.iter().map(|s| s.info().kind)
-    }
-
-    /// The name used on the command line, in `ferry.toml` and in the journal.
-    pub fn name(self) -> &'static str {
-        self.service().info().name
-    }
-
-    pub fn from_name(name: &str) -> Option<ServiceKind> {
-        SERVICES
-            .iter()
-            .find(|s| s.info().name == name)
-            .map(|s| s.info().kind)
-    }
-
-    pub fn names() -> Vec<&'static str> {
-        SERVICES.iter().map(|s| s.info().name).collect()
-    }
-
-    /// A person-facing name ("Google Photos").
-    pub fn title(self) -> &'static str {
-        self.service().info().title
-    }
-
-    /// The fixed endpoint keys of `[services.<name>]` and their defaults (the real services).
-    pub fn url_keys(self) -> &'static [(&'static str, &'static str)] {
-        self.service().info().url_keys
-    }
-
-    pub fn is_source(self) -> bool {
-        self.service().info().source
-    }
-
-    pub fn is_destination(self) -> bool {
-        !self.is_source()
-    }
-
-    /// How an account is connected, in order of preference.
-    pub fn methods(self) -> &'static [ConnectMethod] {
-        self.service().info().methods
-    }
-
-    /// The OAuth app of a service that connects through OAuth.
-    pub fn oauth(self, config: &ServiceConfig) -> Option<OAuthApp> {
-        self.service().info().oauth.map(|app| app(config))
-    }
-}
-
-impl fmt::Display for ServiceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// What a service is, as data: its [`Service`] impl returns it from `info`.
-#[derive(Debug)]
-pub struct ServiceInfo {
-    pub kind: ServiceKind,
+/// One service, as data. Each service declares one `static` of it in its folder, listed in
+/// [`crate::registry::SERVICES`].
+pub struct Service {
     /// The name used on the command line, in `ferry.toml` and in the journal (`google-photos`).
     pub name: &'static str,
     /// A person-facing name ("Google Photos").
@@ -123,8 +33,6 @@ pub struct ServiceInfo {
     pub url_keys: &'static [(&'static str, &'static str)],
     /// How an account is connected, in order of preference.
     pub methods: &'static [ConnectMethod],
-    /// Photos come from it (a source); otherwise copies go to it (a destination).
-    pub source: bool,
     /// The OAuth app, for a service with an [`Credential::OAuth`] method.
     pub oauth: Option<fn(&ServiceConfig) -> OAuthApp>,
     /// Who a connection is (an e-mail address or a name), checking that it works.
@@ -134,7 +42,22 @@ pub struct ServiceInfo {
     /// The service's own OAuth code exchange (redirect URI, code), where the standard form
     /// POST does not do.
     pub exchange: Option<Exchange>,
+    /// What a connection opens as: photos come from a source, copies go to a destination.
+    pub opens: Opens,
 }
+
+/// How a connection opens, by role.
+#[derive(Clone, Copy)]
+pub enum Opens {
+    Source(OpenSource),
+    Destination(OpenDestination),
+}
+
+/// Opens a connection as a source, at a path (empty for everything).
+pub type OpenSource = fn(&Session, &str) -> Result<Box<dyn Source>>;
+
+/// Opens a connection as a destination, under a root (checked: no `.` or `..`).
+pub type OpenDestination = fn(&Session, Vec<String>) -> Result<Box<dyn Destination>>;
 
 /// A call to the service for a connection (who is this? revoke).
 pub type SessionCall<T> = for<'a> fn(&'a Session) -> BoxFuture<'a, Result<T>>;
@@ -147,30 +70,106 @@ pub type Exchange = for<'a> fn(
     &'a str,
 ) -> BoxFuture<'a, Result<Secret>>;
 
-/// What a service is and does. Implemented once per service, in its folder.
-pub trait Service: Send + Sync + 'static {
-    fn info(&self) -> &'static ServiceInfo;
-
-    /// The source a connection reads, at `path` (empty for everything).
-    fn open_source(&self, session: &Session, _path: &str) -> Result<Box<dyn Source>> {
-        Err(Error::permanent(format!(
-            "{}: ferry cannot read from {} yet; it is a destination",
-            session.name,
-            self.info().title
-        )))
+impl Service {
+    /// A service of `name` and `title` that opens as `opens`, whose account `account` names;
+    /// the rest is declared with the methods below.
+    pub const fn new(
+        name: &'static str,
+        title: &'static str,
+        opens: Opens,
+        account: SessionCall<String>,
+    ) -> Service {
+        Service {
+            name,
+            title,
+            url_keys: &[],
+            methods: &[],
+            oauth: None,
+            account,
+            revoke: None,
+            exchange: None,
+            opens,
+        }
     }
 
-    /// The destination a connection writes, under `root` (checked: no `.` or `..`).
-    fn open_destination(
-        &self,
-        session: &Session,
-        _root: Vec<String>,
-    ) -> Result<Box<dyn Destination>> {
-        Err(Error::permanent(format!(
-            "{}: ferry cannot write to {}; it is a source",
-            session.name,
-            self.info().title
-        )))
+    /// The `[services.<name>]` endpoint keys and their defaults.
+    pub const fn endpoints(mut self, url_keys: &'static [(&'static str, &'static str)]) -> Service {
+        self.url_keys = url_keys;
+        self
+    }
+
+    /// How an account is connected, in order of preference.
+    pub const fn connect(mut self, methods: &'static [ConnectMethod]) -> Service {
+        self.methods = methods;
+        self
+    }
+
+    /// The OAuth app, for a service with an OAuth method.
+    pub const fn oauth(mut self, app: fn(&ServiceConfig) -> OAuthApp) -> Service {
+        self.oauth = Some(app);
+        self
+    }
+
+    pub const fn revoke(mut self, revoke: SessionCall<()>) -> Service {
+        self.revoke = Some(revoke);
+        self
+    }
+
+    pub const fn exchange(mut self, exchange: Exchange) -> Service {
+        self.exchange = Some(exchange);
+        self
+    }
+
+    pub fn is_source(&self) -> bool {
+        matches!(self.opens, Opens::Source(_))
+    }
+
+    pub fn is_destination(&self) -> bool {
+        !self.is_source()
+    }
+
+    /// The OAuth app of a service that connects through OAuth.
+    pub fn oauth_app(&self, config: &ServiceConfig) -> Option<OAuthApp> {
+        self.oauth.map(|app| app(config))
+    }
+}
+
+// A service is its name: the registry checks that names are unique.
+impl PartialEq for Service {
+    fn eq(&self, other: &Service) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Service {}
+
+impl PartialOrd for Service {
+    fn partial_cmp(&self, other: &Service) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Service {
+    fn cmp(&self, other: &Service) -> std::cmp::Ordering {
+        self.name.cmp(other.name)
+    }
+}
+
+impl std::hash::Hash for Service {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state)
+    }
+}
+
+impl fmt::Debug for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
     }
 }
 
@@ -449,7 +448,7 @@ pub struct Settings {
 /// Everything a service module needs to talk to its service for one connection.
 #[derive(Clone)]
 pub struct Session {
-    pub kind: ServiceKind,
+    pub service: &'static Service,
     /// The connection's name, for messages ("dbx").
     pub name: String,
     pub http: reqwest::Client,
@@ -464,7 +463,7 @@ impl Session {
     /// Builds the credentials of a connection from its unsealed secret: a bearer token that
     /// refreshes itself (and has `saver` store the new one), or Basic with a password.
     pub fn new(
-        kind: ServiceKind,
+        service: &'static Service,
         name: &str,
         config: &Config,
         settings: Settings,
@@ -472,20 +471,20 @@ impl Session {
         saver: Option<Arc<dyn TokenSaver>>,
     ) -> Result<Session> {
         let http = crate::http::client();
-        let service = config.service(kind).clone();
-        let reconnect = format!("reconnect with `ferry connect {kind} --name {name}`");
+        let config = config.service(service).clone();
+        let reconnect = format!("reconnect with `ferry connect {service} --name {name}`");
         let auth = match (&secret.password, &secret.access_token) {
             (Some(password), _) => Auth::Basic {
                 user: settings.user.clone().unwrap_or_default(),
                 password: password.clone().into(),
             },
             (None, Some(_)) => {
-                let refresher = match (kind.oauth(&service), &service.client_id) {
+                let refresher = match (service.oauth_app(&config), &config.client_id) {
                     (Some(app), Some(client_id)) if secret.refresh_token.is_some() => {
                         Some(Refresher {
                             token_url: app.token_url,
                             client_id: client_id.clone(),
-                            client_secret: service.client_secret.clone(),
+                            client_secret: config.client_secret.clone(),
                             http: http.clone(),
                         })
                     }
@@ -496,10 +495,10 @@ impl Session {
             (None, None) => Auth::None,
         };
         Ok(Session {
-            kind,
+            service,
             name: name.to_string(),
             http,
-            config: service,
+            config,
             settings,
             auth,
             retry: ferry_core::RetryPolicy::in_place(),
@@ -508,7 +507,13 @@ impl Session {
 
     /// The source this connection reads, at `path` (empty for everything).
     pub fn source(&self, path: &str) -> Result<Box<dyn Source>> {
-        self.kind.service().open_source(self, path)
+        match self.service.opens {
+            Opens::Source(open) => open(self, path),
+            Opens::Destination(_) => Err(Error::permanent(format!(
+                "{}: ferry cannot read from {} yet; it is a destination",
+                self.name, self.service.title
+            ))),
+        }
     }
 
     /// The destination this connection writes, under `path` (empty for the root).
@@ -524,17 +529,23 @@ impl Session {
                 self.name
             )));
         }
-        self.kind.service().open_destination(self, root)
+        match self.service.opens {
+            Opens::Destination(open) => open(self, root),
+            Opens::Source(_) => Err(Error::permanent(format!(
+                "{}: ferry cannot write to {}; it is a source",
+                self.name, self.service.title
+            ))),
+        }
     }
 
     /// Who this connection is (an e-mail address or a name), checking that it works.
     pub async fn account(&self) -> Result<String> {
-        (self.kind.service().info().account)(self).await
+        (self.service.account)(self).await
     }
 
     /// Revokes the connection's tokens where the service allows it.
     pub async fn revoke(&self) -> Result<()> {
-        match self.kind.service().info().revoke {
+        match self.service.revoke {
             Some(revoke) => revoke(self).await,
             None => Ok(()),
         }
@@ -546,41 +557,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_registry_is_consistent() {
-        let mut names = std::collections::BTreeSet::new();
-        for service in SERVICES {
-            let info = service.info();
-            let kind = info.kind;
-            assert!(names.insert(info.name), "{} twice", info.name);
-            // The identifier's serialized name is the registry's.
-            assert_eq!(
-                serde_json::to_value(kind).unwrap(),
-                serde_json::json!(info.name)
-            );
-            assert_eq!(ServiceKind::from_name(info.name), Some(kind));
-            assert!(!info.methods.is_empty(), "{kind} has no way to connect");
-            // An OAuth method and an OAuth app go together, and agree on PKCE.
-            let config = Config::defaults().service(kind).clone();
-            let app = kind.oauth(&config);
-            let declared = info.methods.iter().find_map(|m| match m.credential {
-                Credential::OAuth { pkce } => Some(pkce),
-                _ => None,
-            });
-            assert_eq!(app.as_ref().map(|a| a.pkce), declared, "{kind}");
-            for method in info.methods {
-                let mut keys = std::collections::BTreeSet::new();
-                for option in method.options {
-                    assert!(keys.insert(option.key), "{kind}: {} twice", option.key);
-                    assert!(option.env.is_none() || option.is_secret());
-                }
-            }
-        }
-        assert_eq!(names.len(), SERVICES.len());
-    }
-
-    #[test]
     fn credentials_follow_the_declared_options() {
-        let webdav = ServiceKind::Webdav.methods()[0];
+        let webdav = crate::webdav::SERVICE.methods[0];
         let flag = |o: &ConnectOption| format!("--{}", o.key);
         let values = |pairs: &[(&str, &str)]| -> Values {
             pairs
@@ -615,7 +593,7 @@ mod tests {
         assert!(err.contains("not in the URL"), "{err}");
         assert!(!err.contains("pw"), "{err}");
 
-        let s3 = ServiceKind::S3.methods()[0];
+        let s3 = crate::s3::SERVICE.methods[0];
         let (settings, _) = s3
             .credentials(
                 &values(&[

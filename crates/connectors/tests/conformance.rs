@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ferry_connectors::folder::FolderDestination;
-use ferry_connectors::service::{ServiceKind, Session};
+use ferry_connectors::service::{Service as Connector, Session};
 use ferry_core::Destination;
 use ferry_sandbox::faults::FaultConfig;
 use ferry_sandbox::{Sandbox, SandboxOptions, Service};
@@ -50,11 +50,11 @@ impl DestinationFixture for FolderFixture {
 struct SandboxFixture {
     sb: Sandbox,
     /// How ferry connects: Dropbox, Koofr, Google Photos, or WebDAV (on the sandbox's Koofr).
-    connect: ServiceKind,
+    connect: &'static Connector,
 }
 
 impl SandboxFixture {
-    async fn new(connect: ServiceKind) -> SandboxFixture {
+    async fn new(connect: &'static Connector) -> SandboxFixture {
         let sb = ferry_sandbox::start(SandboxOptions::default())
             .await
             .unwrap();
@@ -63,9 +63,9 @@ impl SandboxFixture {
 
     /// The emulated service that stores what ferry sends.
     fn service(&self) -> Service {
-        match self.connect {
-            ServiceKind::Dropbox => Service::Dropbox,
-            ServiceKind::GooglePhotos => Service::GooglePhotos,
+        match self.connect.name {
+            "dropbox" => Service::Dropbox,
+            "google-photos" => Service::GooglePhotos,
             _ => Service::Koofr,
         }
     }
@@ -155,9 +155,9 @@ impl DestinationFixture for SandboxFixture {
     }
 
     async fn expire_tokens(&self) -> bool {
-        let service = match self.connect {
-            ServiceKind::Dropbox => "dropbox",
-            ServiceKind::GooglePhotos => "google-photos",
+        let service = match self.connect.name {
+            "dropbox" => "dropbox",
+            "google-photos" => "google-photos",
             _ => return false,
         };
         let url = format!(
@@ -211,7 +211,7 @@ impl Drop for RcloneFixture {
 #[async_trait]
 impl DestinationFixture for RcloneFixture {
     fn destination(&self) -> Arc<dyn Destination> {
-        let mut session = common::session(&self.sb, ServiceKind::Webdav);
+        let mut session = common::session(&self.sb, &ferry_connectors::webdav::SERVICE);
         session.settings.url = Some(self.url.clone());
         session.settings.user = Some("u".into());
         session.auth = ferry_connectors::auth::Auth::Basic {
@@ -268,7 +268,7 @@ impl S3Fixture {
 
     fn session(&self) -> Session {
         Session::new(
-            ServiceKind::S3,
+            &ferry_connectors::s3::SERVICE,
             "s3",
             &ferry_connectors::config::Config::defaults(),
             ferry_connectors::service::Settings {
@@ -313,10 +313,10 @@ impl DestinationFixture for S3Fixture {
 
 destination_conformance! {
     folder => FolderFixture::new(),
-    dropbox => SandboxFixture::new(ServiceKind::Dropbox).await,
-    koofr => SandboxFixture::new(ServiceKind::Koofr).await,
-    google_photos => SandboxFixture::new(ServiceKind::GooglePhotos).await,
-    webdav_koofr => SandboxFixture::new(ServiceKind::Webdav).await,
+    dropbox => SandboxFixture::new(&ferry_connectors::dropbox::SERVICE).await,
+    koofr => SandboxFixture::new(&ferry_connectors::koofr::SERVICE).await,
+    google_photos => SandboxFixture::new(&ferry_connectors::google_photos::SERVICE).await,
+    webdav_koofr => SandboxFixture::new(&ferry_connectors::webdav::SERVICE).await,
     webdav_rclone => RcloneFixture::new().await,
     s3 => S3Fixture::new(),
 }

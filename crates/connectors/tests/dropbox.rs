@@ -11,7 +11,7 @@ use ferry_connectors::auth::Secret;
 use ferry_connectors::dropbox::client::{Client, CommitInfo, header_safe_json};
 use ferry_connectors::dropbox::content_hash::content_hash;
 use ferry_connectors::dropbox::{DropboxDestination, auth};
-use ferry_connectors::service::{ServiceKind, Session, Settings};
+use ferry_connectors::service::{Session, Settings};
 use ferry_core::{
     Container, Content, Destination, Error, ErrorKind, Landed, MediaItem, MediaKind, Staged,
     Target, Timestamp,
@@ -28,7 +28,11 @@ async fn sandbox(options: SandboxOptions) -> Sandbox {
 }
 
 fn destination(sb: &Sandbox) -> DropboxDestination {
-    DropboxDestination::new(common::session(sb, ServiceKind::Dropbox), vec![]).unwrap()
+    DropboxDestination::new(
+        common::session(sb, &ferry_connectors::dropbox::SERVICE),
+        vec![],
+    )
+    .unwrap()
 }
 
 /// Deterministic bytes that differ with `seed`.
@@ -169,7 +173,7 @@ fn content_hash_matches_the_published_vectors() {
 async fn small_files_land_in_unicode_folders_with_their_time() {
     let sb = sandbox(SandboxOptions::default()).await;
     let dest = DropboxDestination::new(
-        common::session(&sb, ServiceKind::Dropbox),
+        common::session(&sb, &ferry_connectors::dropbox::SERVICE),
         vec!["Ferry ✈".into()],
     )
     .unwrap();
@@ -684,7 +688,7 @@ async fn a_short_lived_token_is_refreshed_at_half_its_life() {
     let expires_at = OffsetDateTime::now_utc().unix_timestamp() + 5;
     let secret = Secret::tokens(creds.access_token, creds.refresh_token, Some(expires_at));
     let mut session = Session::new(
-        ServiceKind::Dropbox,
+        &ferry_connectors::dropbox::SERVICE,
         "dropbox",
         &common::config(&sb),
         Settings::default(),
@@ -772,7 +776,7 @@ async fn links_are_made_only_when_asked_and_found_again() {
 #[tokio::test]
 async fn the_account_is_named_and_its_token_revoked() {
     let sb = sandbox(SandboxOptions::default()).await;
-    let session = common::session(&sb, ServiceKind::Dropbox);
+    let session = common::session(&sb, &ferry_connectors::dropbox::SERVICE);
     let who = auth::account(&session).await.unwrap();
     assert!(who.contains('@'), "{who}");
     let app = auth::oauth_app(&session.config);
@@ -789,7 +793,7 @@ async fn a_busy_namespace_is_rate_limiting() {
     let sb = sandbox(SandboxOptions::default()).await;
     // A `Retry-After` past `max_wait` is the engine's to wait (it holds every worker); shorter
     // waits, and the lock without one, are tried again in place until the tries run out.
-    let mut session = common::session(&sb, ServiceKind::Dropbox);
+    let mut session = common::session(&sb, &ferry_connectors::dropbox::SERVICE);
     session.retry.max_wait = Some(Duration::from_secs(1));
     let dest = DropboxDestination::new(session, vec![]).unwrap();
     sb.set_faults(

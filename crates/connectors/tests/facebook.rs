@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use time::macros::format_description;
 
 use ferry_connectors::facebook::{self, FacebookSource, Tuning};
-use ferry_connectors::service::{ServiceKind, Session, Settings};
+use ferry_connectors::service::{Session, Settings};
 use ferry_core::{
     DataType, Error, ErrorKind, MediaItem, MediaKind, Record, Scope, Skipped, Source, Timestamp,
 };
@@ -53,7 +53,7 @@ fn tuning(page_limit: usize) -> Tuning {
 
 fn source(sb: &Sandbox, page_limit: usize) -> FacebookSource {
     FacebookSource::with_tuning(
-        common::session(sb, ServiceKind::Facebook),
+        common::session(sb, &ferry_connectors::facebook::SERVICE),
         tuning(page_limit),
     )
 }
@@ -438,7 +438,7 @@ async fn items_open_through_faults_in_one_call() {
         .collect();
     // No link from the listing is reused: every open fetches the item's node first.
     let source = FacebookSource::with_tuning(
-        common::session(&sb, ServiceKind::Facebook),
+        common::session(&sb, &ferry_connectors::facebook::SERVICE),
         Tuning {
             link_reuse: Duration::ZERO,
             ..tuning(100)
@@ -630,7 +630,7 @@ fn consent_form(html: &str) -> (String, Vec<(String, String)>) {
 async fn the_code_exchange_gives_a_long_lived_token_that_works() {
     let sb = sandbox().await;
     let config = common::config(&sb);
-    let service = config.service(ServiceKind::Facebook);
+    let service = config.service(&ferry_connectors::facebook::SERVICE);
     let app = facebook::auth::oauth_app(service);
     let redirect = "http://127.0.0.1:9/callback";
     let browser = reqwest::Client::builder()
@@ -687,7 +687,7 @@ async fn the_code_exchange_gives_a_long_lived_token_that_works() {
     );
 
     let session = Session::new(
-        ServiceKind::Facebook,
+        &ferry_connectors::facebook::SERVICE,
         "fb",
         &config,
         Settings::default(),
@@ -753,7 +753,7 @@ fn fake_session(graph_url: &str) -> Session {
     .unwrap();
     let secret = ferry_connectors::auth::Secret::tokens("EAAtoken".into(), None, None);
     Session::new(
-        ServiceKind::Facebook,
+        &ferry_connectors::facebook::SERVICE,
         "fb",
         &config,
         Settings::default(),

@@ -10,7 +10,6 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use ferry_connectors::google_photos::{GooglePhotosDestination, Tuning};
-use ferry_connectors::service::ServiceKind;
 use ferry_core::{
     Container, Content, Destination, Error, ErrorKind, Landed, MediaItem, MediaKind, Staged, Target,
 };
@@ -24,8 +23,13 @@ fn tuning() -> Tuning {
         chunk_size: 512 << 10,
         pacer_step: Duration::from_millis(20),
         pacer_ceiling: Duration::from_millis(200),
-        commit_attempts: 5,
-        commit_backoff: Duration::from_millis(10),
+        commit_retry: ferry_core::RetryPolicy {
+            max_attempts: 5,
+            max_rate_limited: 20,
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(100),
+            max_wait: None,
+        },
     }
 }
 
@@ -36,7 +40,7 @@ async fn sandbox() -> Sandbox {
 }
 
 fn destination(sb: &Sandbox) -> GooglePhotosDestination {
-    let session = common::session(sb, ServiceKind::GooglePhotos);
+    let session = common::session(sb, &ferry_connectors::google_photos::SERVICE);
     GooglePhotosDestination::with_tuning(session, tuning()).unwrap()
 }
 
@@ -332,7 +336,7 @@ async fn albums_library_captions_and_no_duplicates_on_a_rerun() {
 
     let account = ferry_connectors::google_photos::auth::account(&common::session(
         &sb,
-        ServiceKind::GooglePhotos,
+        &ferry_connectors::google_photos::SERVICE,
     ))
     .await
     .unwrap();
@@ -486,7 +490,7 @@ async fn faults_leave_each_item_exactly_once() {
 #[tokio::test]
 async fn uploads_go_through_faults_in_one_call() {
     let sb = sandbox().await;
-    let session = common::session(&sb, ServiceKind::GooglePhotos);
+    let session = common::session(&sb, &ferry_connectors::google_photos::SERVICE);
     let tuning = Tuning {
         chunk_size: 256 << 10,
         ..tuning()
@@ -718,7 +722,7 @@ async fn a_deleted_album_is_reported_not_skipped() {
 #[tokio::test]
 async fn revoking_ends_the_grant() {
     let sb = sandbox().await;
-    let session = common::session(&sb, ServiceKind::GooglePhotos);
+    let session = common::session(&sb, &ferry_connectors::google_photos::SERVICE);
     ferry_connectors::google_photos::auth::revoke(&session)
         .await
         .unwrap();
@@ -740,8 +744,9 @@ async fn revoking_ends_the_grant() {
 #[test]
 fn the_oauth_app_asks_for_offline_access_with_pkce() {
     let config = ferry_connectors::config::Config::defaults();
-    let app =
-        ferry_connectors::google_photos::auth::oauth_app(config.service(ServiceKind::GooglePhotos));
+    let app = ferry_connectors::google_photos::auth::oauth_app(
+        config.service(&ferry_connectors::google_photos::SERVICE),
+    );
     assert_eq!(
         app.authorize_url,
         "https://accounts.google.com/o/oauth2/v2/auth"
@@ -838,7 +843,7 @@ async fn a_lost_finalize_answer_is_recovered_by_a_query() {
     .unwrap();
     let secret = ferry_connectors::auth::Secret::tokens("t".into(), None, None);
     let session = ferry_connectors::service::Session::new(
-        ServiceKind::GooglePhotos,
+        &ferry_connectors::google_photos::SERVICE,
         "fake",
         &config,
         Default::default(),
@@ -862,7 +867,7 @@ async fn a_lost_finalize_answer_is_recovered_by_a_query() {
 async fn a_connection_with_the_requested_scopes_can_transfer() {
     let sb = sandbox().await;
     let config = common::config(&sb);
-    let service = config.service(ServiceKind::GooglePhotos);
+    let service = config.service(&ferry_connectors::google_photos::SERVICE);
     let app = ferry_connectors::google_photos::auth::oauth_app(service);
     let pending = app.begin(service).await.unwrap();
     let url = url::Url::parse(&pending.url).unwrap();
@@ -891,7 +896,7 @@ async fn a_connection_with_the_requested_scopes_can_transfer() {
         .unwrap();
     assert!(secret.refresh_token.is_some(), "offline access");
     let session = ferry_connectors::service::Session::new(
-        ServiceKind::GooglePhotos,
+        &ferry_connectors::google_photos::SERVICE,
         "gp",
         &config,
         Default::default(),

@@ -7,7 +7,7 @@ mod common;
 
 use bytes::Bytes;
 use ferry_connectors::auth::Secret;
-use ferry_connectors::service::{ServiceKind, Session, Settings};
+use ferry_connectors::service::{Session, Settings};
 use ferry_core::{
     Container, Content, Destination, ErrorKind, HashingStream, Landed, MediaItem, MediaKind,
     Staged, Target,
@@ -31,7 +31,7 @@ async fn sandbox(options: SandboxOptions) -> Sandbox {
 }
 
 fn destination(sb: &Sandbox, root: &str) -> Box<dyn Destination> {
-    common::session(sb, ServiceKind::Koofr)
+    common::session(sb, &ferry_connectors::koofr::SERVICE)
         .destination(root)
         .unwrap()
 }
@@ -246,7 +246,7 @@ async fn places_files_in_nested_unicode_folders_with_their_time_and_hash() {
     assert_eq!(file(&files(&sb), &landed.id).unwrap()["size"], 0);
 
     // The account behind the connection.
-    let session = common::session(&sb, ServiceKind::Koofr);
+    let session = common::session(&sb, &ferry_connectors::koofr::SERVICE);
     assert_eq!(
         session.account().await.unwrap(),
         sb.credentials().koofr.email
@@ -512,7 +512,7 @@ async fn oauth_tokens_work_and_refresh_when_expired() {
         None,
     );
     let session = Session::new(
-        ServiceKind::Koofr,
+        &ferry_connectors::koofr::SERVICE,
         "koofr-oauth",
         &common::config(&sb),
         Settings::default(),

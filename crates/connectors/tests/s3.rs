@@ -7,7 +7,7 @@ use bytes::Bytes;
 use ferry_connectors::auth::Secret;
 use ferry_connectors::config::Config;
 use ferry_connectors::s3::{PART_SIZE, S3Config};
-use ferry_connectors::service::{ServiceKind, Session, Settings};
+use ferry_connectors::service::{Session, Settings};
 use ferry_core::{Container, Content, ErrorKind, MediaItem, MediaKind, Staged, Target, Timestamp};
 use ferry_testkit::moto::Moto;
 use futures::StreamExt;
@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 fn session(moto: &Moto, bucket: &str, key_id: &str, secret: &str, prefix: Option<&str>) -> Session {
     Session::new(
-        ServiceKind::S3,
+        &ferry_connectors::s3::SERVICE,
         "bucket",
         &Config::defaults(),
         Settings {

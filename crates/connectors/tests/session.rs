@@ -2,7 +2,7 @@
 
 mod common;
 
-use ferry_connectors::service::ServiceKind;
+use ferry_connectors::registry::SERVICES;
 use ferry_sandbox::SandboxOptions;
 
 #[tokio::test]
@@ -10,14 +10,14 @@ async fn every_service_gets_a_session_from_the_sandbox() {
     let sb = ferry_sandbox::start(SandboxOptions::default())
         .await
         .unwrap();
-    for kind in ServiceKind::all() {
+    for &kind in SERVICES {
         let session = common::session(&sb, kind);
-        assert_eq!(session.kind, kind);
+        assert_eq!(session.service, kind);
     }
     let config = common::config(&sb);
     assert!(
         config
-            .service(ServiceKind::Dropbox)
+            .service(&ferry_connectors::dropbox::SERVICE)
             .url("api_url")
             .starts_with(&sb.base_url())
     );

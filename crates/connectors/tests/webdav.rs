@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use ferry_connectors::auth::Secret;
 use ferry_connectors::config::Config;
-use ferry_connectors::service::{ServiceKind, Session, Settings};
+use ferry_connectors::service::{Session, Settings};
 use ferry_core::{
     Container, Content, Destination, ErrorKind, HashingStream, Landed, MediaItem, MediaKind,
     Staged, Target,
@@ -90,9 +90,9 @@ impl Server {
 
     fn session(&self) -> Session {
         match self {
-            Server::Sandbox(sb) => common::session(sb, ServiceKind::Webdav),
+            Server::Sandbox(sb) => common::session(sb, &ferry_connectors::webdav::SERVICE),
             Server::Rclone { url, .. } => Session::new(
-                ServiceKind::Webdav,
+                &ferry_connectors::webdav::SERVICE,
                 "dav",
                 &Config::defaults(),
                 Settings {
@@ -494,7 +494,7 @@ async fn wrong_password_and_missing_url_are_clear_errors() {
         unreachable!()
     };
     let session = Session::new(
-        ServiceKind::Webdav,
+        &ferry_connectors::webdav::SERVICE,
         "dav",
         &Config::defaults(),
         Settings {
@@ -513,7 +513,7 @@ async fn wrong_password_and_missing_url_are_clear_errors() {
     assert_eq!(err.kind(), ErrorKind::AuthExpired, "{err}");
 
     let no_url = Session::new(
-        ServiceKind::Webdav,
+        &ferry_connectors::webdav::SERVICE,
         "nourl",
         &Config::defaults(),
         Settings::default(),

@@ -132,6 +132,17 @@ pub enum MediaKind {
 }
 
 impl MediaKind {
+    /// A photo for an `image/…` MIME type, a video for `video/…`, else `None`.
+    pub fn of_mime(mime: &str) -> Option<MediaKind> {
+        if mime.starts_with("image/") {
+            Some(MediaKind::Photo)
+        } else if mime.starts_with("video/") {
+            Some(MediaKind::Video)
+        } else {
+            None
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             MediaKind::Photo => "photo",
@@ -499,12 +510,72 @@ impl Scope {
         let Some(at) = at else { return true };
         self.since.is_none_or(|s| at.utc >= s.utc) && self.until.is_none_or(|u| at.utc < u.utc)
     }
+
+    /// Whether `record` is asked for: its type is wanted (an album goes with photos or
+    /// videos) and its date is in range (threads, profiles and albums are not dated; media
+    /// by when taken, else uploaded).
+    pub fn admits(&self, record: &Record) -> bool {
+        let (wanted, at) = match record {
+            Record::Album(_) => (
+                self.wants(DataType::Photos) || self.wants(DataType::Videos),
+                None,
+            ),
+            Record::Media(m) => (
+                self.wants(m.kind.data_type()),
+                m.taken.as_ref().or(m.uploaded.as_ref()),
+            ),
+            Record::Post(p) => (self.wants(DataType::Posts), p.created.as_ref()),
+            Record::Comment(c) => (self.wants(DataType::Comments), c.created.as_ref()),
+            Record::Story(s) => (self.wants(DataType::Stories), s.created.as_ref()),
+            Record::Thread(_) => (self.wants(DataType::Messages), None),
+            Record::Message(m) => (self.wants(DataType::Messages), m.sent.as_ref()),
+            Record::Profile(_) => (self.wants(DataType::Profile), None),
+        };
+        wanted && self.in_range(at)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::{datetime, offset};
+
+    #[test]
+    fn a_scope_admits_records_by_type_and_date() {
+        let mut scope = Scope::media();
+        scope.since = Timestamp::from_unix(1_000);
+        let photo = |taken: i64| MediaItem {
+            id: "p".into(),
+            kind: MediaKind::Photo,
+            file_name: "p.jpg".into(),
+            caption: None,
+            mime_type: None,
+            size: None,
+            taken: Timestamp::from_unix(taken),
+            uploaded: None,
+            location: None,
+            albums: Vec::new(),
+            live_photo_of: None,
+            revision: None,
+        };
+        assert!(scope.admits(&Record::Media(photo(2_000))));
+        assert!(!scope.admits(&Record::Media(photo(10))), "before the range");
+        let album = Album {
+            id: "a".into(),
+            title: "A".into(),
+            path: Vec::new(),
+            description: None,
+            created: None,
+            location: None,
+        };
+        assert!(
+            scope.admits(&Record::Album(album.clone())),
+            "albums go with media"
+        );
+        scope.types = [DataType::Posts].into();
+        assert!(!scope.admits(&Record::Album(album)));
+        assert!(!scope.admits(&Record::Media(photo(2_000))));
+    }
 
     #[test]
     fn media_round_trips_with_version_and_offset() {

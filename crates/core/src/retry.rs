@@ -67,45 +67,74 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let mut delays = self.backoff();
-        let (mut failed, mut limited) = (0u32, 0u32);
+        let mut attempts = self.attempts();
         loop {
             let err = match call().await {
                 Ok(value) => return Ok(value),
                 Err(err) => err,
             };
-            let delay = match (&err, err.kind()) {
-                (
-                    Error::RateLimited {
-                        retry_after: Some(after),
-                        ..
-                    },
-                    _,
-                ) if limited + 1 < self.max_rate_limited
-                    && self.max_wait.is_none_or(|longest| *after <= longest) =>
-                {
-                    limited += 1;
-                    *after
-                }
-                (
-                    Error::RateLimited {
-                        retry_after: Some(_),
-                        ..
-                    },
-                    _,
-                ) => return Err(err),
-                (_, ErrorKind::RateLimited) if limited + 1 < self.max_rate_limited => {
-                    limited += 1;
-                    delays.next().unwrap_or(self.max_delay)
-                }
-                (_, ErrorKind::Retryable) if failed + 1 < self.max_attempts => {
-                    failed += 1;
-                    delays.next().unwrap_or(self.max_delay)
-                }
-                _ => return Err(err),
+            let Some(delay) = attempts.after(&err) else {
+                return Err(err);
             };
             tracing::info!("{what} failed, trying again in {delay:?}: {err}");
             tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// The state of one loop that follows this policy, for a loop that is not one call
+    /// ([`run`](Self::run) is built on it).
+    pub fn attempts(&self) -> Attempts<'_> {
+        Attempts {
+            policy: self,
+            delays: Box::new(self.backoff()),
+            failed: 0,
+            limited: 0,
+        }
+    }
+}
+
+/// Where one retry loop stands: how many attempts failed and how many rate limits were
+/// waited out.
+pub struct Attempts<'a> {
+    policy: &'a RetryPolicy,
+    delays: Box<dyn Iterator<Item = Duration> + Send>,
+    failed: u32,
+    limited: u32,
+}
+
+impl Attempts<'_> {
+    /// How long to wait before trying again after `err`; `None` when `err` is final.
+    pub fn after(&mut self, err: &Error) -> Option<Duration> {
+        let policy = self.policy;
+        match (err, err.kind()) {
+            (
+                Error::RateLimited {
+                    retry_after: Some(after),
+                    ..
+                },
+                _,
+            ) if self.limited + 1 < policy.max_rate_limited
+                && policy.max_wait.is_none_or(|longest| *after <= longest) =>
+            {
+                self.limited += 1;
+                Some(*after)
+            }
+            (
+                Error::RateLimited {
+                    retry_after: Some(_),
+                    ..
+                },
+                _,
+            ) => None,
+            (_, ErrorKind::RateLimited) if self.limited + 1 < policy.max_rate_limited => {
+                self.limited += 1;
+                Some(self.delays.next().unwrap_or(policy.max_delay))
+            }
+            (_, ErrorKind::Retryable) if self.failed + 1 < policy.max_attempts => {
+                self.failed += 1;
+                Some(self.delays.next().unwrap_or(policy.max_delay))
+            }
+            _ => None,
         }
     }
 }

@@ -9,7 +9,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use async_trait::async_trait;
 use ferry_connectors::auth::{Secret, TokenSaver};
 use ferry_connectors::config::Config;
-use ferry_connectors::service::{ServiceKind, Session, Settings};
+use ferry_connectors::registry;
+use ferry_connectors::service::{Service, Session, Settings};
 use ferry_engine::{ConnectionRow, Store, Vault};
 
 /// The connections of one journal, with the configuration and the vault to open them.
@@ -77,7 +78,7 @@ impl Connections {
     /// A session for a stored connection; refreshed tokens are saved back, sealed.
     pub async fn session(&self, owner: &str, name: &str) -> Result<Session> {
         let row = self.row(owner, name).await?;
-        let kind = ServiceKind::from_name(&row.service).ok_or_else(|| {
+        let service = registry::named(&row.service).ok_or_else(|| {
             anyhow!(
                 "connection '{name}' is for an unknown service '{}'",
                 row.service
@@ -94,7 +95,7 @@ impl Connections {
             id: row.id.clone(),
         });
         Ok(Session::new(
-            kind,
+            service,
             name,
             self.config()?,
             settings,
@@ -110,25 +111,32 @@ impl Connections {
         &self,
         owner: &str,
         name: &str,
-        kind: ServiceKind,
+        service: &'static Service,
         settings: Settings,
         secret: &Secret,
     ) -> Result<Saved> {
         validate_name(name)?;
         let existing = self.store.connection(owner, name).await?;
         if let Some(row) = &existing
-            && row.service != kind.name()
+            && row.service != service.name
         {
             bail!(
                 "a {} connection named '{name}' exists already; choose another name or disconnect it first",
                 row.service
             );
         }
-        let session = Session::new(kind, name, self.config()?, settings.clone(), secret, None)?;
+        let session = Session::new(
+            service,
+            name,
+            self.config()?,
+            settings.clone(),
+            secret,
+            None,
+        )?;
         let account = session
             .account()
             .await
-            .with_context(|| format!("{} refused the credentials", kind.title()))?;
+            .with_context(|| format!("{} refused the credentials", service.title))?;
         let plain = zeroize::Zeroizing::new(serde_json::to_vec(secret)?);
         if let Some(row) = existing {
             let sealed = self.vault()?.seal(&row.id, &plain)?;
@@ -152,7 +160,7 @@ impl Connections {
                 id,
                 owner: owner.to_string(),
                 name: name.to_string(),
-                service: kind.name().to_string(),
+                service: service.name.to_string(),
                 account: account.clone(),
                 settings: serde_json::to_string(&settings)?,
                 sealed_secret: sealed,
@@ -165,22 +173,22 @@ impl Connections {
         })
     }
 
-    /// A free name for a new connection to `kind`: the service's name, else with a number.
-    pub async fn free_name(&self, owner: &str, kind: ServiceKind) -> Result<String> {
+    /// A free name for a new connection to `service`: the service's name, else with a number.
+    pub async fn free_name(&self, owner: &str, service: &'static Service) -> Result<String> {
         let taken: Vec<String> = self
             .list(owner)
             .await?
             .into_iter()
             .map(|r| r.name)
             .collect();
-        let base = kind.name().to_string();
+        let base = service.name.to_string();
         if !taken.contains(&base) {
             return Ok(base);
         }
         (2..1000)
             .map(|n| format!("{base}-{n}"))
             .find(|name| !taken.contains(name))
-            .ok_or_else(|| anyhow!("too many {} connections", kind.title()))
+            .ok_or_else(|| anyhow!("too many {} connections", service.title))
     }
 
     /// Revokes where the service allows, then deletes. A failure to revoke does not keep the

@@ -21,7 +21,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use ferry_connectors::config::Config;
-use ferry_connectors::service::{ConnectMethod, Credential, Input, ServiceKind, Settings, Values};
+use ferry_connectors::registry::{self, SERVICES};
+use ferry_connectors::service::{ConnectMethod, Credential, Input, Service, Settings, Values};
 use ferry_endpoints::validate_name;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -39,7 +40,7 @@ const MAX_PENDING_PER_ACCOUNT: usize = 8;
 struct PendingConnect {
     account_id: String,
     session_hash: String,
-    kind: ServiceKind,
+    service: &'static Service,
     verifier: Option<Zeroizing<String>>,
     redirect_uri: String,
     /// Where to go once connected (a path in the app).
@@ -142,16 +143,17 @@ impl OfferedMethod {
     }
 }
 
-/// The methods of `kind` that can be used here: OAuth where an app is configured (with no
+/// The methods of `service` that can be used here: OAuth where an app is configured (with no
 /// real app configured, `ferry serve` runs the sandbox and these are its emulators), and
 /// every form; never a pasted token (for scripts).
-fn usable_methods(config: &Config, kind: ServiceKind) -> Vec<&'static ConnectMethod> {
-    let service = config.service(kind);
-    kind.methods()
+fn usable_methods(config: &Config, service: &'static Service) -> Vec<&'static ConnectMethod> {
+    let config = config.service(service);
+    service
+        .methods
         .iter()
         .filter(|m| match m.credential {
             Credential::OAuth { .. } => {
-                service.client_id.is_some() && kind.oauth(service).is_some()
+                config.client_id.is_some() && service.oauth_app(config).is_some()
             }
             Credential::Token => false,
             _ => true,
@@ -164,14 +166,15 @@ pub fn offered(state: &AppState) -> Vec<Offered> {
     let Ok(config) = state.connections().config() else {
         return Vec::new();
     };
-    ServiceKind::all()
-        .filter_map(|kind| {
-            let methods = usable_methods(config, kind);
+    SERVICES
+        .iter()
+        .filter_map(|&service| {
+            let methods = usable_methods(config, service);
             (!methods.is_empty()).then(|| Offered {
-                name: kind.name(),
-                title: kind.title(),
+                name: service.name,
+                title: service.title,
                 sandbox: state.config().sandbox,
-                role: if kind.is_source() {
+                role: if service.is_source() {
                     "your photos, videos and posts come from here"
                 } else {
                     "your copies go here"
@@ -182,27 +185,27 @@ pub fn offered(state: &AppState) -> Vec<Offered> {
         .collect()
 }
 
-/// The service of `service` and its usable method `method`.
+/// The service named `name` and its usable method `method`.
 fn offered_method(
     state: &AppState,
-    service: &str,
+    name: &str,
     method: &str,
-) -> Result<(ServiceKind, &'static ConnectMethod), ApiError> {
-    let not_here = || ApiError::NotFound(format!("'{service}' cannot be connected here that way"));
-    let kind = ServiceKind::from_name(service).ok_or_else(not_here)?;
+) -> Result<(&'static Service, &'static ConnectMethod), ApiError> {
+    let not_here = || ApiError::NotFound(format!("'{name}' cannot be connected here that way"));
+    let service = registry::named(name).ok_or_else(not_here)?;
     let config = state
         .connections()
         .config()
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let method = usable_methods(config, kind)
+    let method = usable_methods(config, service)
         .into_iter()
         .find(|m| m.credential.id() == method)
         .ok_or_else(not_here)?;
-    Ok((kind, method))
+    Ok((service, method))
 }
 
-fn offered_kind(state: &AppState, service: &str) -> Result<ServiceKind, ApiError> {
-    offered_method(state, service, "oauth").map(|(kind, _)| kind)
+fn offered_oauth(state: &AppState, name: &str) -> Result<&'static Service, ApiError> {
+    offered_method(state, name, "oauth").map(|(service, _)| service)
 }
 
 /// A path inside this app to return to, or `/connections`: never another site.
@@ -234,15 +237,15 @@ fn authorize(
     service: &str,
     next: String,
 ) -> Result<String, ApiError> {
-    let kind = offered_kind(state, service)?;
+    let service = offered_oauth(state, service)?;
     let config = state
         .connections()
         .config()
         .map_err(|e| ApiError::Internal(e.to_string()))?
-        .service(kind);
-    let app = kind
-        .oauth(config)
-        .ok_or_else(|| ApiError::NotFound(format!("{} has no OAuth flow", kind.title())))?;
+        .service(service);
+    let app = service
+        .oauth_app(config)
+        .ok_or_else(|| ApiError::NotFound(format!("{} has no OAuth flow", service.title)))?;
     let redirect_uri = state.config().absolute("/oauth/callback");
     let authorization = app
         .authorize(config, &redirect_uri)
@@ -252,7 +255,7 @@ fn authorize(
         PendingConnect {
             account_id: current.account.id.clone(),
             session_hash: current.session.token_hash.clone(),
-            kind,
+            service,
             verifier: authorization.verifier.map(Zeroizing::new),
             redirect_uri,
             next,
@@ -306,11 +309,11 @@ async fn connect_with(
     service: &str,
     form: &crate::forms::Pairs,
 ) -> Result<String, ApiError> {
-    let (kind, method) = offered_method(state, service, form.get("method").unwrap_or(""))?;
+    let (service, method) = offered_method(state, service, form.get("method").unwrap_or(""))?;
     if method.is_oauth() {
         return Err(ApiError::BadRequest(format!(
             "{} is connected by signing in there",
-            kind.title()
+            service.title
         )));
     }
     // Secrets as typed (a password may start or end with a space); the rest trimmed.
@@ -352,11 +355,11 @@ async fn connect_with(
             name.to_string()
         }
         None => connections
-            .free_name(owner, kind)
+            .free_name(owner, service)
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?,
     };
-    store_connection(state, owner, &name, kind, settings, &secret).await
+    store_connection(state, owner, &name, service, settings, &secret).await
 }
 
 /// Checks the credentials with the service, seals and stores them, and audits it: what
@@ -365,13 +368,13 @@ async fn store_connection(
     state: &AppState,
     owner: &str,
     name: &str,
-    kind: ServiceKind,
+    service: &'static Service,
     settings: Settings,
     secret: &ferry_connectors::auth::Secret,
 ) -> Result<String, ApiError> {
     let saved = state
         .connections()
-        .save(owner, name, kind, settings, secret)
+        .save(owner, name, service, settings, secret)
         .await
         .map_err(|e| ApiError::BadRequest(format!("{e:#}")))?;
     state
@@ -379,13 +382,12 @@ async fn store_connection(
         .audit(
             owner,
             "connected",
-            &format!("{name}: {} ({})", kind.name(), saved.account),
+            &format!("{name}: {} ({})", service.name, saved.account),
         )
         .await?;
     Ok(format!(
         "{} ({}) is connected as {name}",
-        kind.title(),
-        saved.account
+        service.title, saved.account
     ))
 }
 
@@ -423,19 +425,19 @@ async fn finish(
     {
         return Err(refused());
     }
-    let kind = pending.kind;
+    let service = pending.service;
     if let Some(error) = query.get("error") {
         let _ = state
             .app()
             .audit(
                 &current.account.id,
                 "connection_refused",
-                &format!("{} {error}", kind.name()),
+                &format!("{} {error}", service.name),
             )
             .await;
         return Err(ApiError::BadRequest(format!(
             "{} did not authorize ferry ({error})",
-            kind.title()
+            service.title
         )));
     }
     let code = query
@@ -445,10 +447,10 @@ async fn finish(
     let config = connections
         .config()
         .map_err(|e| ApiError::Internal(e.to_string()))?
-        .service(kind);
-    let app = kind
-        .oauth(config)
-        .ok_or_else(|| ApiError::Internal(format!("{} has no OAuth flow", kind.title())))?;
+        .service(service);
+    let app = service
+        .oauth_app(config)
+        .ok_or_else(|| ApiError::Internal(format!("{} has no OAuth flow", service.title)))?;
     let http = ferry_connectors::http::client();
     let secret = app
         .exchange(
@@ -459,13 +461,13 @@ async fn finish(
             pending.verifier.as_ref().map(|v| v.to_string()),
         )
         .await
-        .map_err(|e| ApiError::BadRequest(format!("{} refused: {e}", kind.title())))?;
+        .map_err(|e| ApiError::BadRequest(format!("{} refused: {e}", service.title)))?;
     let owner = &current.account.id;
     let name = connections
-        .free_name(owner, kind)
+        .free_name(owner, service)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let done = store_connection(state, owner, &name, kind, Settings::default(), &secret).await?;
+    let done = store_connection(state, owner, &name, service, Settings::default(), &secret).await?;
     Ok((pending.next, done))
 }
 
@@ -503,7 +505,7 @@ pub async fn connection_views(
     Ok(rows
         .into_iter()
         .map(|r| ConnectionView {
-            source: ServiceKind::from_name(&r.service).is_some_and(ServiceKind::is_source),
+            source: registry::named(&r.service).is_some_and(Service::is_source),
             created_at: r.created_at.get(..10).unwrap_or(&r.created_at).to_string(),
             name: r.name,
             service: r.service,

@@ -17,7 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
-use ferry_connectors::service::ServiceKind;
+use ferry_connectors::registry;
 use ferry_core::{DataType, Layout, Record, Scope};
 use ferry_engine::{Failure, Job, JobSpec, JobState, LayoutOptions, Phase, Progress};
 use futures::Stream;
@@ -320,7 +320,7 @@ async fn review(state: &AppState, owner: &str, checked: &Checked) -> Result<Revi
 }
 
 fn title_of(service: &str) -> String {
-    ServiceKind::from_name(service).map_or_else(|| service.to_string(), |k| k.title().to_string())
+    registry::named(service).map_or_else(|| service.to_string(), |s| s.title.to_string())
 }
 
 /// Confirms with the password when one is given (a wrong one is refused even when the last

@@ -297,49 +297,18 @@ struct Listed {
 
 impl Listed {
     fn push(&mut self, source: usize, record: Record, scope: &Scope) {
+        if !scope.admits(&record) {
+            return;
+        }
         match record {
-            Record::Album(a) => {
-                if scope.wants(DataType::Photos) || scope.wants(DataType::Videos) {
-                    self.albums.push(a);
-                }
-            }
-            Record::Media(m) => {
-                if scope.wants(m.kind.data_type())
-                    && scope.in_range(m.taken.as_ref().or(m.uploaded.as_ref()))
-                {
-                    self.media.push((source, m));
-                }
-            }
-            Record::Post(p) => {
-                if scope.wants(DataType::Posts) && scope.in_range(p.created.as_ref()) {
-                    self.posts.push(p);
-                }
-            }
-            Record::Comment(c) => {
-                if scope.wants(DataType::Comments) && scope.in_range(c.created.as_ref()) {
-                    self.comments.push(c);
-                }
-            }
-            Record::Story(s) => {
-                if scope.wants(DataType::Stories) && scope.in_range(s.created.as_ref()) {
-                    self.stories.push(s);
-                }
-            }
-            Record::Thread(t) => {
-                if scope.wants(DataType::Messages) {
-                    self.threads.push(t);
-                }
-            }
-            Record::Message(m) => {
-                if scope.wants(DataType::Messages) && scope.in_range(m.sent.as_ref()) {
-                    self.messages.push(m);
-                }
-            }
-            Record::Profile(p) => {
-                if scope.wants(DataType::Profile) {
-                    self.profiles.push(p);
-                }
-            }
+            Record::Album(a) => self.albums.push(a),
+            Record::Media(m) => self.media.push((source, m)),
+            Record::Post(p) => self.posts.push(p),
+            Record::Comment(c) => self.comments.push(c),
+            Record::Story(s) => self.stories.push(s),
+            Record::Thread(t) => self.threads.push(t),
+            Record::Message(m) => self.messages.push(m),
+            Record::Profile(p) => self.profiles.push(p),
         }
     }
 }

@@ -9,7 +9,7 @@ use ferry_core::Result;
 use super::client::Client;
 use crate::config::ServiceConfig;
 use crate::oauth::OAuthApp;
-use crate::service::{ServiceKind, Session};
+use crate::service::Session;
 
 /// The scopes ferry asks for, each for the routes that need it: `account_info.read` for
 /// users/*, `files.metadata.read` for get_metadata, `files.content.write` for uploads, folders
@@ -28,7 +28,7 @@ const SCOPES: &[&str] = &[
 
 pub fn oauth_app(config: &ServiceConfig) -> OAuthApp {
     OAuthApp {
-        kind: ServiceKind::Dropbox,
+        service: config.service,
         authorize_url: format!("{}/oauth2/authorize", config.url("auth_url")),
         token_url: format!("{}/oauth2/token", config.url("api_url")),
         scopes: SCOPES.iter().map(|s| s.to_string()).collect(),

@@ -6,6 +6,7 @@ pub mod client;
 pub mod content_hash;
 mod destination;
 pub mod error;
-pub mod service;
+mod service;
+pub use service::SERVICE;
 
 pub use destination::{DEFAULT_CHUNK_SIZE, DropboxDestination, MAX_COMMIT_BATCH, MAX_FILE_SIZE};

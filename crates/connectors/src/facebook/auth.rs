@@ -14,7 +14,7 @@ use crate::auth::Secret;
 use crate::config::{ServiceConfig, env_name};
 use crate::http::{self, Failure};
 use crate::oauth::OAuthApp;
-use crate::service::{ServiceKind, Session};
+use crate::service::Session;
 
 use super::client::{Client, GraphRequest};
 use super::error::{self, GraphError};
@@ -24,7 +24,7 @@ use super::{GRAPH_VERSION, Tuning};
 /// marked as in testing; the code is exchanged with the app secret instead.
 pub fn oauth_app(config: &ServiceConfig) -> OAuthApp {
     OAuthApp {
-        kind: ServiceKind::Facebook,
+        service: config.service,
         authorize_url: format!("{}/{}/dialog/oauth", config.url("auth_url"), GRAPH_VERSION),
         token_url: format!(
             "{}/{}/oauth/access_token",
@@ -61,7 +61,7 @@ pub async fn exchange(
         Error::permanent(format!(
             "no OAuth client_secret for facebook: set client_secret under [services.facebook] \
              in ferry.toml, or {}",
-            env_name(ServiceKind::Facebook, "client_secret")
+            env_name(config.service, "client_secret")
         ))
     })?;
     let token_url = format!(

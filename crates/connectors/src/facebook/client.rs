@@ -2,7 +2,7 @@
 //!
 //! Every Graph call goes to `{graph_url}/{GRAPH_VERSION}/…` with the access token as a Bearer
 //! header and, when the app's secret is configured, `appsecret_proof` (hex HMAC-SHA256 of the
-//! token keyed with the app secret). The [`Pacer`] spaces calls out as the usage headers
+//! token keyed with the app secret). The [`Throttle`] spaces calls out as the usage headers
 //! approach the app's limit. Media bytes come from signed CDN links that need no credentials;
 //! such links are never put into a message or a log line.
 //!
@@ -26,7 +26,7 @@ use crate::http::{self, Failure};
 use crate::service::Session;
 
 use super::error::{self, GraphError};
-use super::throttle::Pacer;
+use super::throttle::Throttle;
 use super::{GRAPH_VERSION, Tuning};
 
 /// Redirects followed on a CDN download (API calls follow none).
@@ -180,14 +180,14 @@ pub enum Download {
 /// The Graph API for one connection.
 pub struct Client {
     session: Session,
-    pacer: Pacer,
+    throttle: Throttle,
     tuning: Tuning,
 }
 
 impl Client {
     pub fn new(session: Session, tuning: Tuning) -> Client {
         Client {
-            pacer: Pacer::new(tuning.max_spacing, tuning.throttle_backoff),
+            throttle: Throttle::new(tuning.max_spacing, tuning.throttle_backoff),
             session,
             tuning,
         }
@@ -201,8 +201,8 @@ impl Client {
         &self.tuning
     }
 
-    pub fn pacer(&self) -> &Pacer {
-        &self.pacer
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
     }
 
     /// A Graph read, tried again in place after a passing fault or a short throttle.
@@ -239,7 +239,7 @@ impl Client {
         what: &str,
         request: &GraphRequest,
     ) -> Result<T, CallError> {
-        self.pacer.wait_turn().await;
+        self.throttle.wait_turn().await;
         let token = match &self.session.auth {
             Auth::Bearer(bearer) => Some(bearer.token().await.map_err(CallError::plain)?.0),
             _ => None,
@@ -268,7 +268,7 @@ impl Client {
                     .query(&query)
             },
             |failure| {
-                self.pacer.observe(&failure.headers);
+                self.throttle.observe(&failure.headers);
                 let (error, graph) = error::map(&failure, &context);
                 if let Ok(mut slot) = graph_error.lock() {
                     *slot = graph;
@@ -283,7 +283,7 @@ impl Client {
         };
         match sent {
             Ok(response) => {
-                self.pacer.observe(response.headers());
+                self.throttle.observe(response.headers());
                 read_json(what, response)
                     .await
                     .map_err(|e| CallError::plain(redact(e)))
@@ -445,48 +445,36 @@ pub struct Paging {
     pub next: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct AlbumNode {
-    #[serde(default)]
     pub id: String,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub created_time: Option<String>,
-    #[serde(default)]
     pub place: Option<PlaceNode>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct PhotoNode {
-    #[serde(default)]
     pub id: String,
     /// The caption.
-    #[serde(default)]
     pub name: Option<String>,
     /// The renditions, each a signed link.
-    #[serde(default)]
     pub images: Vec<ImageNode>,
-    #[serde(default)]
     pub created_time: Option<String>,
     /// When the person says it was taken (set when back-dating a post).
-    #[serde(default)]
     pub backdated_time: Option<String>,
-    #[serde(default)]
     pub place: Option<PlaceNode>,
-    #[serde(default)]
     pub album: Option<IdRef>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct ImageNode {
-    #[serde(default)]
     pub width: Option<u64>,
-    #[serde(default)]
     pub height: Option<u64>,
-    #[serde(default)]
     pub source: Option<String>,
 }
 
@@ -512,36 +500,29 @@ pub fn largest(images: &[ImageNode]) -> Option<&ImageNode> {
         })
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct VideoNode {
-    #[serde(default)]
     pub id: String,
-    #[serde(default)]
     pub title: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub created_time: Option<String>,
-    #[serde(default)]
     pub place: Option<PlaceNode>,
     /// The MP4 as a signed link.
-    #[serde(default)]
     pub source: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct PlaceNode {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub location: Option<PlaceLocation>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct PlaceLocation {
-    #[serde(default)]
     pub latitude: Option<f64>,
-    #[serde(default)]
     pub longitude: Option<f64>,
 }
 

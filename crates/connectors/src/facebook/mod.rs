@@ -8,7 +8,8 @@
 pub mod auth;
 mod client;
 pub mod error;
-pub mod service;
+mod service;
+pub use service::SERVICE;
 mod source;
 pub mod throttle;
 

@@ -156,7 +156,7 @@ impl FacebookSource {
 
     /// The pause currently put between Graph calls (it grows as usage nears the limit).
     pub fn current_spacing(&self) -> std::time::Duration {
-        self.client.pacer().current_spacing()
+        self.client.throttle().current_spacing()
     }
 
     fn limit(&self) -> String {

@@ -4,7 +4,7 @@
 //! "total_time":25}`, each a percentage of the app's hourly limit (and, on some routes,
 //! `X-Business-Use-Case-Usage` with the same figures per business object plus
 //! `estimated_time_to_regain_access` in minutes). Throttling starts at 100 % and can take up to
-//! an hour to clear, so the [`Pacer`] spaces Graph calls out once any figure passes
+//! an hour to clear, so the [`Throttle`] spaces Graph calls out once any figure passes
 //! [`SLOW_FROM`], more the closer it gets to 100, and holds every call back when it is there.
 //! CDN downloads are not Graph calls and never wait here.
 
@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-use tokio::time::Instant;
+
+use ferry_core::Pacer;
 
 /// The usage (percent of the limit) from which calls are spaced out.
 pub const SLOW_FROM: f64 = 75.0;
@@ -102,63 +103,32 @@ pub fn spacing(percent: f64, max: Duration) -> Duration {
     max.mul_f64(share)
 }
 
-/// Spaces out the Graph calls of one connection, shared by every listing and opening task.
-pub struct Pacer {
-    state: Mutex<PacerState>,
+/// Spaces out the Graph calls of one connection, shared by every listing and opening task:
+/// core's [`Pacer`], its interval and holds set from the usage headers.
+pub struct Throttle {
+    pacer: Pacer,
     max_spacing: Duration,
     /// How long to hold calls back at 100 % when Facebook does not say.
     blocked_wait: Duration,
-}
-
-struct PacerState {
-    spacing: Duration,
-    /// When the latest call was let through (or is due to be); `None` before the first.
-    last_start: Option<Instant>,
-    /// No call starts before this instant (Facebook is at its limit).
-    held_until: Instant,
     /// The last usage level reported in the log, in steps of 5 %, so that a slowdown is
     /// logged when it starts or changes rather than on every call.
-    logged_step: u32,
+    logged_step: Mutex<u32>,
 }
 
-impl PacerState {
-    /// The earliest a new call may start. Spacing counts from the latest call with the
-    /// spacing known now, so that a fall in usage shortens the wait of the calls to come.
-    fn earliest(&self) -> Instant {
-        match self.last_start {
-            Some(last) => (last + self.spacing).max(self.held_until),
-            None => self.held_until,
-        }
-    }
-}
-
-impl Pacer {
-    pub fn new(max_spacing: Duration, blocked_wait: Duration) -> Pacer {
-        Pacer {
-            state: Mutex::new(PacerState {
-                spacing: Duration::ZERO,
-                last_start: None,
-                held_until: Instant::now(),
-                logged_step: 0,
-            }),
+impl Throttle {
+    pub fn new(max_spacing: Duration, blocked_wait: Duration) -> Throttle {
+        Throttle {
+            // Facebook says its load itself: no step or ceiling of its own.
+            pacer: Pacer::new(Duration::ZERO, Duration::ZERO),
             max_spacing,
             blocked_wait,
+            logged_step: Mutex::new(0),
         }
     }
 
     /// Waits for this call's turn: at once while usage is low.
     pub async fn wait_turn(&self) {
-        let start = {
-            let Ok(mut state) = self.state.lock() else {
-                return;
-            };
-            let start = state.earliest().max(Instant::now());
-            state.last_start = Some(start);
-            start
-        };
-        if start > Instant::now() {
-            tokio::time::sleep_until(start).await;
-        }
+        self.pacer.wait().await;
     }
 
     /// Takes in the usage headers of a Graph answer (a success or an error).
@@ -169,22 +139,20 @@ impl Pacer {
     }
 
     pub fn record(&self, usage: Usage) {
-        let Ok(mut state) = self.state.lock() else {
-            return;
-        };
-        let now = Instant::now();
-        state.spacing = spacing(usage.percent, self.max_spacing);
+        let spacing = spacing(usage.percent, self.max_spacing);
+        self.pacer.set_interval(spacing);
         let hold = match usage.regain_after {
             Some(wait) => Some(wait),
             None if usage.percent >= 100.0 => Some(self.blocked_wait),
             None => None,
         };
         if let Some(hold) = hold {
-            state.held_until = state.held_until.max(now + hold);
+            self.pacer.hold(hold);
         }
+        let mut logged_step = self.logged_step.lock().unwrap_or_else(|e| e.into_inner());
         let step = (usage.percent.clamp(0.0, 1000.0) / 5.0) as u32;
         let slow = usage.percent >= SLOW_FROM || hold.is_some();
-        if slow && step != state.logged_step {
+        if slow && step != *logged_step {
             match hold {
                 Some(hold) => tracing::info!(
                     "Facebook usage at {:.0}% of the app's limit: holding calls for {}s",
@@ -194,30 +162,27 @@ impl Pacer {
                 None => tracing::info!(
                     "Facebook usage at {:.0}% of the app's limit: slowing down to one call every {:.1}s",
                     usage.percent,
-                    state.spacing.as_secs_f64()
+                    spacing.as_secs_f64()
                 ),
             }
-            state.logged_step = step;
-        } else if !slow && state.logged_step != 0 {
+            *logged_step = step;
+        } else if !slow && *logged_step != 0 {
             tracing::info!(
                 "Facebook usage back to {:.0}% of the app's limit: full speed",
                 usage.percent
             );
-            state.logged_step = 0;
+            *logged_step = 0;
         }
     }
 
     /// The pause currently put between calls.
     pub fn current_spacing(&self) -> Duration {
-        self.state.lock().map(|s| s.spacing).unwrap_or_default()
+        self.pacer.interval()
     }
 
     /// How long the next call would wait from now.
     pub fn current_wait(&self) -> Duration {
-        self.state
-            .lock()
-            .map(|s| s.earliest().saturating_duration_since(Instant::now()))
-            .unwrap_or_default()
+        self.pacer.current_wait()
     }
 }
 
@@ -225,6 +190,7 @@ impl Pacer {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+    use tokio::time::Instant;
 
     #[test]
     fn app_usage_reads_the_highest_figure() {
@@ -280,64 +246,64 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_pacer_slows_near_the_limit_and_holds_at_it() {
-        let pacer = Pacer::new(Duration::from_secs(20), Duration::from_secs(60));
-        pacer.record(Usage {
+    async fn the_throttle_slows_near_the_limit_and_holds_at_it() {
+        let throttle = Throttle::new(Duration::from_secs(20), Duration::from_secs(60));
+        throttle.record(Usage {
             percent: 20.0,
             regain_after: None,
         });
-        assert_eq!(pacer.current_spacing(), Duration::ZERO);
-        assert_eq!(pacer.current_wait(), Duration::ZERO);
+        assert_eq!(throttle.current_spacing(), Duration::ZERO);
+        assert_eq!(throttle.current_wait(), Duration::ZERO);
 
-        pacer.record(Usage {
+        throttle.record(Usage {
             percent: 95.0,
             regain_after: None,
         });
-        assert_eq!(pacer.current_spacing(), Duration::from_secs(16));
+        assert_eq!(throttle.current_spacing(), Duration::from_secs(16));
 
-        pacer.record(Usage {
+        throttle.record(Usage {
             percent: 100.0,
             regain_after: None,
         });
-        assert!(pacer.current_wait() > Duration::from_secs(55));
+        assert!(throttle.current_wait() > Duration::from_secs(55));
 
         // Back to low usage: no more spacing, but the hold already announced stays.
-        pacer.record(Usage {
+        throttle.record(Usage {
             percent: 5.0,
             regain_after: None,
         });
-        assert_eq!(pacer.current_spacing(), Duration::ZERO);
-        assert!(pacer.current_wait() > Duration::from_secs(55));
+        assert_eq!(throttle.current_spacing(), Duration::ZERO);
+        assert!(throttle.current_wait() > Duration::from_secs(55));
     }
 
     #[tokio::test]
     async fn usage_falling_again_lets_calls_through_at_once() {
-        let pacer = Pacer::new(Duration::from_secs(20), Duration::from_secs(60));
-        pacer.record(Usage {
+        let throttle = Throttle::new(Duration::from_secs(20), Duration::from_secs(60));
+        throttle.record(Usage {
             percent: 95.0,
             regain_after: None,
         });
-        pacer.wait_turn().await; // the first call goes at once
-        assert!(pacer.current_wait() > Duration::from_secs(15));
-        pacer.record(Usage {
+        throttle.wait_turn().await; // the first call goes at once
+        assert!(throttle.current_wait() > Duration::from_secs(15));
+        throttle.record(Usage {
             percent: 10.0,
             regain_after: None,
         });
-        assert_eq!(pacer.current_wait(), Duration::ZERO);
+        assert_eq!(throttle.current_wait(), Duration::ZERO);
     }
 
     #[tokio::test]
     async fn calls_are_spaced_in_turn() {
-        let pacer = Pacer::new(Duration::from_millis(200), Duration::from_secs(60));
-        pacer.record(Usage {
+        let throttle = Throttle::new(Duration::from_millis(200), Duration::from_secs(60));
+        throttle.record(Usage {
             percent: 100.0 - 12.5,
             regain_after: None,
         });
         // 87.5 % → half the maximum spacing between consecutive calls.
         let started = Instant::now();
-        pacer.wait_turn().await;
-        pacer.wait_turn().await;
-        pacer.wait_turn().await;
+        throttle.wait_turn().await;
+        throttle.wait_turn().await;
+        throttle.wait_turn().await;
         let took = started.elapsed();
         assert!(took >= Duration::from_millis(190), "{took:?}");
         assert!(took < Duration::from_millis(1000), "{took:?}");

@@ -37,7 +37,7 @@ pub fn probe(path: &Path) -> std::io::Result<Option<Probe>> {
     }
     file.take(HEAD_BYTES).read_to_end(&mut head)?;
     let found = match infer::get(&head) {
-        Some(t) => media_kind(t.mime_type()).map(|k| (k, Some(t.mime_type().to_string()))),
+        Some(t) => MediaKind::of_mime(t.mime_type()).map(|k| (k, Some(t.mime_type().to_string()))),
         None => kind_from_extension(path),
     };
     let Some((kind, mime_type)) = found else {
@@ -58,17 +58,7 @@ pub fn probe(path: &Path) -> std::io::Result<Option<Probe>> {
 pub fn kind_from_extension(path: &Path) -> Option<(MediaKind, Option<String>)> {
     let guess = mime_guess::from_path(path).first()?;
     let mime = guess.essence_str().to_string();
-    media_kind(&mime).map(|k| (k, Some(mime)))
-}
-
-fn media_kind(mime: &str) -> Option<MediaKind> {
-    if mime.starts_with("image/") {
-        Some(MediaKind::Photo)
-    } else if mime.starts_with("video/") {
-        Some(MediaKind::Video)
-    } else {
-        None
-    }
+    MediaKind::of_mime(&mime).map(|k| (k, Some(mime)))
 }
 
 type Dates = (Option<Timestamp>, Option<Location>);

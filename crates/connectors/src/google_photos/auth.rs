@@ -6,15 +6,14 @@
 
 use serde::Deserialize;
 
-use ferry_core::{Error, Result};
+use ferry_core::{Error, Pacer, Result};
 
 use super::client::Client;
-use super::pacer::Pacer;
 use crate::auth::Auth;
 use crate::config::ServiceConfig;
 use crate::http;
 use crate::oauth::OAuthApp;
-use crate::service::{ServiceKind, Session};
+use crate::service::Session;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/";
 
@@ -23,7 +22,7 @@ const SCOPE: &str = "https://www.googleapis.com/auth/";
 /// ferry does needs to edit or delete.
 pub fn oauth_app(config: &ServiceConfig) -> OAuthApp {
     OAuthApp {
-        kind: ServiceKind::GooglePhotos,
+        service: config.service,
         authorize_url: format!("{}/o/oauth2/v2/auth", config.url("auth_url")),
         token_url: format!("{}/token", config.url("token_url")),
         scopes: vec![

@@ -5,7 +5,6 @@
 //! [`Pacer`] and report each answer to it; reads are not paced, and are tried again in place
 //! after a passing fault.
 
-use std::time::Duration;
 
 use bytes::Bytes;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
@@ -14,10 +13,9 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use ferry_core::{Error, Result};
+use ferry_core::{Error, Pacer, Result};
 
 use super::error;
-use super::pacer::Pacer;
 use crate::http;
 use crate::service::Session;
 
@@ -41,11 +39,9 @@ pub struct Album {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct AlbumPage {
-    #[serde(default)]
     pub albums: Vec<Album>,
-    #[serde(default)]
     pub next_page_token: Option<String>,
 }
 
@@ -58,11 +54,9 @@ pub struct MediaItem {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct MediaPage {
-    #[serde(default)]
     pub media_items: Vec<MediaItem>,
-    #[serde(default)]
     pub next_page_token: Option<String>,
 }
 
@@ -96,23 +90,19 @@ pub struct BatchCreateResponse {
     pub new_media_item_results: Vec<NewMediaItemResult>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct NewMediaItemResult {
-    #[serde(default)]
     pub upload_token: String,
-    #[serde(default)]
     pub status: Option<Status>,
-    #[serde(default)]
     pub media_item: Option<MediaItem>,
 }
 
 /// A google.rpc `Status`; `code` absent means OK.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Status {
-    #[serde(default)]
     pub code: Option<i64>,
-    #[serde(default)]
     pub message: String,
 }
 
@@ -545,11 +535,6 @@ async fn upload_token(what: &str, response: Response) -> Result<String> {
 fn origin(url: &str) -> Option<String> {
     let url = url::Url::parse(url).ok()?;
     Some(url.origin().ascii_serialization())
-}
-
-/// How long to wait before retrying a call that failed for a passing reason.
-pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    base.saturating_mul(1 << attempt.min(6))
 }
 
 #[cfg(test)]

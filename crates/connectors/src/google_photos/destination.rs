@@ -11,12 +11,11 @@ use tokio::sync::Mutex;
 use ferry_core::names::NameRules;
 use ferry_core::{
     Capabilities, Container, Content, Destination, Error, ErrorKind, Landed, Layout, MediaKind,
-    Result, Staged, Target, Uploaded,
+    Pacer, Result, RetryPolicy, Staged, Target, Uploaded,
 };
 
-use super::client::{Client, FileInfo, MAX_BATCH_CREATE, NewMediaItem, SimpleMediaItem, backoff};
+use super::client::{Client, FileInfo, MAX_BATCH_CREATE, NewMediaItem, SimpleMediaItem};
 use super::error;
-use super::pacer::Pacer;
 use super::upload::{self, Feed, Sizes};
 use crate::service::Session;
 
@@ -42,11 +41,10 @@ pub struct Tuning {
     pub pacer_step: Duration,
     /// The spacing never grows past this.
     pub pacer_ceiling: Duration,
-    /// How many times `commit` sends a `batchCreate` that failed for a passing reason before
-    /// it gives up (a failed commit costs the engine a new upload of every item in it).
-    pub commit_attempts: u32,
-    /// The first wait between those attempts; it doubles each time.
-    pub commit_backoff: Duration,
+    /// How `commit` sends again a `batchCreate` that failed for a passing reason or was
+    /// rate limited, before it gives up (a failed commit costs the engine a new upload of
+    /// every item in it).
+    pub commit_retry: RetryPolicy,
 }
 
 impl Default for Tuning {
@@ -56,8 +54,14 @@ impl Default for Tuning {
             chunk_size: 16 << 20,
             pacer_step: Duration::from_secs(1),
             pacer_ceiling: Duration::from_secs(30),
-            commit_attempts: 4,
-            commit_backoff: Duration::from_millis(500),
+            commit_retry: RetryPolicy {
+                max_attempts: 4,
+                max_rate_limited: 8,
+                min_delay: Duration::from_millis(500),
+                max_delay: Duration::from_secs(8),
+                // A longer hold is the engine's to wait out, with every worker.
+                max_wait: Some(Duration::from_secs(60)),
+            },
         }
     }
 }
@@ -322,23 +326,20 @@ impl GooglePhotosDestination {
         mut pending: Vec<usize>,
         results: &mut [Option<Result<Landed>>],
     ) -> Option<Error> {
-        let mut attempt = 0;
+        let mut attempts = self.tuning.commit_retry.attempts();
         loop {
             let (retry, err) = match self.round(ledger, container, batch, pending, results).await {
                 Round::Done => return None,
                 Round::Halt(err) => return Some(err),
                 Round::Again(retry, err) => (retry, err),
             };
-            attempt += 1;
-            if attempt >= self.tuning.commit_attempts {
+            let Some(delay) = attempts.after(&err) else {
                 settle(results, &retry, &err);
                 return None;
-            }
-            tracing::debug!(attempt, "sending Google Photos batchCreate again: {err}");
-            // After a 429 the pacer holds the next call already.
-            if !matches!(err, Error::RateLimited { .. }) {
-                tokio::time::sleep(backoff(self.tuning.commit_backoff, attempt - 1)).await;
-            }
+            };
+            // After a 429 the delay is the pacer's hold, which every write waits out too.
+            tracing::debug!("sending Google Photos batchCreate again in {delay:?}: {err}");
+            tokio::time::sleep(delay).await;
             pending = retry;
         }
     }

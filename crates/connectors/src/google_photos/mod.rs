@@ -31,8 +31,8 @@ pub mod auth;
 mod client;
 mod destination;
 mod error;
-mod pacer;
-pub mod service;
+mod service;
+pub use service::SERVICE;
 mod upload;
 
 pub use destination::{

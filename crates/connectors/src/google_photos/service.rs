@@ -2,45 +2,30 @@
 
 use ferry_core::{Destination, Error, Result};
 
-use crate::service::{OAUTH_PKCE, Service, ServiceInfo, ServiceKind, Session, TOKEN};
+use super::{GooglePhotosDestination, auth};
+use crate::service::{OAUTH_PKCE, Opens, Service, Session, TOKEN};
 
-const INFO: ServiceInfo = ServiceInfo {
-    kind: ServiceKind::GooglePhotos,
-    name: "google-photos",
-    title: "Google Photos",
-    url_keys: &[
-        ("api_url", "https://photoslibrary.googleapis.com"),
-        ("auth_url", "https://accounts.google.com"),
-        ("token_url", "https://oauth2.googleapis.com"),
-    ],
-    methods: &[OAUTH_PKCE, TOKEN],
-    source: false,
-    oauth: Some(super::auth::oauth_app),
-    account: |session| Box::pin(super::auth::account(session)),
-    revoke: Some(|session| Box::pin(super::auth::revoke(session))),
-    exchange: None,
-};
+pub static SERVICE: Service = Service::new(
+    "google-photos",
+    "Google Photos",
+    Opens::Destination(open),
+    |s| Box::pin(auth::account(s)),
+)
+.endpoints(&[
+    ("api_url", "https://photoslibrary.googleapis.com"),
+    ("auth_url", "https://accounts.google.com"),
+    ("token_url", "https://oauth2.googleapis.com"),
+])
+.connect(&[OAUTH_PKCE, TOKEN])
+.oauth(auth::oauth_app)
+.revoke(|s| Box::pin(auth::revoke(s)));
 
-pub struct GooglePhotos;
-
-impl Service for GooglePhotos {
-    fn info(&self) -> &'static ServiceInfo {
-        &INFO
+fn open(session: &Session, root: Vec<String>) -> Result<Box<dyn Destination>> {
+    if !root.is_empty() {
+        return Err(Error::permanent(format!(
+            "{}: Google Photos has albums, not folders; use `{}:`",
+            session.name, session.name
+        )));
     }
-
-    fn open_destination(
-        &self,
-        session: &Session,
-        root: Vec<String>,
-    ) -> Result<Box<dyn Destination>> {
-        if !root.is_empty() {
-            return Err(Error::permanent(format!(
-                "{}: Google Photos has albums, not folders; use `{}:`",
-                session.name, session.name
-            )));
-        }
-        Ok(Box::new(super::GooglePhotosDestination::new(
-            session.clone(),
-        )?))
-    }
+    Ok(Box::new(GooglePhotosDestination::new(session.clone())?))
 }

@@ -11,11 +11,11 @@ use ferry_core::Result;
 use super::client::Client;
 use crate::config::ServiceConfig;
 use crate::oauth::OAuthApp;
-use crate::service::{ServiceKind, Session};
+use crate::service::Session;
 
 pub fn oauth_app(config: &ServiceConfig) -> OAuthApp {
     OAuthApp {
-        kind: ServiceKind::Koofr,
+        service: config.service,
         authorize_url: format!("{}/oauth2/auth", config.url("base_url")),
         token_url: format!("{}/oauth2/token", config.url("base_url")),
         scopes: vec!["public".into()],

@@ -9,10 +9,10 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use ferry_core::{Error, Result};
+use ferry_core::Result;
 
 use super::error;
-use crate::http::{self, Failure};
+use crate::http::{self, Answer};
 use crate::service::Session;
 
 /// Who the account is (`GET /api/v2/user`).
@@ -71,12 +71,10 @@ struct Files {
 }
 
 /// A public link (`POST /api/v2/mounts/{m}/links`).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Link {
-    #[serde(default)]
     pub url: Option<String>,
-    #[serde(default)]
     pub short_url: Option<String>,
 }
 
@@ -97,29 +95,14 @@ struct LinkCreate<'a> {
     path: &'a str,
 }
 
-/// An answer: success, or a failure whose status the caller said it handles.
-pub enum Answer {
-    Done(Response),
-    Refused(Failure),
-}
-
-/// What creating a folder did.
+/// What a write that makes a name (a new folder, a moved file) did.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Folder {
-    Created,
-    /// Something already has that name (409; 400 on the older v2 routes): maybe the
-    /// folder, maybe a file; the caller looks.
-    Taken,
-    ParentMissing,
-}
-
-/// What a move did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Moved {
+pub enum Placed {
     Done,
-    /// The target name is taken (409; 400 on the older v2 routes): the caller looks.
+    /// Something already has that name (409; 400 on the older v2 routes): maybe what was
+    /// meant, maybe not; the caller looks.
     Taken,
-    /// The file or the target folder is gone (404).
+    /// A folder on the way, or the file moved, is gone (404).
     Missing,
 }
 
@@ -161,36 +144,15 @@ impl Client {
     }
 
     /// Sends a request that can be rebuilt; the statuses in `handled` come back as
-    /// [`Answer::Refused`], other failures as errors. A refused token is refreshed once and
-    /// the request sent again (as `http::send` does).
+    /// [`Answer::Refused`], other failures as errors.
     async fn call(
         &self,
         what: &str,
         build: impl Fn() -> RequestBuilder,
         handled: &[StatusCode],
     ) -> Result<Answer> {
-        let auth = &self.session.auth;
-        let mut refreshed = false;
-        loop {
-            let (request, used) = auth.apply(build()).await?;
-            let response = request.send().await.map_err(|e| http::transport(what, e))?;
-            if response.status().is_success() {
-                return Ok(Answer::Done(response));
-            }
-            let failure = Failure::read(response).await;
-            if failure.status == StatusCode::UNAUTHORIZED {
-                if !refreshed && auth.can_refresh() {
-                    auth.refresh(&used).await?;
-                    refreshed = true;
-                    continue;
-                }
-                return Err(auth.expired(what));
-            }
-            if handled.contains(&failure.status) {
-                return Ok(Answer::Refused(failure));
-            }
-            return Err(error::map(what, &failure));
-        }
+        let map = |failure| error::map(what, &failure);
+        http::call(&self.session.auth, what, build, handled, map).await
     }
 
     /// Sends a request that cannot be rebuilt (a streaming upload), like `http::send_once`.
@@ -200,26 +162,8 @@ impl Client {
         request: RequestBuilder,
         handled: &[StatusCode],
     ) -> Result<Answer> {
-        let auth = &self.session.auth;
-        let (request, used) = auth.apply(request).await?;
-        let response = request.send().await.map_err(|e| http::transport(what, e))?;
-        if response.status().is_success() {
-            return Ok(Answer::Done(response));
-        }
-        let failure = Failure::read(response).await;
-        if failure.status == StatusCode::UNAUTHORIZED {
-            if auth.can_refresh() {
-                auth.refresh(&used).await?;
-                return Err(Error::Retryable(format!(
-                    "{what}: the access token had expired; refreshed, sending again"
-                )));
-            }
-            return Err(auth.expired(what));
-        }
-        if handled.contains(&failure.status) {
-            return Ok(Answer::Refused(failure));
-        }
-        Err(error::map(what, &failure))
+        let map = |failure| error::map(what, &failure);
+        http::call_once(&self.session.auth, what, request, handled, map).await
     }
 
     /// A call whose every failure is an error.
@@ -273,27 +217,18 @@ impl Client {
         }
     }
 
-    pub async fn create_folder(&self, mount: &str, parent: &str, name: &str) -> Result<Folder> {
+    pub async fn create_folder(&self, mount: &str, parent: &str, name: &str) -> Result<Placed> {
         let what = format!("creating folder {name} in {parent} on Koofr");
         let url = self.files(mount, "folder");
         let body = FolderCreate { name };
-        let build = || {
+        self.place(&what, || {
             self.session
                 .http
                 .post(&url)
                 .query(&[("path", parent)])
                 .json(&body)
-        };
-        let handled = [
-            StatusCode::CONFLICT,
-            StatusCode::BAD_REQUEST,
-            StatusCode::NOT_FOUND,
-        ];
-        Ok(match self.call(&what, build, &handled).await? {
-            Answer::Done(_) => Folder::Created,
-            Answer::Refused(f) if f.status == StatusCode::NOT_FOUND => Folder::ParentMissing,
-            Answer::Refused(_) => Folder::Taken,
         })
+        .await
     }
 
     /// Removes a file or folder; `false` when it was already gone.
@@ -308,29 +243,35 @@ impl Client {
     }
 
     /// Moves (renames) `from` to `to` in the same mount; never replaces.
-    pub async fn move_to(&self, mount: &str, from: &str, to: &str) -> Result<Moved> {
+    pub async fn move_to(&self, mount: &str, from: &str, to: &str) -> Result<Placed> {
         let what = format!("placing {to} on Koofr");
         let url = self.files(mount, "move");
         let body = FileMove {
             to_mount_id: mount,
             to_path: to,
         };
-        let build = || {
+        self.place(&what, || {
             self.session
                 .http
                 .put(&url)
                 .query(&[("path", from)])
                 .json(&body)
-        };
+        })
+        .await
+    }
+
+    /// Sends a write that makes a name, which Koofr refuses with 409 (400 on the older v2
+    /// routes) when the name is taken and 404 when something on the way is gone.
+    async fn place(&self, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Placed> {
         let handled = [
             StatusCode::CONFLICT,
             StatusCode::BAD_REQUEST,
             StatusCode::NOT_FOUND,
         ];
-        Ok(match self.call(&what, build, &handled).await? {
-            Answer::Done(_) => Moved::Done,
-            Answer::Refused(f) if f.status == StatusCode::NOT_FOUND => Moved::Missing,
-            Answer::Refused(_) => Moved::Taken,
+        Ok(match self.call(what, build, &handled).await? {
+            Answer::Done(_) => Placed::Done,
+            Answer::Refused(f) if f.status == StatusCode::NOT_FOUND => Placed::Missing,
+            Answer::Refused(_) => Placed::Taken,
         })
     }
 

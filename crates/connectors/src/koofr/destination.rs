@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 
 use ferry_core::{Capabilities, Container, Content, Error, Result, Staged, Target, Uploaded};
 
-use super::client::{Client, FileInfo, Folder, Moved, Put, PutOptions, child, path_of};
+use super::client::{Client, FileInfo, Placed, Put, PutOptions, child, path_of};
 use crate::file_store::{self, Entry, FileOps, FileStat, FileStoreDestination, Renamed, Staging};
 use crate::file_store::{StagingToken, delete_quietly};
 use crate::http;
@@ -115,8 +115,8 @@ impl KoofrFiles {
             let parent = path_of(&parts[..depth]);
             let name = &parts[depth];
             match self.client.create_folder(mount, &parent, name).await? {
-                Folder::Created => {}
-                Folder::Taken => {
+                Placed::Done => {}
+                Placed::Taken => {
                     let path = child(&parent, name);
                     match self.client.info(mount, &path).await? {
                         Some(info) if info.is_dir() => {}
@@ -128,7 +128,7 @@ impl KoofrFiles {
                         }
                     }
                 }
-                Folder::ParentMissing => {
+                Placed::Missing => {
                     return Err(Error::retryable(format!(
                         "creating folder {}: {parent} vanished meanwhile",
                         child(&parent, name)
@@ -291,9 +291,9 @@ impl FileOps for KoofrFiles {
     async fn rename_if_free(&self, from: &String, to: &String) -> Result<Renamed> {
         let mount = self.mount_id().await?;
         Ok(match self.client.move_to(mount, from, to).await? {
-            Moved::Done => Renamed::Done,
-            Moved::Taken => Renamed::Taken,
-            Moved::Missing => Renamed::SourceGone,
+            Placed::Done => Renamed::Done,
+            Placed::Taken => Renamed::Taken,
+            Placed::Missing => Renamed::SourceGone,
         })
     }
 

@@ -5,6 +5,7 @@ pub mod auth;
 mod client;
 mod destination;
 mod error;
-pub mod service;
+mod service;
+pub use service::SERVICE;
 
 pub use destination::KoofrDestination;

@@ -1,11 +1,9 @@
 //! Koofr in the registry: a destination, connected with an app password (the usual way, as
 //! rclone does) or through OAuth with the app's client secret.
 
-use ferry_core::{Destination, Result};
-
+use super::{KoofrDestination, auth};
 use crate::service::{
-    ConnectMethod, ConnectOption, Credential, Input, OAUTH_SECRET, Service, ServiceInfo,
-    ServiceKind, Session, TOKEN, Target,
+    ConnectMethod, ConnectOption, Credential, Input, OAUTH_SECRET, Opens, Service, TOKEN, Target,
 };
 
 /// How an account is connected.
@@ -27,34 +25,13 @@ const METHODS: &[ConnectMethod] = &[
     TOKEN,
 ];
 
-const INFO: ServiceInfo = ServiceInfo {
-    kind: ServiceKind::Koofr,
-    name: "koofr",
-    title: "Koofr",
-    url_keys: &[("base_url", "https://app.koofr.net")],
-    methods: METHODS,
-    source: false,
-    oauth: Some(super::auth::oauth_app),
-    account: |session| Box::pin(super::auth::account(session)),
-    revoke: Some(|session| Box::pin(super::auth::revoke(session))),
-    exchange: None,
-};
-
-pub struct Koofr;
-
-impl Service for Koofr {
-    fn info(&self) -> &'static ServiceInfo {
-        &INFO
-    }
-
-    fn open_destination(
-        &self,
-        session: &Session,
-        root: Vec<String>,
-    ) -> Result<Box<dyn Destination>> {
-        Ok(Box::new(super::KoofrDestination::new(
-            session.clone(),
-            root,
-        )?))
-    }
-}
+pub static SERVICE: Service = Service::new(
+    "koofr",
+    "Koofr",
+    Opens::Destination(|session, root| Ok(Box::new(KoofrDestination::new(session.clone(), root)?))),
+    |s| Box::pin(auth::account(s)),
+)
+.endpoints(&[("base_url", "https://app.koofr.net")])
+.connect(METHODS)
+.oauth(auth::oauth_app)
+.revoke(|s| Box::pin(auth::revoke(s)));

@@ -6,7 +6,8 @@ pub mod auth;
 mod client;
 mod destination;
 mod error;
-pub mod service;
+mod service;
+pub use service::SERVICE;
 
 pub use client::{PART_SIZE, S3Config};
 pub use destination::S3Destination;

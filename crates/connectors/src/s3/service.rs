@@ -2,12 +2,8 @@
 //! connected with an access key; nothing to revoke (keys are managed in the provider's
 //! console).
 
-use ferry_core::{Destination, Result};
-
-use crate::service::{
-    ConnectMethod, ConnectOption, Credential, Input, Service, ServiceInfo, ServiceKind, Session,
-    Target,
-};
+use super::{S3Destination, auth};
+use crate::service::{ConnectMethod, ConnectOption, Credential, Input, Opens, Service, Target};
 
 /// How an account is connected.
 const METHODS: &[ConnectMethod] = &[ConnectMethod {
@@ -35,31 +31,10 @@ const METHODS: &[ConnectMethod] = &[ConnectMethod {
     ],
 }];
 
-const INFO: ServiceInfo = ServiceInfo {
-    kind: ServiceKind::S3,
-    name: "s3",
-    title: "S3",
-    url_keys: &[],
-    methods: METHODS,
-    source: false,
-    oauth: None,
-    account: |session| Box::pin(super::auth::account(session)),
-    revoke: None,
-    exchange: None,
-};
-
-pub struct S3;
-
-impl Service for S3 {
-    fn info(&self) -> &'static ServiceInfo {
-        &INFO
-    }
-
-    fn open_destination(
-        &self,
-        session: &Session,
-        root: Vec<String>,
-    ) -> Result<Box<dyn Destination>> {
-        Ok(Box::new(super::S3Destination::new(session, root)?))
-    }
-}
+pub static SERVICE: Service = Service::new(
+    "s3",
+    "S3",
+    Opens::Destination(|session, root| Ok(Box::new(S3Destination::new(session, root)?))),
+    |s| Box::pin(auth::account(s)),
+)
+.connect(METHODS);

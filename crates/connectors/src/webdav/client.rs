@@ -15,7 +15,7 @@ use ferry_core::{Error, Result};
 
 use super::error;
 use crate::auth::Auth;
-use crate::http::{self, Failure};
+use crate::http::{self, Answer, Failure};
 use crate::service::Session;
 
 /// Everything but the unreserved characters of RFC 3986 is encoded in a path segment.
@@ -48,11 +48,6 @@ impl Entry {
     pub fn name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or("")
     }
-}
-
-pub enum Answer {
-    Done(Response),
-    Refused(Failure),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -150,35 +145,15 @@ impl Client {
     }
 
     /// Sends a request that can be rebuilt; the statuses in `handled` come back as
-    /// [`Answer::Refused`], other failures as errors. A refused token is refreshed once and
-    /// the request sent again (as `http::send` does).
+    /// [`Answer::Refused`], other failures as errors.
     async fn call(
         &self,
         what: &str,
         build: impl Fn() -> RequestBuilder,
         handled: &[StatusCode],
     ) -> Result<Answer> {
-        let mut refreshed = false;
-        loop {
-            let (request, used) = self.auth.apply(build()).await?;
-            let response = request.send().await.map_err(|e| http::transport(what, e))?;
-            if response.status().is_success() {
-                return Ok(Answer::Done(response));
-            }
-            let failure = Failure::read(response).await;
-            if failure.status == StatusCode::UNAUTHORIZED {
-                if !refreshed && self.auth.can_refresh() {
-                    self.auth.refresh(&used).await?;
-                    refreshed = true;
-                    continue;
-                }
-                return Err(self.auth.expired(what));
-            }
-            if handled.contains(&failure.status) {
-                return Ok(Answer::Refused(failure));
-            }
-            return Err(error::map(what, &failure));
-        }
+        let map = |failure| error::map(what, &failure);
+        http::call(&self.auth, what, build, handled, map).await
     }
 
     /// The resource at `segments` (depth 0) or it and its children (depth 1); `None` when

@@ -1,12 +1,8 @@
 //! WebDAV in the registry: a destination on any server, connected with its URL, a user and a
 //! password (HTTP Basic); nothing to revoke.
 
-use ferry_core::{Destination, Result};
-
-use crate::service::{
-    ConnectMethod, ConnectOption, Credential, Input, Service, ServiceInfo, ServiceKind, Session,
-    Target,
-};
+use super::{WebdavDestination, auth};
+use crate::service::{ConnectMethod, ConnectOption, Credential, Input, Opens, Service, Target};
 
 /// How an account is connected.
 const METHODS: &[ConnectMethod] = &[ConnectMethod {
@@ -23,34 +19,12 @@ const METHODS: &[ConnectMethod] = &[ConnectMethod {
     ],
 }];
 
-const INFO: ServiceInfo = ServiceInfo {
-    kind: ServiceKind::Webdav,
-    name: "webdav",
-    title: "WebDAV",
-    url_keys: &[],
-    methods: METHODS,
-    source: false,
-    oauth: None,
-    account: |session| Box::pin(super::auth::account(session)),
-    revoke: None,
-    exchange: None,
-};
-
-pub struct Webdav;
-
-impl Service for Webdav {
-    fn info(&self) -> &'static ServiceInfo {
-        &INFO
-    }
-
-    fn open_destination(
-        &self,
-        session: &Session,
-        root: Vec<String>,
-    ) -> Result<Box<dyn Destination>> {
-        Ok(Box::new(super::WebdavDestination::new(
-            session.clone(),
-            root,
-        )?))
-    }
-}
+pub static SERVICE: Service = Service::new(
+    "webdav",
+    "WebDAV",
+    Opens::Destination(|session, root| {
+        Ok(Box::new(WebdavDestination::new(session.clone(), root)?))
+    }),
+    |s| Box::pin(auth::account(s)),
+)
+.connect(METHODS);

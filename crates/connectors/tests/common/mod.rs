@@ -5,7 +5,7 @@ use ferry_connectors::auth::Secret;
 use std::time::Duration;
 
 use ferry_connectors::config::Config;
-use ferry_connectors::service::{ServiceKind, Session, Settings};
+use ferry_connectors::service::{Service, Session, Settings};
 use ferry_core::RetryPolicy;
 use ferry_sandbox::Sandbox;
 
@@ -16,20 +16,20 @@ pub fn config(sb: &Sandbox) -> Config {
 
 /// A session for the seeded account of a service, with the sandbox's ready-made tokens
 /// (Koofr: the app password; WebDAV: Koofr's WebDAV with the app password).
-pub fn session(sb: &Sandbox, kind: ServiceKind) -> Session {
+pub fn session(sb: &Sandbox, kind: &'static Service) -> Session {
     let creds = sb.credentials();
-    let (settings, secret) = match kind {
-        ServiceKind::Facebook => oauth(&creds.facebook),
-        ServiceKind::Dropbox => oauth(&creds.dropbox),
-        ServiceKind::GooglePhotos => oauth(&creds.google_photos),
-        ServiceKind::Koofr => (
+    let (settings, secret) = match kind.name {
+        "facebook" => oauth(&creds.facebook),
+        "dropbox" => oauth(&creds.dropbox),
+        "google-photos" => oauth(&creds.google_photos),
+        "koofr" => (
             Settings {
                 user: Some(creds.koofr.email.clone()),
                 ..Settings::default()
             },
             Secret::password(creds.koofr.app_password.clone()),
         ),
-        ServiceKind::Webdav => (
+        "webdav" => (
             Settings {
                 url: Some(sb.urls().koofr.webdav_url.clone()),
                 user: Some(creds.koofr.email.clone()),
@@ -38,7 +38,7 @@ pub fn session(sb: &Sandbox, kind: ServiceKind) -> Session {
             Secret::password(creds.koofr.app_password.clone()),
         ),
         // A session only: nothing answers there (tests/s3.rs runs moto for real buckets).
-        ServiceKind::S3 => (
+        "s3" => (
             Settings {
                 url: Some("http://127.0.0.1:9".into()),
                 user: Some("test".into()),
@@ -47,8 +47,9 @@ pub fn session(sb: &Sandbox, kind: ServiceKind) -> Session {
             },
             Secret::password("test".into()),
         ),
+        other => panic!("no sandbox account for {other}"),
     };
-    let mut session = Session::new(kind, kind.name(), &config(sb), settings, &secret, None)
+    let mut session = Session::new(kind, kind.name, &config(sb), settings, &secret, None)
         .expect("a session from the sandbox's credentials");
     session.retry = fast_retry();
     session

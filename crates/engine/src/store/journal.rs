@@ -8,7 +8,7 @@ use super::rows::{
     self, AlbumRecord, CONNECTION_COLUMNS, ContainerRecord, CountRecord, FailureRecord,
     GroupRecord, JOB_COLUMNS, JobRecord, SiblingRecord, UNIT_COLUMNS, UnitRecord, now,
 };
-use super::sql::{Dialect, Exec, Page, SqlStore, Tx, args};
+use super::sql::{Arg, Dialect, Exec, Page, Sql, SqlStore, Tx, args};
 use super::{
     ConnectionRow, Fence, Group, Landing, ListedPage, Outcome, Siblings, StagedRow, Store, Unit,
 };
@@ -31,6 +31,23 @@ async fn add_container<S: Exec>(
             args![job, key, spec],
         )
         .await?;
+    Ok(())
+}
+
+/// Records a container of a job (unless it is recorded already) and moves units into it
+/// with `update`, in one write transaction.
+async fn fill_container<S: Exec>(
+    store: &S,
+    job: &JobId,
+    key: &str,
+    container: &Container,
+    update: impl Into<Sql> + Send,
+    args: &[Arg<'_>],
+) -> Result<()> {
+    let mut tx = store.write().await?;
+    add_container(store, &mut tx, job, key, &rows::container_json(container)?).await?;
+    store.run(Some(&mut tx), update, args).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -238,10 +255,11 @@ where
         key: &str,
         container: &Container,
     ) -> Result<()> {
-        let mut tx = self.write().await?;
-        add_container(self, &mut tx, job, key, &rows::container_json(container)?).await?;
-        self.run(
-            Some(&mut tx),
+        fill_container(
+            self,
+            job,
+            key,
+            container,
             "UPDATE units SET container = $1
              WHERE job_id = $2 AND source_index = $3 AND album_id = $4 AND kind = $5
                  AND container IS NULL",
@@ -253,9 +271,7 @@ where
                 group.kind.as_str()
             ],
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn unnamed_units(&self, job: &JobId, key: &str) -> Result<Vec<i64>> {
@@ -277,19 +293,18 @@ where
         key: &str,
         container: &Container,
     ) -> Result<()> {
-        let mut tx = self.write().await?;
-        add_container(self, &mut tx, job, key, &rows::container_json(container)?).await?;
-        self.run(
-            Some(&mut tx),
+        fill_container(
+            self,
+            job,
+            key,
+            container,
             format!(
                 "UPDATE units SET container = $1 WHERE job_id = $2 AND seq {}",
                 DB::any(3)
             ),
             args![key, job, seqs],
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn containers(&self, job: &JobId) -> Result<Vec<(String, Container, Option<String>)>> {

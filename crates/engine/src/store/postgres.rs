@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
-use sqlx::{Connection as _, PgPool, Postgres};
+use sqlx::{AssertSqlSafe, Connection as _, PgPool, Postgres};
 
 use super::sql::{Dialect, List, Page, Query, SqlStore, Tx};
 use super::{Fence, Outcome, StagedRow};
@@ -101,6 +101,39 @@ fn redacted(url: &str) -> String {
 /// A fenced unit write locks its part's `work` row (FOR SHARE) and writes only when the
 /// claim number is still the fence's: a claim made meanwhile waits for the write to end, and
 /// a write after a new claim sees the new number and changes nothing.
+/// `update`, a batch UPDATE of the units of job `$1`, made to write only while a worker's
+/// claim holds: `$part` and the next placeholder are the fence's part and claims (both NULL
+/// outside a worker), and the statement answers whether the write was allowed. The fence row
+/// is read `FOR SHARE`, so a reclaim waits for the write or the write sees the reclaim.
+fn fenced(update: &str, part: usize) -> String {
+    let claims = part + 1;
+    format!(
+        "WITH fence AS MATERIALIZED (SELECT 1 FROM work
+               WHERE ${part}::bigint IS NOT NULL AND job_id = $1 AND part = ${part}
+                 AND claims = ${claims}
+                 FOR SHARE),
+              written AS ({update}
+               AND (${part}::bigint IS NULL OR EXISTS (SELECT 1 FROM fence)))
+         SELECT ${part}::bigint IS NULL OR EXISTS (SELECT 1 FROM fence)"
+    )
+}
+
+/// Runs a [`fenced`] statement whose other arguments are bound: binds the fence, then fails
+/// with [`EngineError::LostPart`] when the claim no longer held.
+async fn write_fenced<'q>(
+    pool: &PgPool,
+    job: &JobId,
+    fence: Option<Fence>,
+    query: sqlx::query::QueryScalar<'q, Postgres, bool, sqlx::postgres::PgArguments>,
+) -> Result<()> {
+    let held = query
+        .bind(fence.map(|f| f.part))
+        .bind(fence.map(|f| f.claims))
+        .fetch_one(pool)
+        .await?;
+    fence_held(job, fence, held)
+}
+
 fn fence_held(job: &JobId, fence: Option<Fence>, held: bool) -> Result<()> {
     match fence {
         Some(fence) if !held => Err(EngineError::LostPart {
@@ -264,27 +297,19 @@ impl Dialect for Postgres {
         let tokens: Vec<&str> = staged.iter().map(|r| r.token.as_str()).collect();
         let hashes: Vec<&str> = staged.iter().map(|r| r.sha256.as_str()).collect();
         let bytes: Vec<i64> = staged.iter().map(|r| r.bytes as i64).collect();
-        let held: bool = sqlx::query_scalar(
-            "WITH fence AS MATERIALIZED (SELECT 1 FROM work
-                   WHERE $6::bigint IS NOT NULL AND job_id = $1 AND part = $6 AND claims = $7
-                     FOR SHARE),
-                  written AS (
-             UPDATE units AS u SET state = 'staged', token = s.token, sha256 = s.sha256, bytes = s.bytes
-             FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bigint[]) AS s(seq, token, sha256, bytes)
-             WHERE u.job_id = $1 AND u.seq = s.seq
-               AND ($6::bigint IS NULL OR EXISTS (SELECT 1 FROM fence)))
-             SELECT $6::bigint IS NULL OR EXISTS (SELECT 1 FROM fence)",
-        )
-        .bind(job)
-        .bind(seqs)
-        .bind(tokens)
-        .bind(hashes)
-        .bind(bytes)
-        .bind(fence.map(|f| f.part))
-        .bind(fence.map(|f| f.claims))
-        .fetch_one(pool)
-        .await?;
-        fence_held(job, fence, held)
+        // $6 and $7: the fence.
+        let update = "UPDATE units AS u
+             SET state = 'staged', token = s.token, sha256 = s.sha256, bytes = s.bytes
+             FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bigint[])
+               AS s(seq, token, sha256, bytes)
+             WHERE u.job_id = $1 AND u.seq = s.seq";
+        let query = sqlx::query_scalar(AssertSqlSafe(fenced(update, 6)))
+            .bind(job)
+            .bind(seqs)
+            .bind(tokens)
+            .bind(hashes)
+            .bind(bytes);
+        write_fenced(pool, job, fence, query).await
     }
 
     async fn record_outcomes(
@@ -303,34 +328,25 @@ impl Dialect for Postgres {
         let dest_ids: Vec<Option<&str>> = outcomes.iter().map(|o| o.dest_id.as_deref()).collect();
         let hashes: Vec<Option<&str>> = outcomes.iter().map(|o| o.sha256.as_deref()).collect();
         let bytes: Vec<Option<i64>> = outcomes.iter().map(|o| o.bytes.map(|b| b as i64)).collect();
-        let held: bool = sqlx::query_scalar(
-            "WITH fence AS MATERIALIZED (SELECT 1 FROM work
-                   WHERE $9::bigint IS NOT NULL AND job_id = $1 AND part = $9 AND claims = $10
-                     FOR SHARE),
-                  written AS (
-             UPDATE units AS u SET state = o.state, reason = o.reason, attempts = o.attempts,
+        // $9 and $10: the fence.
+        let update = "UPDATE units AS u
+             SET state = o.state, reason = o.reason, attempts = o.attempts,
              dest_id = COALESCE(o.dest_id, u.dest_id), sha256 = COALESCE(o.sha256, u.sha256),
              bytes = COALESCE(o.bytes, u.bytes),
              token = CASE WHEN o.state = 'staged' THEN u.token ELSE NULL END
              FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::bigint[])
                AS o(seq, state, reason, attempts, dest_id, sha256, bytes)
-             WHERE u.job_id = $1 AND u.seq = o.seq
-               AND ($9::bigint IS NULL OR EXISTS (SELECT 1 FROM fence)))
-             SELECT $9::bigint IS NULL OR EXISTS (SELECT 1 FROM fence)",
-        )
-        .bind(job)
-        .bind(seqs)
-        .bind(states)
-        .bind(reasons)
-        .bind(attempts)
-        .bind(dest_ids)
-        .bind(hashes)
-        .bind(bytes)
-        .bind(fence.map(|f| f.part))
-        .bind(fence.map(|f| f.claims))
-        .fetch_one(pool)
-        .await?;
-        fence_held(job, fence, held)
+             WHERE u.job_id = $1 AND u.seq = o.seq";
+        let query = sqlx::query_scalar(AssertSqlSafe(fenced(update, 9)))
+            .bind(job)
+            .bind(seqs)
+            .bind(states)
+            .bind(reasons)
+            .bind(attempts)
+            .bind(dest_ids)
+            .bind(hashes)
+            .bind(bytes);
+        write_fenced(pool, job, fence, query).await
     }
 }
 

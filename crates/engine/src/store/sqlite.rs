@@ -114,6 +114,24 @@ fn create_private(path: &Path) -> Result<()> {
 }
 
 /// SQLite serves one process and has no work queue: nothing there hands out fences.
+/// Writes a batch of one job's units (`?1` the job, `?2` the batch as a JSON text) in one
+/// statement of its own write transaction.
+async fn write_batch(
+    pool: &SqlitePool,
+    job: &JobId,
+    batch: String,
+    sql: &'static str,
+) -> Result<()> {
+    let mut tx = pool.begin_with(Sqlite::BEGIN_WRITE).await?;
+    sqlx::query(sql)
+        .bind(job)
+        .bind(batch)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 fn unfenced(fence: Option<Fence>) -> Result<()> {
     match fence {
         None => Ok(()),
@@ -209,17 +227,14 @@ impl Dialect for Sqlite {
     }
 
     async fn set_names(pool: &SqlitePool, job: &JobId, names: &[(i64, String)]) -> Result<()> {
-        let mut tx = pool.begin_with(Self::BEGIN_WRITE).await?;
-        sqlx::query(
+        write_batch(
+            pool,
+            job,
+            serde_json::to_string(names)?,
             "WITH n AS MATERIALIZED (SELECT value ->> 0 AS seq, value ->> 1 AS name FROM json_each(?2))
              UPDATE units SET name = n.name FROM n WHERE units.job_id = ?1 AND units.seq = n.seq",
         )
-        .bind(job)
-        .bind(serde_json::to_string(names)?)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn mark_staged(
@@ -236,19 +251,16 @@ impl Dialect for Sqlite {
             .iter()
             .map(|row| (row.seq, &row.token, &row.sha256, row.bytes))
             .collect();
-        let mut tx = pool.begin_with(Self::BEGIN_WRITE).await?;
-        sqlx::query(
+        write_batch(
+            pool,
+            job,
+            serde_json::to_string(&rows)?,
             "WITH s AS MATERIALIZED (SELECT value ->> 0 AS seq, value ->> 1 AS token,
                      value ->> 2 AS sha256, value ->> 3 AS bytes FROM json_each(?2))
              UPDATE units SET state = 'staged', token = s.token, sha256 = s.sha256, bytes = s.bytes
              FROM s WHERE units.job_id = ?1 AND units.seq = s.seq",
         )
-        .bind(job)
-        .bind(serde_json::to_string(&rows)?)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn record_outcomes(
@@ -275,8 +287,10 @@ impl Dialect for Sqlite {
                 )
             })
             .collect();
-        let mut tx = pool.begin_with(Self::BEGIN_WRITE).await?;
-        sqlx::query(
+        write_batch(
+            pool,
+            job,
+            serde_json::to_string(&rows)?,
             "WITH o AS MATERIALIZED (SELECT value ->> 0 AS seq, value ->> 1 AS state,
                      value ->> 2 AS reason, value ->> 3 AS attempts, value ->> 4 AS dest_id,
                      value ->> 5 AS sha256, value ->> 6 AS bytes FROM json_each(?2))
@@ -286,11 +300,6 @@ impl Dialect for Sqlite {
                  token = CASE WHEN o.state = 'staged' THEN units.token ELSE NULL END
              FROM o WHERE units.job_id = ?1 AND units.seq = o.seq",
         )
-        .bind(job)
-        .bind(serde_json::to_string(&rows)?)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 }
