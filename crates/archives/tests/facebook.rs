@@ -459,3 +459,18 @@ fn other_services_are_not_claimed() {
         assert_eq!(ferry_archives::facebook::detect(&fs), None, "{dir:?}");
     }
 }
+
+mod export_fixture;
+
+#[tokio::test]
+async fn the_archive_source_passes_the_source_conformance_suite_on_facebook_exports() {
+    use ferry_sandbox::corpus::facebook::Era;
+    // An HTML export is refused, not listed.
+    for era in Era::ALL.into_iter().filter(|era| !matches!(era, Era::Html)) {
+        ferry_testkit::source_suite::check_source(&export_fixture::ExportFixture::new(
+            "facebook-export",
+            |tree| ferry_sandbox::corpus::facebook::write(tree, era),
+        ))
+        .await;
+    }
+}

@@ -8,7 +8,10 @@ use ferry_archives::{ArchiveSource, Catalogue, Limits, Service};
 use ferry_core::model::{MediaKind, Record};
 use ferry_sandbox::corpus::instagram::{self, Era};
 use ferry_sandbox::corpus::{Format, Manifest, zip_parts};
-use ferry_testkit::source_suite::{ExpectedMedia, SourceFixture, check_source};
+use ferry_testkit::source_suite::check_source;
+
+mod export_fixture;
+use export_fixture::ExportFixture;
 
 fn era_name(era: Era) -> &'static str {
     match era {
@@ -567,58 +570,12 @@ fn peak_rss() -> Option<String> {
         .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
 }
 
-/// An Instagram export zipped over two parts, for the Source conformance suite. The items and
-/// their kinds are the corpus's; their bytes are read from the unpacked tree.
-struct InstagramFixture {
-    _dir: tempfile::TempDir,
-    parts: Vec<PathBuf>,
-    expected: Vec<ExpectedMedia>,
-}
-
-impl InstagramFixture {
-    fn new(era: Era) -> InstagramFixture {
-        let dir = tempfile::tempdir().unwrap();
-        let tree = dir.path().join("tree");
-        let manifest = instagram::write(&tree, era).unwrap();
-        let parts = zip_parts(&tree, &dir.path().join("zips"), "instagram-me", 2).unwrap();
-        let expected = manifest
-            .media
-            .iter()
-            .map(|item| {
-                let kind = match item.format {
-                    Format::Mp4 => MediaKind::Video,
-                    Format::Jpeg | Format::Webp | Format::Heic => MediaKind::Photo,
-                };
-                let bytes = std::fs::read(tree.join(&item.file)).unwrap();
-                ExpectedMedia::new(item.file.clone(), kind, &bytes)
-            })
-            .collect();
-        InstagramFixture {
-            _dir: dir,
-            parts,
-            expected,
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl SourceFixture for InstagramFixture {
-    async fn open(&self) -> std::sync::Arc<dyn ferry_core::Source> {
-        std::sync::Arc::new(ArchiveSource::open(self.parts.clone()).await.unwrap())
-    }
-
-    fn expected(&self) -> Vec<ExpectedMedia> {
-        self.expected.clone()
-    }
-
-    async fn remove(&self, _id: &str) -> bool {
-        false
-    }
-}
-
 #[tokio::test]
 async fn the_archive_source_passes_the_source_conformance_suite() {
     for era in Era::ALL {
-        check_source(&InstagramFixture::new(era)).await;
+        check_source(&ExportFixture::new("instagram-me", |tree| {
+            instagram::write(tree, era)
+        }))
+        .await;
     }
 }

@@ -283,3 +283,16 @@ fn other_services_are_not_takeouts() {
         assert_eq!(ferry_archives::takeout::detect(&fs), None, "{}", era.name());
     }
 }
+
+mod export_fixture;
+
+#[tokio::test]
+async fn the_archive_source_passes_the_source_conformance_suite_on_takeout_exports() {
+    for era in ferry_sandbox::corpus::takeout::Era::ALL {
+        ferry_testkit::source_suite::check_source(&export_fixture::ExportFixture::new(
+            "takeout-export",
+            |tree| ferry_sandbox::corpus::takeout::write(tree, era),
+        ))
+        .await;
+    }
+}
