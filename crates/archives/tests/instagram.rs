@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use ferry_archives::{ArchiveSource, Catalogue, Limits, Service};
+use ferry_archives::{Catalogue, Limits, Service};
 use ferry_core::model::{MediaKind, Record};
 use ferry_sandbox::corpus::instagram::{self, Era};
 use ferry_sandbox::corpus::{Format, Manifest, zip_parts};
