@@ -6,11 +6,12 @@
 //! catalogue by position: the catalogue of the same parts is always built in the same order,
 //! so a cursor written before a crash means the same thing after it.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ferry_core::model::{DataType, MediaKind, Record, Scope, Timestamp};
+use ferry_core::model::{DataType, Record, Scope};
 use ferry_core::traits::{Page, Source};
 use ferry_core::{Content, Error, MediaItem, Result};
 
@@ -81,43 +82,13 @@ impl ArchiveSource {
     }
 }
 
-/// The data type a record belongs to; albums and threads go with what they hold.
-pub fn data_type(record: &Record) -> Option<DataType> {
-    Some(match record {
-        Record::Album(_) => return None,
-        Record::Media(m) => match m.kind {
-            MediaKind::Photo => DataType::Photos,
-            MediaKind::Video => DataType::Videos,
-        },
-        Record::Post(_) => DataType::Posts,
-        Record::Comment(_) => DataType::Comments,
-        Record::Story(_) => DataType::Stories,
-        Record::Thread(_) | Record::Message(_) => DataType::Messages,
-        Record::Profile(_) => DataType::Profile,
-    })
-}
-
-/// The date a record is filtered on by `--since`/`--until`.
-pub fn record_date(record: &Record) -> Option<&Timestamp> {
-    match record {
-        Record::Media(m) => m.taken.as_ref().or(m.uploaded.as_ref()),
-        Record::Post(p) => p.created.as_ref(),
-        Record::Comment(c) => c.created.as_ref(),
-        Record::Story(s) => s.created.as_ref(),
-        Record::Message(m) => m.sent.as_ref(),
-        Record::Album(a) => a.created.as_ref(),
-        Record::Thread(_) | Record::Profile(_) => None,
-    }
-}
-
 /// Whether a scope takes a record. Albums always pass (the engine drops empty ones), and so
 /// do threads when messages are wanted.
 pub fn in_scope(scope: &Scope, record: &Record) -> bool {
-    match (record, data_type(record)) {
-        (Record::Album(_), _) => true,
-        (Record::Thread(_), Some(t)) => scope.wants(t),
-        (_, Some(t)) => scope.wants(t) && scope.in_range(record_date(record)),
-        (_, None) => false,
+    match record {
+        Record::Album(_) => true,
+        // An album's date is not the date of what it holds.
+        _ => scope.admits(record),
     }
 }
 
@@ -135,6 +106,14 @@ impl Source for ArchiveSource {
             n => format!(" and {} more parts", n - 1),
         };
         format!("{} export ({} layout) {first}{more}", d.service, d.era)
+    }
+
+    fn offers(&self) -> BTreeSet<DataType> {
+        self.catalogue
+            .records
+            .iter()
+            .filter_map(Record::data_type)
+            .collect()
     }
 
     async fn list(&self, scope: &Scope, cursor: Option<&str>) -> Result<Page> {

@@ -52,6 +52,16 @@ fn texts(c: &Catalogue) -> Vec<String> {
             Record::Thread(t) => out.extend(t.title.clone()),
             Record::Message(m) => out.extend(m.text.clone()),
             Record::Profile(p) => out.extend(p.name.clone()),
+            Record::Note(n) => out.extend(n.title.iter().chain(&n.text).cloned()),
+            Record::Event(e) => {
+                out.push(e.name.clone());
+                out.extend(e.description.clone());
+            }
+            Record::CheckIn(c) => {
+                out.extend(c.text.clone());
+                out.extend(c.location.name.clone());
+                out.extend(c.location.address.clone());
+            }
         }
     }
     out
@@ -144,7 +154,9 @@ fn check(c: &Catalogue, m: &Manifest, root: &str) {
     for (kind, want) in &m.counts {
         let got = match kind.as_str() {
             "posts" => prefixed(c, "post:"),
-            "check_ins" => prefixed(c, "checkin:"),
+            "check_ins" => count(c, |r| matches!(r, Record::CheckIn(_))),
+            "events" => count(c, |r| matches!(r, Record::Event(_))),
+            "notes" => count(c, |r| matches!(r, Record::Note(_))),
             "comments" => prefixed(c, "comment:"),
             "threads" => prefixed(c, "thread:"),
             "messages" => prefixed(c, "message:"),

@@ -113,9 +113,12 @@ async fn export_round_trips_exactly_and_reports_the_failed_item() {
         counts,
         BTreeMap::from([
             ("album", 4),
+            ("check_in", 1),
             ("comment", 3),
+            ("event", 1),
             ("media", 6),
             ("message", 3),
+            ("note", 1),
             ("post", 2),
             ("profile", 1),
             ("story", 1),

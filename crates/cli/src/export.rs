@@ -141,12 +141,9 @@ pub struct ExportArgs {
     /// write (`OUT.zip`; parts `OUT-1.zip`, `OUT-2.zip`, … when it is split).
     #[arg(required = true, num_args = 2.., value_name = "FROM... OUT.zip")]
     paths: Vec<String>,
-    /// What to include.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "photos,videos,posts,comments,stories,messages,profile"
-    )]
+    /// What to include (photos, videos, posts, comments, stories, messages, profile, notes,
+    /// events, check-ins); everything when left out.
+    #[arg(long, value_delimiter = ',')]
     types: Vec<ferry_core::DataType>,
     /// Only what is dated on or after this day (YYYY-MM-DD, UTC) or instant (RFC 3339).
     #[arg(long, value_name = "DATE")]
@@ -179,7 +176,7 @@ pub async fn export(ferry: &crate::Ferry, args: ExportArgs) -> Result<u8> {
         );
     }
     let scope = ferry_core::Scope {
-        types: args.types.iter().copied().collect(),
+        types: crate::chosen_types(&args.types),
         since: args
             .since
             .as_deref()

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use ferry_archives::ArchiveSource;
-use ferry_archives::source::{data_type, record_date};
 use ferry_core::model::{DataType, Record, Timestamp};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -62,7 +61,9 @@ fn summarize(parts: Vec<PathBuf>, source: &ArchiveSource) -> Inspection {
             Record::Thread(_) => threads += 1,
             _ => {}
         }
-        let Some(t) = data_type(record) else { continue };
+        let Some(t) = record.data_type() else {
+            continue;
+        };
         if matches!(record, Record::Thread(_)) {
             continue;
         }
@@ -76,7 +77,7 @@ fn summarize(parts: Vec<PathBuf>, source: &ArchiveSource) -> Inspection {
         if let Record::Media(m) = record {
             summary.bytes += m.size.unwrap_or(0);
         }
-        if let Some(Timestamp { utc, .. }) = record_date(record) {
+        if let Some(Timestamp { utc, .. }) = record.date() {
             summary.first = Some(summary.first.map_or(*utc, |f| f.min(*utc)));
             summary.last = Some(summary.last.map_or(*utc, |l| l.max(*utc)));
         }

@@ -10,6 +10,7 @@ mod paths;
 mod serve;
 mod worker;
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -125,8 +126,10 @@ struct TransferArgs {
     /// Sources, then the destination: local folders.
     #[arg(required = true, num_args = 2.., value_name = "FROM... TO")]
     paths: Vec<String>,
-    /// What to move.
-    #[arg(long, value_delimiter = ',', default_value = "photos,videos")]
+    /// What to move (photos, videos, posts, comments, stories, messages, profile, notes,
+    /// events, check-ins); when left out, everything the destination can hold, and the
+    /// report names what it cannot.
+    #[arg(long, value_delimiter = ',')]
     types: Vec<DataType>,
     /// List and name everything, and say where it would go, without moving anything.
     #[arg(long)]
@@ -329,7 +332,7 @@ async fn run(cli: Cli) -> Result<u8> {
             } else {
                 display::print_job(&job, &report);
             }
-            Ok(exit_code(&report))
+            Ok(exit_code(&report, &job.spec))
         }
         Command::Sandbox(_)
         | Command::Demo { .. }
@@ -380,7 +383,7 @@ async fn transfer(ferry: &Ferry, args: TransferArgs) -> Result<u8> {
         sources,
         destination,
         scope: Scope {
-            types: args.types.iter().copied().collect(),
+            types: chosen_types(&args.types),
             since: None,
             until: None,
         },
@@ -518,7 +521,11 @@ async fn execute(
             println!("view-only link: {link}");
         }
     }
-    Ok(if dry_run { EXIT_OK } else { exit_code(&report) })
+    Ok(if dry_run {
+        EXIT_OK
+    } else {
+        exit_code(&report, spec)
+    })
 }
 
 /// View-only links to the transfer folders (photos and videos), where the destination makes
@@ -547,8 +554,22 @@ async fn share_links(dest: &dyn ferry_core::Destination, spec: &JobSpec) -> Resu
     Ok(links)
 }
 
-fn exit_code(report: &Report) -> u8 {
-    if report.complete() {
+/// The types named with `--types`; every type when none is.
+pub(crate) fn chosen_types(named: &[DataType]) -> BTreeSet<DataType> {
+    if named.is_empty() {
+        DataType::ALL.into()
+    } else {
+        named.iter().copied().collect()
+    }
+}
+
+/// Success when every item is settled and every type the person named was carried. With no
+/// `--types` (every type), moving what the route can carry is success: the report names
+/// what stayed behind.
+fn exit_code(report: &Report, spec: &JobSpec) -> u8 {
+    let named = spec.scope.types.len() < DataType::ALL.len();
+    let carried = report.types_skipped.is_empty() || !named;
+    if report.settled() && carried {
         EXIT_OK
     } else {
         EXIT_INCOMPLETE

@@ -115,6 +115,38 @@ fn types_a_transfer_cannot_carry_are_reported_not_dropped() {
             .contains("ferry export"),
         "{report}"
     );
+
+    // With no --types, everything the folder holds moves, and the rest is named: the
+    // transfer did what it could, so it succeeds; the job remembers what it left.
+    let again = dir.path().join("again");
+    let out = ferry(&dir.path().join("data"))
+        .args(["transfer", tree.to_str().unwrap(), again.to_str().unwrap()])
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let skipped: Vec<&str> = report["types_skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["type"].as_str().unwrap())
+        .collect();
+    for t in ["posts", "comments", "stories", "messages", "profile"] {
+        assert!(skipped.contains(&t), "{t} not named: {report}");
+    }
+    assert!(!skipped.contains(&"photos") && !skipped.contains(&"videos"));
+    // Types the export does not have are not "left behind".
+    for t in ["notes", "events", "check-ins"] {
+        assert!(!skipped.contains(&t), "{t} named: {report}");
+    }
+    assert!(report["items"]["done"].as_u64().unwrap() > 0, "{report}");
+    let job = report["job_id"].as_str().unwrap();
+    let out = ferry(&dir.path().join("data"))
+        .args(["job", job, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["types_skipped"], report["types_skipped"]);
 }
 
 #[test]

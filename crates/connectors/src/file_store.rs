@@ -31,8 +31,8 @@ use sha2::{Digest, Sha256};
 
 use ferry_core::names::{NameRules, TEMP_PREFIX, with_suffix};
 use ferry_core::{
-    Capabilities, Container, Content, Destination, EarlierLanding, Error, Landed, Layout, Result,
-    Staged, Target, Uploaded,
+    Capabilities, Container, Content, Destination, EarlierLanding, Error, Holding, Landed, Layout,
+    Result, Staged, Target, Uploaded,
 };
 
 /// A file's bytes as [`FileOps::read_back`] streams them.
@@ -218,11 +218,15 @@ pub fn container_parts(root: &[String], container: &Container) -> Vec<String> {
     parts
 }
 
+/// How every file store holds photos and videos.
+pub const FILES_IN_FOLDERS: &str = "files in album folders, dated when taken";
+
 /// What a file store can take: folders; names compared ignoring case (safe on stores that
 /// ignore it, as Koofr and many disks do, and on a bucket synced to such a disk; harmless on
 /// the others).
 pub fn capabilities(max_file_size: Option<u64>, max_commit_batch: usize) -> Capabilities {
     Capabilities {
+        holds: Holding::media(FILES_IN_FOLDERS),
         layout: Layout::Folders,
         names: NameRules::default(),
         max_file_size,

@@ -10,7 +10,7 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 /// The version of the JSON form. Bump it on any change a reader must know about (docs/model.md
 /// lists what each version changed).
-pub const MODEL_VERSION: u32 = 2;
+pub const MODEL_VERSION: u32 = 3;
 
 /// A point in time: the instant in UTC and, when the source knows it, the offset of the
 /// place where it happened (a photo taken at 14:00 in Paris is 12:00Z with +02:00).
@@ -363,6 +363,62 @@ pub struct Profile {
     pub created: Option<Timestamp>,
 }
 
+/// A note: a titled text the person wrote (Facebook notes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// An event in a calendar: one the person created, was invited to or answered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// Held online rather than at a place, when the source says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online: Option<bool>,
+    /// The person's part in it, as the source words it: "hosting", "going", "interested",
+    /// "declined", "invited".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+    /// When the event was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
+}
+
+/// Being somewhere, said on a service: a place, when, and what the person wrote with it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckIn {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<Person>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    pub location: Location,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
 /// Any record a source lists, tagged by `type` in JSON.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -375,6 +431,9 @@ pub enum Record {
     Thread(Thread),
     Message(Message),
     Profile(Profile),
+    Note(Note),
+    Event(Event),
+    CheckIn(CheckIn),
 }
 
 impl Record {
@@ -388,6 +447,9 @@ impl Record {
             Record::Thread(r) => &r.id,
             Record::Message(r) => &r.id,
             Record::Profile(r) => &r.id,
+            Record::Note(r) => &r.id,
+            Record::Event(r) => &r.id,
+            Record::CheckIn(r) => &r.id,
         }
     }
 
@@ -401,7 +463,43 @@ impl Record {
             Record::Thread(_) => "thread",
             Record::Message(_) => "message",
             Record::Profile(_) => "profile",
+            Record::Note(_) => "note",
+            Record::Event(_) => "event",
+            Record::CheckIn(_) => "check_in",
         }
+    }
+
+    /// The date `--since` and `--until` judge the record by: media by when taken, else
+    /// uploaded; an event by its start; threads and profiles are not dated.
+    pub fn date(&self) -> Option<&Timestamp> {
+        match self {
+            Record::Album(a) => a.created.as_ref(),
+            Record::Media(m) => m.taken.as_ref().or(m.uploaded.as_ref()),
+            Record::Post(p) => p.created.as_ref(),
+            Record::Comment(c) => c.created.as_ref(),
+            Record::Story(s) => s.created.as_ref(),
+            Record::Message(m) => m.sent.as_ref(),
+            Record::Note(n) => n.created.as_ref(),
+            Record::Event(e) => e.start.as_ref().or(e.created.as_ref()),
+            Record::CheckIn(c) => c.created.as_ref(),
+            Record::Thread(_) | Record::Profile(_) => None,
+        }
+    }
+
+    /// The type a person chooses this record by (an album goes with the media it holds).
+    pub fn data_type(&self) -> Option<DataType> {
+        Some(match self {
+            Record::Album(_) => return None,
+            Record::Media(m) => m.kind.data_type(),
+            Record::Post(_) => DataType::Posts,
+            Record::Comment(_) => DataType::Comments,
+            Record::Story(_) => DataType::Stories,
+            Record::Thread(_) | Record::Message(_) => DataType::Messages,
+            Record::Profile(_) => DataType::Profile,
+            Record::Note(_) => DataType::Notes,
+            Record::Event(_) => DataType::Events,
+            Record::CheckIn(_) => DataType::CheckIns,
+        })
     }
 }
 
@@ -433,10 +531,14 @@ pub enum DataType {
     Stories,
     Messages,
     Profile,
+    Notes,
+    Events,
+    #[serde(rename = "check-ins")]
+    CheckIns,
 }
 
 impl DataType {
-    pub const ALL: [DataType; 7] = [
+    pub const ALL: [DataType; 10] = [
         DataType::Photos,
         DataType::Videos,
         DataType::Posts,
@@ -444,7 +546,17 @@ impl DataType {
         DataType::Stories,
         DataType::Messages,
         DataType::Profile,
+        DataType::Notes,
+        DataType::Events,
+        DataType::CheckIns,
     ];
+
+    /// Photos and videos: the types that are files of their own.
+    pub const MEDIA: [DataType; 2] = [DataType::Photos, DataType::Videos];
+
+    pub fn is_media(self) -> bool {
+        DataType::MEDIA.contains(&self)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -455,6 +567,9 @@ impl DataType {
             DataType::Stories => "stories",
             DataType::Messages => "messages",
             DataType::Profile => "profile",
+            DataType::Notes => "notes",
+            DataType::Events => "events",
+            DataType::CheckIns => "check-ins",
         }
     }
 }
@@ -468,10 +583,14 @@ impl fmt::Display for DataType {
 impl FromStr for DataType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim().to_ascii_lowercase();
+        // "check-in", "check_ins" and "checkins" name the same type.
+        let wanted = s.trim().to_ascii_lowercase().replace(['-', '_'], "");
         DataType::ALL
             .into_iter()
-            .find(|t| t.as_str() == wanted || t.as_str().trim_end_matches('s') == wanted)
+            .find(|t| {
+                let name = t.as_str().replace('-', "");
+                name == wanted || name.trim_end_matches('s') == wanted
+            })
             .ok_or_else(|| {
                 let names: Vec<_> = DataType::ALL.iter().map(|t| t.as_str()).collect();
                 format!(
@@ -501,6 +620,23 @@ impl Scope {
         }
     }
 
+    /// Every type, at any date.
+    pub fn everything() -> Scope {
+        Scope {
+            types: DataType::ALL.into(),
+            since: None,
+            until: None,
+        }
+    }
+
+    /// The same dates, for the types of `types` this scope wants.
+    pub fn only(&self, types: &BTreeSet<DataType>) -> Scope {
+        Scope {
+            types: self.types.intersection(types).copied().collect(),
+            ..self.clone()
+        }
+    }
+
     pub fn wants(&self, t: DataType) -> bool {
         self.types.contains(&t)
     }
@@ -515,23 +651,10 @@ impl Scope {
     /// videos) and its date is in range (threads, profiles and albums are not dated; media
     /// by when taken, else uploaded).
     pub fn admits(&self, record: &Record) -> bool {
-        let (wanted, at) = match record {
-            Record::Album(_) => (
-                self.wants(DataType::Photos) || self.wants(DataType::Videos),
-                None,
-            ),
-            Record::Media(m) => (
-                self.wants(m.kind.data_type()),
-                m.taken.as_ref().or(m.uploaded.as_ref()),
-            ),
-            Record::Post(p) => (self.wants(DataType::Posts), p.created.as_ref()),
-            Record::Comment(c) => (self.wants(DataType::Comments), c.created.as_ref()),
-            Record::Story(s) => (self.wants(DataType::Stories), s.created.as_ref()),
-            Record::Thread(_) => (self.wants(DataType::Messages), None),
-            Record::Message(m) => (self.wants(DataType::Messages), m.sent.as_ref()),
-            Record::Profile(_) => (self.wants(DataType::Profile), None),
-        };
-        wanted && self.in_range(at)
+        match record.data_type() {
+            None => self.wants(DataType::Photos) || self.wants(DataType::Videos),
+            Some(t) => self.wants(t) && self.in_range(record.date()),
+        }
     }
 }
 
@@ -650,5 +773,26 @@ mod tests {
         assert_eq!("photo".parse::<DataType>().unwrap(), DataType::Photos);
         assert_eq!("Videos".parse::<DataType>().unwrap(), DataType::Videos);
         assert!("films".parse::<DataType>().is_err());
+        for name in ["check-ins", "check-in", "check_ins", "checkins", "Check-In"] {
+            assert_eq!(
+                name.parse::<DataType>().unwrap(),
+                DataType::CheckIns,
+                "{name}"
+            );
+        }
+        assert_eq!("note".parse::<DataType>().unwrap(), DataType::Notes);
+        assert_eq!("events".parse::<DataType>().unwrap(), DataType::Events);
+        // The JSON name is the one people type.
+        assert_eq!(
+            serde_json::to_value(DataType::CheckIns).unwrap(),
+            serde_json::json!("check-ins")
+        );
+        for t in DataType::ALL {
+            assert_eq!(t.as_str().parse::<DataType>().unwrap(), t);
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                serde_json::json!(t.as_str())
+            );
+        }
     }
 }

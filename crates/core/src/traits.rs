@@ -7,12 +7,14 @@
 //! names. `find` recognises an item that is already there, which covers the window between a
 //! commit and its journal write after a crash.
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::content::Content;
 use crate::error::Result;
-use crate::model::{MediaItem, Record, Scope};
+use crate::model::{DataType, MediaItem, Record, Scope};
 use crate::names::NameRules;
 
 /// One page of a source's listing.
@@ -36,6 +38,12 @@ pub struct Skipped {
 pub trait Source: Send + Sync {
     /// A short description for messages ("folder /home/ana/Pictures").
     fn describe(&self) -> String;
+
+    /// The types of information it can list (at least one record of each may follow): the
+    /// engine asks only for those a destination can hold, and reports the others.
+    fn offers(&self) -> BTreeSet<DataType> {
+        DataType::MEDIA.into()
+    }
 
     /// Lists one page: albums before the items that name them. `cursor` is `None` for the
     /// first page, then whatever the previous page returned as `next`; cursors survive a
@@ -92,8 +100,28 @@ pub enum DestHash {
     Sha256([u8; 32]),
 }
 
+/// How a destination holds one type of information ("files in album folders", "items in
+/// albums, captions as descriptions"), for people to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Holding {
+    pub data_type: DataType,
+    pub how: &'static str,
+}
+
+impl Holding {
+    /// Photos and videos, each held `how`.
+    pub fn media(how: &'static str) -> Vec<Holding> {
+        DataType::MEDIA
+            .into_iter()
+            .map(|data_type| Holding { data_type, how })
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Capabilities {
+    /// The types of information it holds, and how; the engine asks sources for no other.
+    pub holds: Vec<Holding>,
     pub layout: Layout,
     pub names: NameRules,
     pub max_file_size: Option<u64>,
@@ -102,6 +130,12 @@ pub struct Capabilities {
     /// The most items an album holds (Google Photos: 20,000); a larger source album is split
     /// into "Title", "Title (2)", … when the job is planned.
     pub max_album_items: Option<usize>,
+}
+
+impl Capabilities {
+    pub fn holds(&self, t: DataType) -> bool {
+        self.holds.iter().any(|h| h.data_type == t)
+    }
 }
 
 /// Where an item goes on a destination: a folder path (for [`Layout::Folders`]) or an album.

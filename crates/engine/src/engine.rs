@@ -125,7 +125,7 @@ impl Engine {
         stop: Arc<Stop>,
     ) -> Result<Report> {
         let started = Instant::now();
-        let job = self.store.job(job_id).await?;
+        let mut job = self.store.job(job_id).await?;
         if job.state == JobState::Cancelled {
             return Err(EngineError::Setup(format!("job {} was cancelled", job.id)));
         }
@@ -142,6 +142,10 @@ impl Engine {
 
         if !job.planned {
             progress.set_phase(Phase::Planning);
+            job.types_skipped = plan::types_skipped(&job.spec.scope, &sources, dest.as_ref());
+            self.store
+                .set_types_skipped(&job.id, &job.types_skipped)
+                .await?;
             self.store
                 .set_state(&job.id, JobState::Planning, None)
                 .await?;
@@ -286,7 +290,7 @@ impl Engine {
             counts: self.store.counts(&job.id).await?,
             failures: self.store.failures(&job.id, 10_000).await?,
             skipped: self.store.skip_reasons(&job.id).await?,
-            types_skipped: crate::report::types_skipped(&job.spec.scope),
+            types_skipped: job.types_skipped,
             job_id: job.id,
             state: job.state,
             reason: job.reason,

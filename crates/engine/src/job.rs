@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ferry_core::Scope;
+use ferry_core::{DataType, Scope};
 use serde::{Deserialize, Serialize};
 
 pub type JobId = String;
@@ -125,4 +125,18 @@ pub struct Job {
     pub created_at: String,
     pub updated_at: String,
     pub finished_at: Option<String>,
+    /// Types the spec asks for that the route cannot carry, with why (decided when the job
+    /// is planned).
+    pub types_skipped: Vec<(DataType, String)>,
+}
+
+impl Job {
+    /// What the job lists: the spec's scope without the types its route cannot carry.
+    pub fn scope(&self) -> Scope {
+        let mut scope = self.spec.scope.clone();
+        for (t, _) in &self.types_skipped {
+            scope.types.remove(t);
+        }
+        scope
+    }
 }

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use ferry_core::names::{NameAllocator, NameRules, sanitize};
 use ferry_core::{
-    Album, Capabilities, Container, Destination, EarlierLanding, Landed, Layout, MediaItem,
-    MediaKind, Recall, Record, Source,
+    Album, Capabilities, Container, DataType, Destination, EarlierLanding, Landed, Layout,
+    MediaItem, MediaKind, Recall, Record, Scope, Source,
 };
 
 use crate::job::Job;
@@ -34,6 +34,7 @@ pub(crate) async fn list_sources(
     retry: &RetryPolicy,
     progress: &Progress,
 ) -> Result<()> {
+    let scope = job.scope();
     let mut source_index = job.plan_source;
     let mut cursor = job.plan_cursor.clone();
     while source_index < sources.len() {
@@ -44,13 +45,13 @@ pub(crate) async fn list_sources(
             source_index,
             landings: Mutex::default(),
         };
-        let page = list_page(source.as_ref(), job, cursor.as_deref(), retry, &recall).await?;
+        let page = list_page(source.as_ref(), &scope, cursor.as_deref(), retry, &recall).await?;
         let mut albums = Vec::new();
         let mut items = Vec::new();
         for record in page.records {
             match record {
                 Record::Album(album) if job.spec.wants_album(&album.id) => albums.push(album),
-                Record::Media(mut item) if job.spec.scope.wants(item.kind.data_type()) => {
+                Record::Media(mut item) if scope.wants(item.kind.data_type()) => {
                     if let Some(chosen) = &job.spec.albums {
                         // An item goes only to the chosen albums it is in; in none of them, it stays behind.
                         item.albums.retain(|a| chosen.contains(a));
@@ -60,7 +61,8 @@ pub(crate) async fn list_sources(
                     }
                     items.push(item)
                 }
-                // Text records are for exports; a transfer moves media.
+                // No destination holds text records yet (`types_skipped` keeps them out of
+                // the scope); an export archive carries them.
                 _ => {}
             }
         }
@@ -227,18 +229,41 @@ impl Recall for JournalRecall<'_> {
 
 async fn list_page(
     source: &dyn Source,
-    job: &Job,
+    scope: &Scope,
     cursor: Option<&str>,
     retry: &RetryPolicy,
     recall: &dyn Recall,
 ) -> Result<ferry_core::Page> {
     let what = format!("listing {}", source.describe());
     retry
-        .run(&what, || {
-            source.list_recalling(&job.spec.scope, cursor, recall)
-        })
+        .run(&what, || source.list_recalling(scope, cursor, recall))
         .await
         .map_err(EngineError::Source)
+}
+
+/// The types of `scope` that the route cannot carry, each with why: those some source offers
+/// and the destination does not hold. (A type no source offers leaves nothing behind.)
+pub(crate) fn types_skipped(
+    scope: &Scope,
+    sources: &[Arc<dyn Source>],
+    dest: &dyn Destination,
+) -> Vec<(DataType, String)> {
+    let caps = dest.capabilities();
+    let offered: BTreeSet<DataType> = sources.iter().flat_map(|s| s.offers()).collect();
+    let held: Vec<&str> = caps.holds.iter().map(|h| h.data_type.as_str()).collect();
+    scope
+        .types
+        .iter()
+        .filter(|t| offered.contains(t) && !caps.holds(**t))
+        .map(|t| {
+            let reason = format!(
+                "{} holds {} only; `ferry export` keeps {t} in an archive",
+                dest.describe(),
+                held.join(" and ")
+            );
+            (*t, reason)
+        })
+        .collect()
 }
 
 /// Decides every unit's container and name.

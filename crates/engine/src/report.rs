@@ -1,6 +1,6 @@
 //! What a job did: counts per state, bytes, duration, every failure with its reason.
 
-use ferry_core::{DataType, Scope};
+use ferry_core::DataType;
 use serde::Serialize;
 
 use crate::job::{JobId, JobState};
@@ -46,24 +46,6 @@ pub struct Report {
     pub types_skipped: Vec<(DataType, String)>,
 }
 
-/// The types a transfer carries: the engine moves media; text records (posts, comments,
-/// stories, messages, profile) reach only `ferry export` for now.
-pub(crate) fn types_skipped(scope: &Scope) -> Vec<(DataType, String)> {
-    scope
-        .types
-        .iter()
-        .filter(|t| !matches!(t, DataType::Photos | DataType::Videos))
-        .map(|t| {
-            (
-                *t,
-                format!(
-                    "a transfer carries photos and videos only; `ferry export` keeps {t} in an archive"
-                ),
-            )
-        })
-        .collect()
-}
-
 /// What a job came to, in one word: `done` when every item is done or skipped with its
 /// reason; `done_with_failures` when it ran to its end but some items failed; `failed` when it
 /// ran to its end and every item it tried failed; otherwise the job's state (`paused`,
@@ -83,12 +65,14 @@ impl Report {
         outcome(self.state, &self.counts)
     }
 
+    /// Whether every item listed is done or skipped with its reason.
+    pub fn settled(&self) -> bool {
+        self.state == JobState::Done && self.counts.failed == 0 && self.counts.pending == 0
+    }
+
     /// Whether every item is done or skipped, and every type asked for was carried.
     pub fn complete(&self) -> bool {
-        self.state == JobState::Done
-            && self.counts.failed == 0
-            && self.counts.pending == 0
-            && self.types_skipped.is_empty()
+        self.settled() && self.types_skipped.is_empty()
     }
 
     /// The machine-readable summary `--json` prints.

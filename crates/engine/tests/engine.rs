@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use ferry_connectors::folder::{FolderDestination, FolderSource};
 use ferry_core::{
-    Capabilities, Container, Content, Destination, Error, Landed, Result, Scope, Source, Staged,
-    Target, Uploaded,
+    Capabilities, Container, Content, DataType, Destination, Error, Landed, Result, Scope, Source,
+    Staged, Target, Uploaded,
 };
 use ferry_engine::{
     Engine, JobSpec, JobState, LayoutOptions, Progress, RetryPolicy, RunOptions, SqliteStore, Stop,
@@ -570,4 +570,75 @@ async fn albums_past_the_destination_limit_are_split_into_numbered_parts() {
             ("Album (3)".to_string(), 1)
         ]
     );
+}
+
+/// A folder of photos that also says it has posts, and notes whether it was asked for them.
+struct WithPosts {
+    folder: FolderSource,
+    asked_for_posts: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl Source for WithPosts {
+    fn describe(&self) -> String {
+        self.folder.describe()
+    }
+    fn offers(&self) -> std::collections::BTreeSet<DataType> {
+        [DataType::Photos, DataType::Videos, DataType::Posts].into()
+    }
+    async fn list(&self, scope: &Scope, cursor: Option<&str>) -> Result<ferry_core::Page> {
+        if scope.wants(DataType::Posts) {
+            self.asked_for_posts
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.folder.list(scope, cursor).await
+    }
+    async fn open(&self, item: &ferry_core::MediaItem) -> Result<Content> {
+        self.folder.open(item).await
+    }
+}
+
+#[tokio::test]
+async fn types_the_destination_cannot_hold_are_not_asked_for_and_are_named() {
+    let f = fixture(&["a.jpg", "b.jpg"]).await;
+    let spec = JobSpec {
+        scope: Scope::everything(),
+        ..spec(&f)
+    };
+    let (job, _) = f.engine.start("", &spec).await.unwrap();
+    let source = Arc::new(WithPosts {
+        folder: FolderSource::open(&f.src).unwrap(),
+        asked_for_posts: Default::default(),
+    });
+    let report = f
+        .engine
+        .run(
+            &job.id,
+            vec![source.clone()],
+            Arc::new(FolderDestination::new(&f.dst)),
+            &options(),
+            Arc::new(Progress::default()),
+            Arc::new(Stop::default()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.counts.done, 2);
+    // Posts are offered and cannot be held; events are not offered, so nothing is left.
+    let skipped: Vec<DataType> = report.types_skipped.iter().map(|(t, _)| *t).collect();
+    assert_eq!(skipped, vec![DataType::Posts]);
+    let reason = &report.types_skipped[0].1;
+    assert!(
+        reason.contains("holds photos and videos only") && reason.contains("ferry export"),
+        "{reason}"
+    );
+    assert!(
+        !source
+            .asked_for_posts
+            .load(std::sync::atomic::Ordering::SeqCst)
+    );
+    assert!(report.settled() && !report.complete());
+    // The job remembers it, for every later report.
+    let job = f.engine.store().job(&job.id).await.unwrap();
+    assert_eq!(job.types_skipped, report.types_skipped);
+    assert!(!job.scope().wants(DataType::Posts) && job.scope().wants(DataType::Events));
 }

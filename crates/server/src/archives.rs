@@ -117,23 +117,12 @@ impl ArchiveRequest {
     }
 }
 
-fn parse_type(text: &str) -> Result<DataType, ApiError> {
+/// A type by its name in the API (`DataType::as_str`: "photos", "check-ins").
+pub(crate) fn parse_type(text: &str) -> Result<DataType, ApiError> {
     DataType::ALL
         .into_iter()
-        .find(|t| type_name(*t) == text)
+        .find(|t| t.as_str() == text)
         .ok_or_else(|| ApiError::BadRequest(format!("unknown kind of data '{text}'")))
-}
-
-fn type_name(t: DataType) -> &'static str {
-    match t {
-        DataType::Photos => "photos",
-        DataType::Videos => "videos",
-        DataType::Posts => "posts",
-        DataType::Comments => "comments",
-        DataType::Stories => "stories",
-        DataType::Messages => "messages",
-        DataType::Profile => "profile",
-    }
 }
 
 fn type_label(t: DataType) -> &'static str {
@@ -145,6 +134,9 @@ fn type_label(t: DataType) -> &'static str {
         DataType::Stories => "Archived stories",
         DataType::Messages => "Messages",
         DataType::Profile => "Profile",
+        DataType::Notes => "Notes",
+        DataType::Events => "Events",
+        DataType::CheckIns => "Check-ins",
     }
 }
 
@@ -556,7 +548,7 @@ fn request_page_for(
         sources: sources.into_iter().filter(|c| c.source).collect(),
         types: DataType::ALL
             .into_iter()
-            .map(|t| (type_name(t), type_label(t)))
+            .map(|t| (t.as_str(), type_label(t)))
             .collect(),
         lifetime,
         error: error.map(|e| e.to_string()),

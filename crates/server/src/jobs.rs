@@ -102,21 +102,16 @@ async fn check(
                 request.destination
             ))
         })?;
-    let mut types = BTreeSet::new();
-    for t in &request.types {
-        match t.as_str() {
-            "photos" => types.insert(DataType::Photos),
-            "videos" => types.insert(DataType::Videos),
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "'{other}' cannot be transferred (photos, videos)"
-                )));
-            }
-        };
-    }
-    if request.types.is_empty() {
-        types = [DataType::Photos, DataType::Videos].into();
-    }
+    // None named: everything the route can carry (the job says what it could not).
+    let types = if request.types.is_empty() {
+        DataType::ALL.into()
+    } else {
+        request
+            .types
+            .iter()
+            .map(|t| crate::archives::parse_type(t))
+            .collect::<Result<BTreeSet<_>, _>>()?
+    };
     let albums = match &request.albums {
         Some(albums) if albums.is_empty() => {
             return Err(ApiError::BadRequest(
@@ -405,6 +400,8 @@ pub struct JobView {
     /// Seconds left, estimated from the rate.
     pub eta_secs: Option<u64>,
     pub failures: Vec<Failure>,
+    /// Types asked for that the route cannot carry, each with why.
+    pub types_skipped: Vec<TypeSkipped>,
     #[serde(skip)]
     pub bytes_text: String,
     #[serde(skip)]
@@ -419,6 +416,13 @@ pub struct JobView {
     pub can_resume: bool,
     #[serde(skip)]
     pub can_cancel: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TypeSkipped {
+    #[serde(rename = "type")]
+    pub data_type: DataType,
+    pub reason: String,
 }
 
 impl JobView {
@@ -499,6 +503,14 @@ async fn job_view(state: &AppState, job: &Job, failures: u32) -> Result<JobView,
         rate,
         eta_secs,
         failures: state.store().failures(&job.id, failures).await?,
+        types_skipped: job
+            .types_skipped
+            .iter()
+            .map(|(data_type, reason)| TypeSkipped {
+                data_type: *data_type,
+                reason: reason.clone(),
+            })
+            .collect(),
         bytes_text: format!(
             "{} of {}",
             human_bytes(bytes_done),

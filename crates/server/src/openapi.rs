@@ -5,6 +5,7 @@
 //! different things on different routes, and a shared text would be wrong for some of them.
 
 use axum::Json;
+use ferry_core::DataType;
 use serde_json::{Value, json};
 
 pub async fn document() -> Json<Value> {
@@ -318,9 +319,9 @@ fn transfer_paths() -> Value {
                         "description": "A source connection's name.", "schema": { "type": "string" } },
                     { "name": "destination", "in": "query", "required": true,
                         "description": "A destination connection's name.", "schema": { "type": "string" } },
-                    { "name": "types", "in": "query", "description": "Repeatable; absent: both.",
-                        "schema": { "type": "array",
-                            "items": { "type": "string", "enum": ["photos", "videos"] } } },
+                    { "name": "types", "in": "query",
+                        "description": "Repeatable; absent: everything the route can carry.",
+                        "schema": { "type": "array", "items": data_type() } },
                     { "name": "album", "in": "query",
                         "description": "Repeatable: only these albums (ids at the source); absent: all.",
                         "schema": { "type": "array", "items": { "type": "string" } } }
@@ -615,8 +616,10 @@ fn transfer_schemas() -> Value {
             "properties": {
                 "source": { "type": "string", "description": "A source connection's name." },
                 "destination": { "type": "string", "description": "A destination connection's name." },
-                "types": { "type": "array", "items": { "type": "string", "enum": ["photos", "videos"] },
-                    "description": "Absent or empty: both." },
+                "types": { "type": "array", "items": data_type(),
+                    "description": "Absent or empty: everything the route can carry. A type \
+                        the destination cannot hold is not moved: the job's `types_skipped` \
+                        says which, and why." },
                 "albums": { "type": ["array", "null"], "items": { "type": "string" }, "minItems": 1,
                     "description": "Only these albums (their ids at the source); absent or null: all." }
             }
@@ -676,7 +679,7 @@ fn transfer_schemas() -> Value {
             "type": "object",
             "required": ["id", "what", "state", "reason", "created_at", "finished_at",
                 "items_total", "items_settled", "items_done", "items_skipped", "items_failed",
-                "bytes_total", "bytes_done", "rate", "eta_secs", "failures"],
+                "bytes_total", "bytes_done", "rate", "eta_secs", "failures", "types_skipped"],
             "properties": {
                 "id": { "type": "string", "format": "uuid" },
                 "what": { "type": "string", "description": "From where to where, for people." },
@@ -697,7 +700,13 @@ fn transfer_schemas() -> Value {
                 "rate": nullable("number", "Bytes per second while it moves."),
                 "eta_secs": nullable("integer", "Seconds left, estimated from the rate."),
                 "failures": { "type": "array", "items": schema("Failure"),
-                    "description": "The first failures (how many depends on the operation)." }
+                    "description": "The first failures (how many depends on the operation)." },
+                "types_skipped": { "type": "array",
+                    "description": "Types asked for that the route cannot carry (its sources \
+                        hold them, its destination cannot), each with why: set when the job \
+                        is planned.",
+                    "items": { "type": "object", "required": ["type", "reason"],
+                        "properties": { "type": data_type(), "reason": { "type": "string" } } } }
             }
         },
         "Failure": {
@@ -708,6 +717,12 @@ fn transfer_schemas() -> Value {
             }
         }
     })
+}
+
+/// A kind of information, by the name people and the API use.
+fn data_type() -> Value {
+    let names: Vec<&str> = DataType::ALL.iter().map(|t| t.as_str()).collect();
+    json!({ "type": "string", "enum": names })
 }
 
 fn archive_schemas() -> Value {
@@ -722,8 +737,7 @@ fn archive_schemas() -> Value {
             "properties": {
                 "source": { "type": "string", "description": "A source connection's name." },
                 "types": { "type": "array",
-                    "items": { "type": "string", "enum": ["photos", "videos", "posts", "comments",
-                        "stories", "messages", "profile"] },
+                    "items": data_type(),
                     "description": "Absent or empty: all of them." },
                 "since": since,
                 "until": until

@@ -16,9 +16,11 @@
 //!   go in that album; other post photos in "Posts", uncategorized photos in "Uncategorized
 //!   photos", videos in "Videos", story media in "Stories", and a thread's media in
 //!   "Messages/<thread title>" (an album with path `["Messages", title]`);
-//! - `check-ins.json` (an array, or one object) → one `Post` per check-in, id `checkin:…`,
-//!   with its message (else the place's name) as text and the place as location, whether it
-//!   is flat among the labels or nested under "Place tags";
+//! - `check-ins.json` (an array, or one object) → one `CheckIn` per check-in, id `checkin:…`,
+//!   with its message as text and the place as location, whether it is flat among the labels
+//!   or nested under "Place tags";
+//! - the events files and `notes.json` → `Event`s (one per name and start, whichever files
+//!   name it) and `Note`s ([`agenda`]);
 //! - comments → `Comment`; each Messenger thread folder → `Thread` + its `Message`s, every
 //!   `message_N.json` merged and sorted by time (a file a message names by its bare name is
 //!   looked for in the thread's `photos/`, `videos/`, … too); the profile → `Profile`.
@@ -27,6 +29,7 @@
 //! (`creation_timestamp`), which is also `uploaded`. Photos and videos no JSON names are
 //! still listed (no metadata), so nothing in the export is lost.
 
+mod agenda;
 mod e2ee;
 mod gallery;
 mod json;
@@ -34,7 +37,8 @@ mod json;
 use std::collections::BTreeMap;
 
 use ferry_core::model::{
-    Album, Attachment, Comment, Location, Person, Post, Profile, Reaction, Record, Story, Thread,
+    Album, Attachment, CheckIn, Comment, Location, Person, Post, Profile, Reaction, Record, Story,
+    Thread,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -160,11 +164,16 @@ pub fn read(fs: &ArchiveFs, detection: &Detection) -> Catalogue {
         cat: Catalogue::new(detection.clone()),
         gallery: Gallery::default(),
         owner: None,
+        events: agenda::Events::default(),
     };
     reader.read_all();
     let Reader {
-        mut cat, gallery, ..
+        mut cat,
+        gallery,
+        events,
+        ..
     } = reader;
+    cat.records.extend(events.into_records());
     gallery.finish(&mut cat);
     cat
 }
@@ -180,6 +189,8 @@ enum Kind {
     Stories,
     Comments,
     CheckIns,
+    Events,
+    Notes,
     Thread,
     UnknownJson,
     Other,
@@ -201,6 +212,12 @@ fn kind_of(rel: &str) -> Option<Kind> {
         "your_videos.json" => Kind::Videos,
         "archived_stories.json" => Kind::Stories,
         "check-ins.json" => Kind::CheckIns,
+        "your_events.json" | "your_event_responses.json" | "event_invitations.json"
+            if parent == "events" =>
+        {
+            Kind::Events
+        }
+        "notes.json" if parent == "other_activity" || parent == "notes" => Kind::Notes,
         "comments.json" if parent == "comments_and_reactions" || parent == "comments" => {
             Kind::Comments
         }
@@ -230,6 +247,7 @@ struct Reader<'a> {
     gallery: Gallery,
     /// The account holder's name (from the profile), the author of posts.
     owner: Option<String>,
+    events: agenda::Events,
 }
 
 impl Reader<'_> {
@@ -278,6 +296,8 @@ impl Reader<'_> {
                 Kind::Stories => self.stories(path),
                 Kind::Comments => self.comments(path),
                 Kind::CheckIns => self.check_ins(path),
+                Kind::Events => self.events(path),
+                Kind::Notes => self.notes(path),
                 Kind::UnknownJson => self.cat.problem(
                     path,
                     "not read: ferry does not carry this kind of Facebook data",
@@ -832,15 +852,13 @@ impl Reader<'_> {
                 address: address.clone(),
                 ..point.unwrap_or_default()
             };
-            self.cat.records.push(Record::Post(Post {
+            self.cat.records.push(Record::CheckIn(CheckIn {
                 id,
                 author: self.owner.clone().map(|name| Person { id: None, name }),
                 created,
-                updated: None,
-                text: message.or(name).or(address),
+                text: message,
+                location,
                 attachments: Vec::new(),
-                location: Some(location),
-                reactions: Vec::new(),
             }));
         }
     }

@@ -1,6 +1,8 @@
 //! The JSON documents of a ferry archive, shared by the writer and the reader.
 
-use ferry_core::model::{Album, Comment, MediaItem, Message, Post, Profile, Story, Thread};
+use ferry_core::model::{
+    Album, CheckIn, Comment, Event, MediaItem, Message, Note, Post, Profile, Story, Thread,
+};
 use serde::{Deserialize, Serialize};
 
 /// `format` in `manifest.json` and `part-<N>.json`.
@@ -152,6 +154,24 @@ pub struct ProfilesDoc {
     pub profiles: Vec<Profile>,
 }
 
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotesDoc {
+    pub notes: Vec<Note>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EventsDoc {
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CheckInsDoc {
+    pub check_ins: Vec<CheckIn>,
+}
+
 pub const ALBUMS: &str = "data/albums.json";
 pub const MEDIA: &str = "data/media.json";
 pub const POSTS: &str = "data/posts.json";
@@ -159,3 +179,6 @@ pub const COMMENTS: &str = "data/comments.json";
 pub const STORIES: &str = "data/stories.json";
 pub const THREADS: &str = "data/threads.json";
 pub const PROFILE: &str = "data/profile.json";
+pub const NOTES: &str = "data/notes.json";
+pub const EVENTS: &str = "data/events.json";
+pub const CHECK_INS: &str = "data/check_ins.json";

@@ -21,7 +21,9 @@
 //!   media item plus `path` of its bytes and their `sha256`), `posts.json` (`posts`),
 //!   `comments.json` (`comments`), `stories.json` (`stories`), `threads.json` (`threads`: a
 //!   thread plus `messages`, the path of its messages file, and `message_count`),
-//!   `messages/<thread>.json` (`thread_id`, `messages`), `profile.json` (`profiles`).
+//!   `messages/<thread>.json` (`thread_id`, `messages`), `profile.json` (`profiles`), and,
+//!   when there are any (model version 3), `notes.json` (`notes`), `events.json` (`events`)
+//!   and `check_ins.json` (`check_ins`).
 //! - `index.html` and `pages/*.html` — the offline viewer (see [`viewer`]). All links are
 //!   relative: extract all parts into one folder and open `index.html`.
 //! - `manifest.json` — the last entry of the last part: format name and version, model

@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::format::{
-    self, AlbumsDoc, CommentsDoc, Manifest, MediaDoc, MessagesDoc, PartInfo, PostsDoc, ProfilesDoc,
-    StoriesDoc, ThreadsDoc,
+    self, AlbumsDoc, CheckInsDoc, CommentsDoc, EventsDoc, Manifest, MediaDoc, MessagesDoc,
+    NotesDoc, PartInfo, PostsDoc, ProfilesDoc, StoriesDoc, ThreadsDoc,
 };
 use crate::catalogue::{Catalogue, Detection, Service};
 use crate::vfs::ArchiveFs;
@@ -55,9 +55,30 @@ pub fn detect(fs: &ArchiveFs) -> Option<Detection> {
 }
 
 fn doc<T: DeserializeOwned + Default>(fs: &ArchiveFs, catalogue: &mut Catalogue, path: &str) -> T {
+    load_doc(fs, catalogue, path, true)
+}
+
+/// A document written only when it has records (notes, events, check-ins, new in model
+/// version 3): absent means none.
+fn optional_doc<T: DeserializeOwned + Default>(
+    fs: &ArchiveFs,
+    catalogue: &mut Catalogue,
+    path: &str,
+) -> T {
+    load_doc(fs, catalogue, path, false)
+}
+
+fn load_doc<T: DeserializeOwned + Default>(
+    fs: &ArchiveFs,
+    catalogue: &mut Catalogue,
+    path: &str,
+    required: bool,
+) -> T {
     let full = format!("{}{path}", catalogue.detection.root);
     if !fs.contains(&full) {
-        catalogue.problem(full, "missing from the archive");
+        if required {
+            catalogue.problem(full, "missing from the archive");
+        }
         return T::default();
     }
     match fs.read_json::<Versioned<T>>(&full) {
@@ -186,6 +207,18 @@ pub fn read(fs: &ArchiveFs, detection: &Detection) -> Catalogue {
     catalogue
         .records
         .extend(profiles.profiles.into_iter().map(Record::Profile));
+    let notes: NotesDoc = optional_doc(fs, &mut catalogue, format::NOTES);
+    catalogue
+        .records
+        .extend(notes.notes.into_iter().map(Record::Note));
+    let events: EventsDoc = optional_doc(fs, &mut catalogue, format::EVENTS);
+    catalogue
+        .records
+        .extend(events.events.into_iter().map(Record::Event));
+    let check_ins: CheckInsDoc = optional_doc(fs, &mut catalogue, format::CHECK_INS);
+    catalogue
+        .records
+        .extend(check_ins.check_ins.into_iter().map(Record::CheckIn));
     catalogue
 }
 

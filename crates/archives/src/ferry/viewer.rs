@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Arc;
 
-use ferry_core::model::{Attachment, MediaKind, Person, Reaction, Timestamp};
+use ferry_core::model::{Attachment, Location, MediaKind, Person, Reaction, Timestamp};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::format::MediaEntry;
@@ -124,6 +124,22 @@ pub(crate) fn pages(contents: &Arc<Contents>) -> Vec<(String, Render)> {
     for (t, group) in contents.messages.iter().enumerate() {
         for p in 1..=pages_of(group.messages.len(), MESSAGE_PAGE) {
             add(page_name("thread", t, p), View::thread, t, p);
+        }
+    }
+    let texts = &contents.texts;
+    for (name, len, f) in [
+        (
+            "notes",
+            texts.notes.len(),
+            View::notes as fn(&View, &mut String, usize, usize),
+        ),
+        ("events", texts.events.len(), View::events),
+        ("check-ins", texts.check_ins.len(), View::check_ins),
+    ] {
+        if len > 0 {
+            for p in 1..=pages_of(len, POST_PAGE) {
+                add(page_name(name, 0, p), f, 0, p);
+            }
         }
     }
     out
@@ -396,6 +412,28 @@ impl View {
             href(&page_name("stories", 0, 1), 0),
             self.c.stories.len(),
         );
+        let texts = &self.c.texts;
+        let more: Vec<String> = [
+            ("notes", texts.notes.len()),
+            ("events", texts.events.len()),
+            ("check-ins", texts.check_ins.len()),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| {
+            format!(
+                "<a href=\"{}\">{n} {name}</a>",
+                href(&page_name(name, 0, 1), 0)
+            )
+        })
+        .collect();
+        if !more.is_empty() {
+            let _ = writeln!(
+                out,
+                "<section id=\"notes\"><h2>Notes, events and check-ins</h2><p>{}</p></section>",
+                more.join(" · ")
+            );
+        }
         out.push_str("<section id=\"messages\"><h2>Messages</h2><ul>\n");
         for (t, group) in self.c.messages.iter().enumerate() {
             let title = self
@@ -479,13 +517,7 @@ impl View {
             if let Some(text) = &post.text {
                 let _ = write!(out, "<div class=\"text\">{}</div>", escape(text));
             }
-            let place = post.location.as_ref().map(|l| {
-                let words = [l.name.as_deref(), l.address.as_deref()];
-                words.into_iter().flatten().collect::<Vec<_>>().join(", ")
-            });
-            if let Some(place) = place.filter(|p| !p.is_empty()) {
-                let _ = write!(out, "<p class=\"meta\">{}</p>", escape(&place));
-            }
+            place(out, post.location.as_ref());
             self.attachments(out, &post.attachments, 1);
             reactions(out, &post.reactions);
             // Comments on the post, or on one of its media.
@@ -560,6 +592,88 @@ impl View {
         Self::tail(out);
     }
 
+    /// A page of `items`, each written by `each`, between pagers.
+    fn listing<T>(
+        &self,
+        out: &mut String,
+        (title, name): (&str, &str),
+        items: &[T],
+        page: usize,
+        each: impl Fn(&mut String, &T),
+    ) {
+        self.head(out, title, 1);
+        let pages = pages_of(items.len(), POST_PAGE);
+        Self::pager(out, name, 0, page, pages);
+        for item in items.iter().skip((page - 1) * POST_PAGE).take(POST_PAGE) {
+            each(out, item);
+        }
+        Self::pager(out, name, 0, page, pages);
+        Self::tail(out);
+    }
+
+    fn notes(&self, out: &mut String, _: usize, page: usize) {
+        let notes = &self.c.texts.notes;
+        self.listing(out, ("Notes", "notes"), notes, page, |out, note| {
+            let _ = write!(
+                out,
+                "<article class=\"post\"><h2>{}</h2><p class=\"meta\">{}</p>",
+                escape(note.title.as_deref().unwrap_or("")),
+                note.created.as_ref().map(date).unwrap_or_default()
+            );
+            if let Some(text) = &note.text {
+                let _ = write!(out, "<div class=\"text\">{}</div>", escape(text));
+            }
+            self.attachments(out, &note.attachments, 1);
+            out.push_str("</article>\n");
+        });
+    }
+
+    fn events(&self, out: &mut String, _: usize, page: usize) {
+        let events = &self.c.texts.events;
+        self.listing(out, ("Events", "events"), events, page, |out, event| {
+            let when: Vec<String> = [event.start.as_ref(), event.end.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(date)
+                .collect();
+            let _ = write!(
+                out,
+                "<article class=\"post\"><h2>{}</h2><p class=\"meta\">{} {}</p>",
+                escape(&event.name),
+                escape(&when.join(" – ")),
+                escape(event.response.as_deref().unwrap_or(""))
+            );
+            place(out, event.location.as_ref());
+            if let Some(text) = &event.description {
+                let _ = write!(out, "<div class=\"text\">{}</div>", escape(text));
+            }
+            out.push_str("</article>\n");
+        });
+    }
+
+    fn check_ins(&self, out: &mut String, _: usize, page: usize) {
+        let check_ins = &self.c.texts.check_ins;
+        self.listing(
+            out,
+            ("Check-ins", "check-ins"),
+            check_ins,
+            page,
+            |out, c| {
+                let _ = write!(
+                    out,
+                    "<article class=\"post\"><p class=\"meta\">{}</p>",
+                    c.created.as_ref().map(date).unwrap_or_default()
+                );
+                place(out, Some(&c.location));
+                if let Some(text) = &c.text {
+                    let _ = write!(out, "<div class=\"text\">{}</div>", escape(text));
+                }
+                self.attachments(out, &c.attachments, 1);
+                out.push_str("</article>\n");
+            },
+        );
+    }
+
     fn thread(&self, out: &mut String, t: usize, page: usize) {
         let Some(group) = self.c.messages.get(t) else {
             return;
@@ -614,6 +728,18 @@ fn thread_title(thread: &ferry_core::model::Thread) -> String {
 
 fn person(p: Option<&Person>) -> String {
     p.map(|p| p.name.clone()).unwrap_or_default()
+}
+
+/// A place's name and address, when it has either.
+fn place(out: &mut String, location: Option<&Location>) {
+    let Some(l) = location else { return };
+    let words: Vec<&str> = [l.name.as_deref(), l.address.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !words.is_empty() {
+        let _ = write!(out, "<p class=\"meta\">{}</p>", escape(&words.join(", ")));
+    }
 }
 
 fn date(t: &Timestamp) -> String {

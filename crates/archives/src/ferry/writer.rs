@@ -19,8 +19,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use ferry_core::error::Error;
 use ferry_core::model::{
-    Album, Comment, DataType, MODEL_VERSION, MediaItem, Message, Post, Profile, Record, Scope,
-    Story, Thread, Timestamp,
+    Album, CheckIn, Comment, DataType, Event, MODEL_VERSION, MediaItem, Message, Note, Post,
+    Profile, Record, Scope, Story, Thread, Timestamp,
 };
 use ferry_core::names::{NameAllocator, NameRules};
 use ferry_core::retry::RetryPolicy;
@@ -292,7 +292,16 @@ struct Listed {
     threads: Vec<Thread>,
     messages: Vec<Message>,
     profiles: Vec<Profile>,
+    texts: Texts,
     skipped: Vec<Skipped>,
+}
+
+/// The record types of model version 3, carried as they are.
+#[derive(Default)]
+pub(crate) struct Texts {
+    pub notes: Vec<Note>,
+    pub events: Vec<Event>,
+    pub check_ins: Vec<CheckIn>,
 }
 
 impl Listed {
@@ -309,6 +318,9 @@ impl Listed {
             Record::Thread(t) => self.threads.push(t),
             Record::Message(m) => self.messages.push(m),
             Record::Profile(p) => self.profiles.push(p),
+            Record::Note(n) => self.texts.notes.push(n),
+            Record::Event(e) => self.texts.events.push(e),
+            Record::CheckIn(c) => self.texts.check_ins.push(c),
         }
     }
 }
@@ -331,6 +343,7 @@ struct Plan {
     threads: Vec<Thread>,
     messages: Vec<Message>,
     profiles: Vec<Profile>,
+    texts: Texts,
     skipped: Vec<Skipped>,
 }
 
@@ -426,6 +439,7 @@ impl Plan {
             threads: listed.threads,
             messages: listed.messages,
             profiles: listed.profiles,
+            texts: listed.texts,
             skipped: listed.skipped,
         }
     }
@@ -443,6 +457,7 @@ pub(crate) struct Contents {
     /// Messages by thread id, in the order listed; each with its `data/messages/` file.
     pub messages: Vec<MessageGroup>,
     pub profiles: Vec<Profile>,
+    pub texts: Texts,
 }
 
 pub(crate) struct MessageGroup {
@@ -507,6 +522,7 @@ impl Contents {
             threads,
             messages: by_thread,
             profiles: plan.profiles,
+            texts: plan.texts,
         }
     }
 
@@ -526,6 +542,9 @@ impl Contents {
             self.messages.iter().map(|g| g.messages.len()).sum(),
         );
         put("profile", self.profiles.len());
+        put("note", self.texts.notes.len());
+        put("event", self.texts.events.len());
+        put("check_in", self.texts.check_ins.len());
         counts
     }
 }
@@ -787,6 +806,27 @@ fn data_files(contents: &Arc<Contents>) -> Vec<(String, Render)> {
             doc(contents, "profiles", |c| &c.profiles),
         ),
     ];
+    // Model version 3's types: a file only when there is something in it, so that an
+    // archive without them reads as before.
+    let texts = &contents.texts;
+    if !texts.notes.is_empty() {
+        out.push((
+            format::NOTES.into(),
+            doc(contents, "notes", |c| &c.texts.notes),
+        ));
+    }
+    if !texts.events.is_empty() {
+        out.push((
+            format::EVENTS.into(),
+            doc(contents, "events", |c| &c.texts.events),
+        ));
+    }
+    if !texts.check_ins.is_empty() {
+        out.push((
+            format::CHECK_INS.into(),
+            doc(contents, "check_ins", |c| &c.texts.check_ins),
+        ));
+    }
     for (index, group) in contents.messages.iter().enumerate() {
         let contents = contents.clone();
         out.push((

@@ -346,6 +346,41 @@ pub fn fixture() -> MemSource {
         created: Some(ts(2015, 5, 5)),
         ..Profile::default()
     }));
+    let tivoli = Location {
+        address: Some("Vesterbrogade 3 <b>København</b>".into()),
+        ..Location::named("Tivoli")
+    };
+    records.push(Record::Note(Note {
+        id: "note:1".into(),
+        title: Some("Minder & <script>tak</script>".into()),
+        text: Some("Kære alle,\ntak for i år.".into()),
+        created: Some(ts(2009, 2, 19)),
+        updated: Some(ts(2020, 10, 27)),
+        attachments: vec![att("m:p1")],
+    }));
+    records.push(Record::Event(Event {
+        id: "event:1".into(),
+        name: "Sommerfest i Tivoli 🎉".into(),
+        description: Some("Vi ses ved søen".into()),
+        start: Some(ts(2023, 7, 22)),
+        end: None,
+        location: Some(tivoli.clone()),
+        online: Some(false),
+        response: Some("hosting".into()),
+        created: Some(ts(2023, 7, 10)),
+    }));
+    records.push(Record::CheckIn(CheckIn {
+        id: "checkin:1".into(),
+        author: Some(person("Ana Example")),
+        created: Some(ts(2023, 11, 14)),
+        text: Some("Karrusel 🎠".into()),
+        location: Location {
+            latitude: Some(55.6737),
+            longitude: Some(12.5681),
+            ..tivoli
+        },
+        attachments: Vec::new(),
+    }));
     let mut failing = HashMap::new();
     failing.insert(
         "m:broken".to_string(),

@@ -29,7 +29,7 @@ use serde_json::Value;
 use ferry_core::content::ByteStream;
 use ferry_core::names::{NameRules, with_suffix};
 use ferry_core::{
-    Capabilities, Container, Content, Destination, Error, Landed, Layout, Result, RetryPolicy,
+    Capabilities, Container, Content, Destination, Error, Holding, Landed, Layout, Result, RetryPolicy,
     Staged, Target, Uploaded,
 };
 
@@ -382,6 +382,7 @@ impl Destination for DropboxDestination {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
+            holds: Holding::media(crate::file_store::FILES_IN_FOLDERS),
             layout: Layout::Folders,
             // Dropbox compares names ignoring case and takes 255 characters per component.
             names: NameRules {

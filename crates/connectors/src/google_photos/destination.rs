@@ -10,7 +10,7 @@ use tokio::sync::Mutex;
 
 use ferry_core::names::NameRules;
 use ferry_core::{
-    Capabilities, Container, Content, Destination, Error, ErrorKind, Landed, Layout, MediaKind,
+    Capabilities, Container, Content, Destination, Error, ErrorKind, Holding, Landed, Layout, MediaKind,
     Pacer, Result, RetryPolicy, Staged, Target, Uploaded,
 };
 
@@ -610,6 +610,7 @@ impl Destination for GooglePhotosDestination {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
+            holds: Holding::media("items in albums, captions as descriptions"),
             layout: Layout::Albums,
             names: NameRules::default(),
             max_file_size: Some(MAX_VIDEO_BYTES),

@@ -2,7 +2,7 @@
 //! is here, and the few that differ are the [`Dialect`]'s.
 
 use async_trait::async_trait;
-use ferry_core::{Album, Container};
+use ferry_core::{Album, Container, DataType};
 
 use super::rows::{
     self, AlbumRecord, CONNECTION_COLUMNS, ContainerRecord, CountRecord, FailureRecord,
@@ -338,6 +338,17 @@ where
             None,
             "UPDATE jobs SET planned = 1, state = 'running', updated_at = $1 WHERE id = $2",
             args![&now(), job],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn set_types_skipped(&self, job: &JobId, skipped: &[(DataType, String)]) -> Result<()> {
+        let skipped = serde_json::to_string(skipped)?;
+        self.run(
+            None,
+            "UPDATE jobs SET types_skipped = $1, updated_at = $2 WHERE id = $3",
+            args![&skipped, &now(), job],
         )
         .await?;
         Ok(())

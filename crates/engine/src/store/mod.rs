@@ -19,7 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ferry_core::{Album, Container, MediaItem, MediaKind, Skipped};
+use ferry_core::{Album, Container, DataType, MediaItem, MediaKind, Skipped};
 
 use crate::Result;
 use crate::job::{Job, JobId, JobSpec, JobState};
@@ -289,6 +289,8 @@ pub trait Store: Send + Sync {
     async fn wanted_names(&self, job: &JobId, container: &str) -> Result<Vec<(i64, String)>>;
     async fn set_names(&self, job: &JobId, names: &[(i64, String)]) -> Result<()>;
     async fn mark_planned(&self, job: &JobId) -> Result<()>;
+    /// Remembers which types the job was asked for that its route cannot carry, and why.
+    async fn set_types_skipped(&self, job: &JobId, skipped: &[(DataType, String)]) -> Result<()>;
     async fn set_container_dest(&self, job: &JobId, key: &str, dest_id: &str) -> Result<()>;
 
     /// How the other units of the same source item stand, for a unit about to move: where the

@@ -13,7 +13,7 @@ use crate::job::{Job, JobState};
 use crate::report::{Counts, Failure};
 use crate::{EngineError, Result};
 
-pub(super) const JOB_COLUMNS: &str = "id, owner, spec, state, reason, plan_source, plan_cursor, planned, created_at, updated_at, finished_at";
+pub(super) const JOB_COLUMNS: &str = "id, owner, spec, state, reason, plan_source, plan_cursor, planned, created_at, updated_at, finished_at, types_skipped";
 pub(super) const UNIT_COLUMNS: &str =
     "seq, source_index, album_id, record, container, name, state, attempts, token, sha256, bytes";
 pub(super) const CONNECTION_COLUMNS: &str =
@@ -73,6 +73,7 @@ pub(super) struct JobRecord {
     created_at: String,
     updated_at: String,
     finished_at: Option<String>,
+    types_skipped: Option<String>,
 }
 
 impl JobRecord {
@@ -89,6 +90,10 @@ impl JobRecord {
             created_at: self.created_at,
             updated_at: self.updated_at,
             finished_at: self.finished_at,
+            types_skipped: match self.types_skipped {
+                Some(json) => serde_json::from_str(&json)?,
+                None => Vec::new(),
+            },
         })
     }
 }

@@ -52,6 +52,58 @@ fn media_obj(uri: &str, ts: i64, title: &str, meta: Value) -> Value {
     json!({"uri": uri, "creation_timestamp": ts, "title": mj(title), "description": "", "media_metadata": meta})
 }
 
+/// The events files (one event in two of them) and the notes.
+fn events_and_notes(t: &mut Tree, era: Era) -> io::Result<()> {
+    let base = match era {
+        Era::Y2024 => "your_facebook_activity/",
+        Era::Y2022 => "your_activity_across_facebook/",
+        _ => "",
+    };
+    let tivoli = json!({"name": mj("Tivoli Gårdene"),
+        "coordinate": {"latitude": 55.6737, "longitude": 12.5681},
+        "address": mj("Vesterbrogade 3, København")});
+    t.meta_json(
+        &format!("{base}events/your_events.json"),
+        &json!({"your_events_v2": [{"name": mj("Sommerfest i Tivoli 🎉"),
+            "start_timestamp": 1_690_000_000, "end_timestamp": 0, "place": tivoli,
+            "description": mj("Vi ses ved søen"), "create_timestamp": 1_689_000_000}]}),
+    )?;
+    // Joined as well as created: one event. No "events_declined" bucket at all.
+    t.meta_json(
+        &format!("{base}events/your_event_responses.json"),
+        &json!({"event_responses_v2": {
+            "events_joined": [{"name": mj("Sommerfest i Tivoli 🎉"),
+                "start_timestamp": 1_690_000_000, "end_timestamp": 0}],
+            "events_interested": [{"name": mj("Jazz på Havnen"),
+                "start_timestamp": 1_691_000_000, "end_timestamp": 1_691_010_800}]}}),
+    )?;
+    t.meta_json(
+        &format!("{base}events/event_invitations.json"),
+        &json!({"events_invited_v2": [{"name": "Ultimate Frisbee",
+            "start_timestamp": 1_661_882_400, "end_timestamp": 1_661_887_800}]}),
+    )?;
+    t.count("events", 3);
+    t.text("Sommerfest i Tivoli 🎉");
+    t.text("Vi ses ved søen");
+    t.text("Jazz på Havnen");
+    t.quirk("events-in-several-files");
+    let notes = format!("{base}other_activity/notes.json");
+    t.not_carried(&notes, "people tagged");
+    t.meta_json(
+        &notes,
+        &json!({"notes_v2": [
+            {"title": mj("Minder"), "text": mj("\nKære alle, tak for i år."),
+             "created_timestamp": 1_235_080_863, "updated_timestamp": 1_603_783_886,
+             "tags": [{"name": "Dan"}]},
+            {"title": "", "text": "", "created_timestamp": 1_235_080_900,
+             "updated_timestamp": 1_235_080_900, "tags": []}]}),
+    )?;
+    t.count("notes", 2);
+    t.text("Minder");
+    t.text("Kære alle, tak for i år.");
+    Ok(())
+}
+
 fn json_export(t: &mut Tree, era: Era) -> io::Result<()> {
     let new = era == Era::Y2024;
     let (profile, posts_dir, posts_file, msgs) = match era {
@@ -254,6 +306,7 @@ fn json_export(t: &mut Tree, era: Era) -> io::Result<()> {
     t.quirk("check-ins-place-tags");
     t.text("Tivoli Gårdene");
     t.text("Vesterbrogade 3, København");
+    events_and_notes(t, era)?;
 
     // Comments.
     let comments = match era {

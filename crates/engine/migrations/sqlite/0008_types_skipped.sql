@@ -1,0 +1,1 @@
+../postgres/0008_types_skipped.sql
