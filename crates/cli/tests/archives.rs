@@ -5,11 +5,13 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use common::*;
 use ferry_sandbox::corpus::{self, Manifest};
+use serde_json::Value;
+use sha2::Digest;
 
 /// Every file under `dir`, by content.
 fn files_by_content(dir: &Path) -> HashMap<Vec<u8>, Vec<PathBuf>> {
@@ -86,67 +88,212 @@ fn instagram_parts_given_together_transfer_with_dates() {
     assert_landed(&manifest, &tree, &dst);
 }
 
+/// ferry's `data/` documents, by path: each one's records as JSON, in order. Media entries
+/// leave out where the bytes are (`path`), which is the destination's own.
+fn documents(files: impl IntoIterator<Item = (String, Vec<u8>)>) -> BTreeMap<String, Vec<Value>> {
+    let mut out = BTreeMap::new();
+    for (path, bytes) in files {
+        let Some(relative) = path.strip_prefix("data/") else {
+            continue;
+        };
+        let doc: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let Value::Object(fields) = doc else {
+            panic!("{path} is not an object")
+        };
+        let mut records: Vec<Value> = fields
+            .into_iter()
+            .filter_map(|(_, v)| match v {
+                Value::Array(list) => Some(list),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        if relative == "media.json" {
+            for record in &mut records {
+                if let Value::Object(fields) = record {
+                    fields.remove("path");
+                }
+            }
+        }
+        // Albums and media are sets: a transfer lists them in its own order.
+        if matches!(relative, "media.json" | "albums.json") {
+            records.sort_by_key(|r| r["id"].to_string());
+        }
+        out.insert(relative.to_owned(), records);
+    }
+    out
+}
+
+fn folder_documents(dir: &Path) -> BTreeMap<String, Vec<Value>> {
+    documents(files_under(dir).into_iter().map(|relative| {
+        let path = relative.to_string_lossy().replace('\\', "/");
+        (path, std::fs::read(dir.join(&relative)).unwrap())
+    }))
+}
+
+fn zip_documents(zip: &Path) -> BTreeMap<String, Vec<Value>> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut files = Vec::new();
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let name = entry.name().unwrap().into_owned();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        files.push((name, bytes));
+    }
+    documents(files)
+}
+
+/// An export moved to a folder holds every record as `ferry export`'s archive does: the same
+/// `data/*.json` documents, record for record, beside the media where the transfer put them,
+/// with the offline viewer. A second run replaces them, and a file of the person's own at
+/// one of their names is never overwritten.
 #[test]
-fn types_a_transfer_cannot_carry_are_reported_not_dropped() {
+fn a_folder_holds_the_records_of_an_export_as_the_archive_does() {
+    use corpus::{facebook, instagram};
+    type WriteExport = fn(&Path);
+    let eras: [(&str, WriteExport); 8] = [
+        ("instagram-v1", |t| {
+            instagram::write(t, instagram::Era::V1).unwrap();
+        }),
+        ("instagram-2021", |t| {
+            instagram::write(t, instagram::Era::Y2021).unwrap();
+        }),
+        ("instagram-2022", |t| {
+            instagram::write(t, instagram::Era::Y2022).unwrap();
+        }),
+        ("instagram-2025", |t| {
+            instagram::write(t, instagram::Era::Y2025).unwrap();
+        }),
+        ("facebook-pre2024", |t| {
+            facebook::write(t, facebook::Era::Pre2024).unwrap();
+        }),
+        ("facebook-2022", |t| {
+            facebook::write(t, facebook::Era::Y2022).unwrap();
+        }),
+        ("facebook-2024", |t| {
+            facebook::write(t, facebook::Era::Y2024).unwrap();
+        }),
+        ("facebook-e2ee", |t| {
+            facebook::write(t, facebook::Era::E2ee).unwrap();
+        }),
+    ];
+    for (era, write) in eras {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        write(&tree);
+        let dst = dir.path().join("mine");
+        let data = dir.path().join("data");
+        let out = ferry(&data)
+            .args([
+                "transfer",
+                tree.to_str().unwrap(),
+                dst.to_str().unwrap(),
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{era}: {}", stderr(&out));
+        let report = json(&out);
+        assert_eq!(
+            report["types_skipped"],
+            serde_json::json!([]),
+            "{era}: {report}"
+        );
+
+        let zip = dir.path().join("export.zip");
+        let out = ferry(&data)
+            .args([
+                "export",
+                tree.to_str().unwrap(),
+                zip.to_str().unwrap(),
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{era}: {}", stderr(&out));
+
+        let in_folder = folder_documents(&dst);
+        let in_archive = zip_documents(&zip);
+        assert_eq!(
+            in_folder.keys().collect::<Vec<_>>(),
+            in_archive.keys().collect::<Vec<_>>(),
+            "{era}: the documents"
+        );
+        for (path, records) in &in_archive {
+            assert_eq!(&in_folder[path], records, "{era}: {path}");
+        }
+        let texts: usize = in_archive
+            .iter()
+            .filter(|(p, _)| !matches!(p.as_str(), "media.json" | "albums.json"))
+            .map(|(_, r)| r.len())
+            .sum();
+        assert!(texts > 0, "{era}: no records beside the media");
+        // Media entries name files that are there, with those bytes.
+        let media: Value =
+            serde_json::from_slice(&std::fs::read(dst.join("data/media.json")).unwrap()).unwrap();
+        for entry in media["media"].as_array().unwrap() {
+            let path = dst.join(entry["path"].as_str().unwrap());
+            let bytes =
+                std::fs::read(&path).unwrap_or_else(|e| panic!("{era}: {}: {e}", path.display()));
+            assert_eq!(
+                hex::encode(sha2::Sha256::digest(&bytes)),
+                entry["sha256"],
+                "{era}"
+            );
+        }
+        assert!(dst.join("index.html").is_file(), "{era}: no viewer");
+
+        // Again: the documents are written anew, not beside the old ones.
+        let before = files_under(&dst).len();
+        let out = ferry(&data)
+            .args([
+                "transfer",
+                tree.to_str().unwrap(),
+                dst.to_str().unwrap(),
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{era}: {}", stderr(&out));
+        assert_eq!(
+            files_under(&dst).len(),
+            before,
+            "{era}: a re-run added files"
+        );
+        assert_eq!(folder_documents(&dst), in_folder, "{era}");
+    }
+
+    // A file of the person's own where ferry would write a document stops the job, intact.
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("tree");
     corpus::instagram::write(&tree, corpus::instagram::Era::Y2025).unwrap();
-    let dst = dir.path().join("dst");
+    let dst = dir.path().join("mine");
+    std::fs::create_dir_all(dst.join("data")).unwrap();
+    std::fs::write(dst.join("data/posts.json"), b"my own notes").unwrap();
     let out = ferry(&dir.path().join("data"))
-        .args(["transfer", tree.to_str().unwrap(), dst.to_str().unwrap()])
-        .args(["--types", "photos,videos,posts,messages", "--json"])
+        .args([
+            "transfer",
+            tree.to_str().unwrap(),
+            dst.to_str().unwrap(),
+            "--json",
+        ])
         .output()
         .unwrap();
-    // The media moved, but not everything asked for: the exit code says so.
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_ne!(out.status.code(), Some(0));
     let report = json(&out);
-    assert_eq!(report["items"]["failed"], 0, "{report}");
-    let skipped: Vec<&str> = report["types_skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["type"].as_str().unwrap())
-        .collect();
-    assert_eq!(skipped, vec!["posts", "messages"], "{report}");
+    assert_eq!(report["state"], "paused", "{report}");
     assert!(
-        report["types_skipped"][0]["reason"]
+        report["reason"]
             .as_str()
             .unwrap()
-            .contains("ferry export"),
+            .contains("not written by ferry"),
         "{report}"
     );
-
-    // With no --types, everything the folder holds moves, and the rest is named: the
-    // transfer did what it could, so it succeeds; the job remembers what it left.
-    let again = dir.path().join("again");
-    let out = ferry(&dir.path().join("data"))
-        .args(["transfer", tree.to_str().unwrap(), again.to_str().unwrap()])
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report = json(&out);
-    let skipped: Vec<&str> = report["types_skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["type"].as_str().unwrap())
-        .collect();
-    for t in ["posts", "comments", "stories", "messages", "profile"] {
-        assert!(skipped.contains(&t), "{t} not named: {report}");
-    }
-    assert!(!skipped.contains(&"photos") && !skipped.contains(&"videos"));
-    // Types the export does not have are not "left behind".
-    for t in ["notes", "events", "check-ins"] {
-        assert!(!skipped.contains(&t), "{t} named: {report}");
-    }
-    assert!(report["items"]["done"].as_u64().unwrap() > 0, "{report}");
-    let job = report["job_id"].as_str().unwrap();
-    let out = ferry(&dir.path().join("data"))
-        .args(["job", job, "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)["types_skipped"], report["types_skipped"]);
+    assert_eq!(
+        std::fs::read(dst.join("data/posts.json")).unwrap(),
+        b"my own notes"
+    );
 }
 
 #[test]

@@ -130,6 +130,17 @@ pub trait FileOps: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// See [`Destination::put_document`]; only a store that declares holding records as
+    /// files is asked.
+    async fn put_document(&self, path: &[String], bytes: Vec<u8>) -> Result<()> {
+        let _ = bytes;
+        Err(Error::permanent(format!(
+            "{} cannot hold {}",
+            self.describe(),
+            path.join("/")
+        )))
+    }
+
     /// The path of `name` in the container `dir` (an id from `ensure_container`).
     fn path(&self, dir: &str, name: &str) -> Result<Self::Path>;
     /// The destination's id of the file at `path`.
@@ -220,6 +231,9 @@ pub fn container_parts(root: &[String], container: &Container) -> Vec<String> {
 
 /// How every file store holds photos and videos.
 pub const FILES_IN_FOLDERS: &str = "files in album folders, dated when taken";
+
+/// How a file store that writes ferry's documents holds every other type.
+pub const DOCUMENTS: &str = "data/*.json in ferry's archive layout, with its offline viewer";
 
 /// What a file store can take: folders; names compared ignoring case (safe on stores that
 /// ignore it, as Koofr and many disks do, and on a bucket synced to such a disk; harmless on
@@ -534,6 +548,10 @@ impl<O: FileOps> Destination for FileStoreDestination<O> {
 
     async fn share_link(&self, folder: &[String]) -> Result<Option<String>> {
         self.ops.share_link(folder).await
+    }
+
+    async fn put_document(&self, path: &[String], bytes: Vec<u8>) -> Result<()> {
+        self.ops.put_document(path, bytes).await
     }
 }
 

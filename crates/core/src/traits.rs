@@ -138,6 +138,35 @@ impl Capabilities {
     }
 }
 
+/// A photo or video a route has on its destination, for the documents that describe it.
+#[derive(Clone, Debug)]
+pub struct LandedMedia {
+    pub item: MediaItem,
+    /// The id of the album this copy is in (an item in several albums has a copy in each
+    /// album's folder); empty when in none.
+    pub album: String,
+    /// Where it is, as names from the destination's root (`["Photo Transfer", "Trip",
+    /// "a.jpg"]`).
+    pub path: Vec<String>,
+    /// Lowercase hex SHA-256 of its bytes.
+    pub sha256: String,
+}
+
+/// A file made from a job's records, written once its media have landed.
+pub struct Document {
+    /// Safe names from the destination's root (`["data", "posts.json"]`).
+    pub path: Vec<String>,
+    /// Writes the file's bytes; called once, when the file is written.
+    pub render: Box<dyn FnOnce() -> Result<Vec<u8>> + Send>,
+}
+
+/// Makes the files that hold a job's records on a destination that holds them as files
+/// (ferry's archive layout: `data/*.json`): the engine hands over every record the job
+/// listed and every photo and video the route has there.
+pub trait Documents: Send + Sync + std::fmt::Debug {
+    fn documents(&self, records: Vec<Record>, media: Vec<LandedMedia>) -> Vec<Document>;
+}
+
 /// Where an item goes on a destination: a folder path (for [`Layout::Folders`]) or an album.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Container {
@@ -278,6 +307,17 @@ pub trait Destination: Send + Sync {
     async fn finish(&self, containers: &[String]) -> Result<()> {
         let _ = containers;
         Ok(())
+    }
+
+    /// Writes a file ferry makes from the job's records (a [`Document`]) at `path`, replacing
+    /// the one an earlier run put there. Only destinations that declare holding records as
+    /// files are asked.
+    async fn put_document(&self, path: &[String], bytes: Vec<u8>) -> Result<()> {
+        let _ = (path, bytes);
+        Err(crate::Error::permanent(format!(
+            "{} cannot hold ferry's documents",
+            self.describe()
+        )))
     }
 
     /// Creates (or finds) a view-only link to a folder, given by its safe names from the

@@ -35,6 +35,7 @@ impl JobOpener {
             sources,
             destination,
             service,
+            documents: Some(Arc::new(ferry_archives::ferry::ArchiveDocuments)),
         })
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferry_core::{Destination, Source};
+use ferry_core::{Destination, Documents, LandedMedia, Record, Source};
 
 use crate::job::{Job, JobId, JobSpec, JobState};
 use crate::mover::{self, Run};
@@ -33,6 +33,9 @@ pub struct RunOptions {
     /// carries it, so a worker that lost its part writes nothing more. `None` for a run of
     /// one process.
     pub fence: Option<Fence>,
+    /// Makes the files that hold the job's records (posts, messages, …) on destinations
+    /// that hold them as files; `None`: such records are not carried (and say so).
+    pub documents: Option<Arc<dyn Documents>>,
 }
 
 impl Default for RunOptions {
@@ -43,6 +46,7 @@ impl Default for RunOptions {
             plan_only: false,
             throttle: None,
             fence: None,
+            documents: None,
         }
     }
 }
@@ -142,7 +146,12 @@ impl Engine {
 
         if !job.planned {
             progress.set_phase(Phase::Planning);
-            job.types_skipped = plan::types_skipped(&job.spec.scope, &sources, dest.as_ref());
+            job.types_skipped = plan::types_skipped(
+                &job.spec.scope,
+                &sources,
+                dest.as_ref(),
+                options.documents.is_some(),
+            );
             self.store
                 .set_types_skipped(&job.id, &job.types_skipped)
                 .await?;
@@ -206,6 +215,14 @@ impl Engine {
         finish_destination(self.store.as_ref(), &job.id, dest.as_ref()).await;
 
         let remaining = self.store.units_to_move(&job.id, 0, 1).await?;
+        if !stop.is_stopped()
+            && remaining.is_empty()
+            && let Some(documents) = &options.documents
+            && let Err(reason) =
+                write_documents(self.store.as_ref(), &job.id, dest.as_ref(), documents).await
+        {
+            stop.stop(reason);
+        }
         if stop.is_stopped() {
             let reason = stop.reason().unwrap_or_else(|| "stopped".into());
             self.store
@@ -297,6 +314,73 @@ impl Engine {
             duration_secs: duration.as_secs_f64(),
         })
     }
+}
+
+/// Writes the files that hold the job's records (ferry's archive layout), once every unit
+/// is settled: every record the job listed, and every photo and video its route has on the
+/// destination (an unchanged re-run journals none of them, so the route's landings say
+/// where they are). Written again on every run, replacing the last ones. `Err` is why the
+/// job pauses.
+async fn write_documents(
+    store: &dyn Store,
+    job: &JobId,
+    dest: &dyn Destination,
+    documents: &Arc<dyn Documents>,
+) -> std::result::Result<(), String> {
+    let journal = |e: EngineError| format!("reading the journal for the documents: {e}");
+    let mut records: Vec<Record> = Vec::new();
+    let mut after = 0;
+    loop {
+        let pages = store.record_pages(job, after, 64).await.map_err(journal)?;
+        let Some((last, _)) = pages.last() else { break };
+        after = *last;
+        for (_, json) in pages {
+            let page: Vec<Record> = serde_json::from_str(&json)
+                .map_err(|e| format!("a journalled page of records is unreadable: {e}"))?;
+            records.extend(page);
+        }
+    }
+    if records.is_empty() {
+        return Ok(());
+    }
+    records.extend(
+        store
+            .albums(job)
+            .await
+            .map_err(journal)?
+            .into_iter()
+            .map(|(_, album)| Record::Album(album)),
+    );
+    store.remember_landings(job).await.map_err(journal)?;
+    let media = store
+        .route_landings(job)
+        .await
+        .map_err(journal)?
+        .into_iter()
+        .filter_map(|landing| {
+            let item = serde_json::from_str(&landing.record).ok()?;
+            let container = crate::store::container_from_json(&landing.container_spec).ok()?;
+            let mut path = match container {
+                ferry_core::Container::Folder(names) => names,
+                _ => return None,
+            };
+            path.push(landing.name);
+            Some(LandedMedia {
+                item,
+                album: landing.album_id,
+                path,
+                sha256: landing.sha256,
+            })
+        })
+        .collect();
+    for document in documents.documents(records, media) {
+        let shown = document.path.join("/");
+        let bytes = (document.render)().map_err(|e| format!("making {shown}: {e}"))?;
+        dest.put_document(&document.path, bytes)
+            .await
+            .map_err(|e| format!("writing {shown}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Checks the destination before a job starts, riding out passing faults the way items do: a

@@ -48,6 +48,7 @@ pub(crate) async fn list_sources(
         let page = list_page(source.as_ref(), &scope, cursor.as_deref(), retry, &recall).await?;
         let mut albums = Vec::new();
         let mut items = Vec::new();
+        let mut records = Vec::new();
         for record in page.records {
             match record {
                 Record::Album(album) if job.spec.wants_album(&album.id) => albums.push(album),
@@ -61,12 +62,20 @@ pub(crate) async fn list_sources(
                     }
                     items.push(item)
                 }
-                // No destination holds text records yet (`types_skipped` keeps them out of
-                // the scope); an export archive carries them.
-                _ => {}
+                Record::Album(_) | Record::Media(_) => {}
+                // Posts, messages, …: the scope asked for them, so the destination holds
+                // them (as documents made once the media have landed).
+                other => {
+                    if scope.admits(&other) {
+                        records.push(other)
+                    }
+                }
             }
         }
-        Progress::add(&progress.listed, (items.len() + page.skipped.len()) as u64);
+        Progress::add(
+            &progress.listed,
+            (items.len() + records.len() + page.skipped.len()) as u64,
+        );
         let landings = recall.landings_of(&items).await?;
         let (units, unchanged) = place_known(dest, &items, landings).await?;
         Progress::add(&progress.moved_bytes, unchanged.1);
@@ -78,6 +87,7 @@ pub(crate) async fn list_sources(
                     albums: &albums,
                     units,
                     skipped: &page.skipped,
+                    records: &records,
                     unchanged,
                     next: page.next.as_deref(),
                 },
@@ -243,23 +253,37 @@ async fn list_page(
 
 /// The types of `scope` that the route cannot carry, each with why: those some source offers
 /// and the destination does not hold. (A type no source offers leaves nothing behind.)
+///
+/// Records that are not files are held as documents (`data/posts.json`): only when the run
+/// can make them (`documents`).
 pub(crate) fn types_skipped(
     scope: &Scope,
     sources: &[Arc<dyn Source>],
     dest: &dyn Destination,
+    documents: bool,
 ) -> Vec<(DataType, String)> {
     let caps = dest.capabilities();
     let offered: BTreeSet<DataType> = sources.iter().flat_map(|s| s.offers()).collect();
-    let held: Vec<&str> = caps.holds.iter().map(|h| h.data_type.as_str()).collect();
+    let holds = |t: DataType| caps.holds(t) && (t.is_media() || documents);
+    let held: Vec<&str> = DataType::ALL
+        .into_iter()
+        .filter(|t| holds(*t))
+        .map(DataType::as_str)
+        .collect();
+    let held = match held.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => (*last).to_owned(),
+        None => "nothing".to_owned(),
+    };
     scope
         .types
         .iter()
-        .filter(|t| offered.contains(t) && !caps.holds(**t))
+        .filter(|t| offered.contains(t) && !holds(**t))
         .map(|t| {
             let reason = format!(
                 "{} holds {} only; `ferry export` keeps {t} in an archive",
                 dest.describe(),
-                held.join(" and ")
+                held
             );
             (*t, reason)
         })

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use ferry_core::{Destination, Source};
+use ferry_core::{Destination, Documents, Source};
 
 use crate::Result;
 use crate::engine::{Engine, RunOptions, Stop};
@@ -24,6 +24,8 @@ pub struct Opened {
     pub destination: Arc<dyn Destination>,
     /// The destination's service ("dropbox"), whose rate budget every worker shares.
     pub service: String,
+    /// Makes the files that hold records on destinations that hold them as files.
+    pub documents: Option<Arc<dyn Documents>>,
 }
 
 /// Opens a job's sources and destination with its owner's connections.
@@ -161,13 +163,17 @@ impl Runner {
     /// finished or paused by itself. `None`: the front end cancelled it, and it is marked
     /// so. An `Err` (the journal failed) is the caller's to record.
     pub async fn run(&self, job: &Job, opened: Opened, run: &RunContext) -> Result<Option<Report>> {
+        let options = RunOptions {
+            documents: opened.documents.or_else(|| run.options.documents.clone()),
+            ..run.options.clone()
+        };
         let result = self
             .engine
             .run(
                 &job.id,
                 opened.sources,
                 opened.destination,
-                &run.options,
+                &options,
                 run.progress.clone(),
                 run.halt.stop.clone(),
             )

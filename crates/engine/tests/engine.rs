@@ -162,6 +162,7 @@ fn options() -> RunOptions {
         plan_only: false,
         throttle: None,
         fence: None,
+        documents: None,
     }
 }
 

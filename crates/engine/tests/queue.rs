@@ -323,6 +323,7 @@ async fn a_worker_that_lost_its_part_writes_nothing_more() {
                         sources: vec![Arc::new(FolderSource::open(dir.join("src")).unwrap())],
                         destination: Arc::new(FolderDestination::new(dir.join("dst"))),
                         service: "folder".into(),
+                        documents: None,
                     },
                     &RunOptions {
                         fence: Some(fence),

@@ -176,6 +176,7 @@ fn page<'a>(
         albums,
         units: ListedUnit::all(items).unwrap(),
         skipped,
+        records: &[],
         unchanged: (0, 0),
         next,
     }

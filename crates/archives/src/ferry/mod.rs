@@ -47,11 +47,13 @@
 //! Encrypted (`.age`) parts are read like plain ones ([`crate::vfs`] decrypts them through a
 //! seekable age reader) when `FERRY_EXPORT_PASSPHRASE` or `FERRY_AGE_IDENTITY` gives the key.
 
+mod documents;
 mod format;
 mod reader;
 pub mod viewer;
 mod writer;
 
+pub use documents::ArchiveDocuments;
 pub use format::{
     FORMAT_NAME, FORMAT_VERSION, Manifest, ManifestFile, ManifestSkipped, MediaEntry, PartInfo,
     ThreadEntry,

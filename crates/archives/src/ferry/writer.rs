@@ -467,6 +467,17 @@ pub(crate) struct MessageGroup {
 }
 
 impl Contents {
+    /// The contents of a destination that holds `records` beside `media` placed already
+    /// (a folder a transfer wrote): every record and album kept, none filtered.
+    pub(crate) fn of_records(records: Vec<Record>, media: Vec<MediaEntry>) -> Contents {
+        let everything = Scope::everything();
+        let mut listed = Listed::default();
+        for record in records {
+            listed.push(0, record, &everything);
+        }
+        Contents::new(Plan::new(listed, &everything), media)
+    }
+
     fn new(plan: Plan, media: Vec<MediaEntry>) -> Contents {
         let mut folders = Folders::default();
         let mut by_thread: Vec<MessageGroup> = Vec::new();
@@ -773,7 +784,7 @@ async fn drive(
 }
 
 /// The `data/` documents, each written record by record.
-fn data_files(contents: &Arc<Contents>) -> Vec<(String, Render)> {
+pub(crate) fn data_files(contents: &Arc<Contents>) -> Vec<(String, Render)> {
     fn doc<T: serde::Serialize + Send + Sync + 'static>(
         contents: &Arc<Contents>,
         key: &'static str,

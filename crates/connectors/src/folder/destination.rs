@@ -13,15 +13,15 @@ use std::path::{Component, Path, PathBuf};
 use async_trait::async_trait;
 use ferry_core::names::TEMP_PREFIX;
 use ferry_core::{
-    Capabilities, Container, Content, EarlierLanding, Error, Landed, Result, Staged, Target,
-    Uploaded,
+    Capabilities, Container, Content, DataType, EarlierLanding, Error, Holding, Landed, Result,
+    Staged, Target, Uploaded,
 };
 use futures::{StreamExt, TryStreamExt};
 
 use super::join_inside;
 use crate::file_store::{
-    ByteStream, Entry, FileOps, FileStat, FileStoreDestination, Renamed, Staging, capabilities,
-    container_parts, same_content,
+    ByteStream, DOCUMENTS, Entry, FileOps, FileStat, FileStoreDestination, Renamed, Staging,
+    capabilities, container_parts, same_content,
 };
 
 /// A local folder as a destination.
@@ -102,6 +102,58 @@ fn create_staging(path: &Path) -> Result<File> {
     }
 }
 
+/// Writes `bytes` to `target` whole or not at all: a staging file beside it, synced, then
+/// renamed over it. Only a file ferry wrote is replaced (a document of the model, a page
+/// of the viewer): anything else at that name is the person's, and stops the job.
+fn replace_file(target: &Path, bytes: &[u8]) -> Result<()> {
+    if !replaceable(target) {
+        return Err(Error::permanent(format!(
+            "{} is there and was not written by ferry; move it away and resume",
+            target.display()
+        )));
+    }
+    let dir = target
+        .parent()
+        .ok_or_else(|| Error::permanent(format!("{}: no folder", target.display())))?;
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let staging = dir.join(format!("{TEMP_PREFIX}{name}"));
+    let mut file = create_staging(&staging)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| fs::rename(&staging, target));
+    if let Err(err) = written {
+        let _ = fs::remove_file(&staging);
+        return Err(io_err(target, err));
+    }
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// Whether `path` is free, or holds a document or page ferry wrote.
+fn replaceable(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    const JSON_START: &[u8] = b"{\"model_version\":";
+    const HTML_END: &[u8] = b"Written by ferry.</footer></body></html>\n";
+    let mut file = match File::open(path) {
+        Err(err) => return err.kind() == io::ErrorKind::NotFound,
+        Ok(file) => file,
+    };
+    let mut start = [0u8; JSON_START.len()];
+    if file.read_exact(&mut start).is_ok() && start == JSON_START {
+        return true;
+    }
+    let mut end = [0u8; HTML_END.len()];
+    file.seek(SeekFrom::End(-(HTML_END.len() as i64))).is_ok()
+        && file.read_exact(&mut end).is_ok()
+        && end == HTML_END
+}
+
 fn file_time(when: time::OffsetDateTime) -> filetime::FileTime {
     filetime::FileTime::from_unix_time(when.unix_timestamp(), when.nanosecond())
 }
@@ -115,7 +167,22 @@ impl FileOps for FolderFiles {
     }
 
     fn capabilities(&self) -> Capabilities {
-        capabilities(None, 512)
+        let mut caps = capabilities(None, 512);
+        caps.holds.extend(
+            DataType::ALL
+                .into_iter()
+                .filter(|t| !t.is_media())
+                .map(|data_type| Holding {
+                    data_type,
+                    how: DOCUMENTS,
+                }),
+        );
+        caps
+    }
+
+    async fn put_document(&self, path: &[String], bytes: Vec<u8>) -> Result<()> {
+        let target = join_inside(&self.root, &path.join("/"))?;
+        blocking(move || replace_file(&target, &bytes)).await
     }
 
     async fn check(&self) -> Result<()> {

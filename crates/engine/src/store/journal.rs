@@ -201,6 +201,19 @@ where
             },
         )
         .await?;
+        if !page.records.is_empty() {
+            self.run(
+                Some(&mut tx),
+                "INSERT INTO record_pages (job_id, page, source_index, records)
+                 SELECT $1, COALESCE(MAX(page), 0) + 1, $2, $3 FROM record_pages WHERE job_id = $1",
+                args![
+                    job,
+                    page.source_index as i64,
+                    &serde_json::to_string(page.records)?
+                ],
+            )
+            .await?;
+        }
         let (plan_source, cursor) = match page.next {
             Some(cursor) => (page.source_index, Some(cursor)),
             None => (page.source_index + 1, None),
@@ -408,6 +421,38 @@ where
                 DB::any(3)
             ),
             args![job, source_index as i64, ids],
+        )
+        .await
+    }
+
+    async fn remember_landings(&self, job: &JobId) -> Result<()> {
+        self.run(None, REMEMBER_LANDINGS, args![job]).await?;
+        Ok(())
+    }
+
+    async fn route_landings(&self, job: &JobId) -> Result<Vec<Landing>> {
+        self.all(
+            format!(
+                "SELECT source_id, album_id, record, container, container_spec, container_id, name,
+                        dest_id, sha256, bytes
+                 FROM landings WHERE {ROUTE_OF_JOB}
+                 ORDER BY source_index, source_id, album_id"
+            ),
+            args![job],
+        )
+        .await
+    }
+
+    async fn record_pages(
+        &self,
+        job: &JobId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, String)>> {
+        self.all(
+            "SELECT page, records FROM record_pages WHERE job_id = $1 AND page > $2
+             ORDER BY page LIMIT $3",
+            args![job, after, i64::from(limit)],
         )
         .await
     }

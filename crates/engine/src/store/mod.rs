@@ -12,6 +12,7 @@ mod sqlite;
 
 pub use app::{AccountRow, AppStore, ArchiveReady, ArchiveRow, AuditEntry, Notice, SessionRow};
 pub use postgres::PgStore;
+pub(crate) use rows::container_from_json;
 pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 
@@ -19,7 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ferry_core::{Album, Container, DataType, MediaItem, MediaKind, Skipped};
+use ferry_core::{Album, Container, DataType, MediaItem, MediaKind, Record, Skipped};
 
 use crate::Result;
 use crate::job::{Job, JobId, JobSpec, JobState};
@@ -112,6 +113,9 @@ pub struct ListedPage<'a> {
     pub albums: &'a [Album],
     pub units: Vec<ListedUnit<'a>>,
     pub skipped: &'a [Skipped],
+    /// The page's records that are not files (posts, messages, …), for a destination that
+    /// holds them: kept as they are, in listing order.
+    pub records: &'a [Record],
     /// Units that an earlier job on the route landed and that are still in place, unchanged:
     /// counted on the job (how many, how many bytes), not journalled one by one.
     pub unchanged: (u64, u64),
@@ -310,6 +314,14 @@ pub trait Store: Send + Sync {
     /// The names that earlier jobs on this job's route landed in the container `key`: a new
     /// unit there takes another name.
     async fn landed_names(&self, job: &JobId, key: &str) -> Result<Vec<String>>;
+    /// Remembers under the job's route what the job landed so far (as stopping does).
+    async fn remember_landings(&self, job: &JobId) -> Result<()>;
+    /// Everything the job's route has landed on its destination, in source order.
+    async fn route_landings(&self, job: &JobId) -> Result<Vec<Landing>>;
+    /// The job's records that are not files, page by page: up to `limit` pages after page
+    /// `after` (0 for the first), each its number and its records as a JSON array.
+    async fn record_pages(&self, job: &JobId, after: i64, limit: u32)
+    -> Result<Vec<(i64, String)>>;
     /// How many items earlier jobs on this job's route landed in the album container `key`
     /// and its parts (`key#2`, …): new items join after them.
     async fn landed_count(&self, job: &JobId, key: &str) -> Result<u64>;

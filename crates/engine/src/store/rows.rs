@@ -186,6 +186,12 @@ pub(super) fn containers(
         .collect()
 }
 
+/// A container from its journal form (`containers.spec`, `landings.container_spec`).
+pub(crate) fn container_from_json(spec: &str) -> Result<Container> {
+    let spec: ContainerJson = serde_json::from_str(spec)?;
+    Ok(spec.into())
+}
+
 pub(super) fn container_json(container: &Container) -> Result<String> {
     Ok(serde_json::to_string(&ContainerJson::from(container))?)
 }

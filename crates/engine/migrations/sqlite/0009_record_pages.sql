@@ -1,0 +1,1 @@
+../postgres/0009_record_pages.sql
