@@ -158,6 +158,17 @@ pub fn print_report(report: &Report, spec: &JobSpec) {
             String::new()
         }
     );
+    if !report.records.is_empty() {
+        let kinds: Vec<String> = report
+            .records
+            .iter()
+            .map(|(kind, n)| format!("{n} {}", record_words(kind, *n)))
+            .collect();
+        println!(
+            "  Records, kept as documents (data/*.json): {}",
+            kinds.join(", ")
+        );
+    }
     println!(
         "  {} in {} ({}/s this run)",
         HumanBytes(moved),
@@ -177,6 +188,16 @@ pub fn print_report(report: &Report, spec: &JobSpec) {
             "  To try the failed items again: ferry resume {}",
             report.job_id
         );
+    }
+}
+
+/// "1 post", "3 stories", "2 check-ins".
+fn record_words(kind: &str, n: u64) -> String {
+    let kind = kind.replace('_', "-");
+    match (n, kind.as_str()) {
+        (1, _) => kind,
+        (_, "story") => "stories".into(),
+        _ => format!("{kind}s"),
     }
 }
 

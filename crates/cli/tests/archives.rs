@@ -200,6 +200,12 @@ fn a_folder_holds_the_records_of_an_export_as_the_archive_does() {
             serde_json::json!([]),
             "{era}: {report}"
         );
+        let listed: u64 = report["records"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
 
         let zip = dir.path().join("export.zip");
         let out = ferry(&data)
@@ -229,6 +235,8 @@ fn a_folder_holds_the_records_of_an_export_as_the_archive_does() {
             .map(|(_, r)| r.len())
             .sum();
         assert!(texts > 0, "{era}: no records beside the media");
+        // Every listed record is in a document.
+        assert_eq!(listed as usize, texts, "{era}: {}", report["records"]);
         // Media entries name files that are there, with those bytes.
         let media: Value =
             serde_json::from_slice(&std::fs::read(dst.join("data/media.json")).unwrap()).unwrap();

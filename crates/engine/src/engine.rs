@@ -307,6 +307,7 @@ impl Engine {
             counts: self.store.counts(&job.id).await?,
             failures: self.store.failures(&job.id, 10_000).await?,
             skipped: self.store.skip_reasons(&job.id).await?,
+            records: self.store.record_counts(&job.id).await?,
             types_skipped: job.types_skipped,
             job_id: job.id,
             state: job.state,

@@ -1,5 +1,7 @@
 //! What a job did: counts per state, bytes, duration, every failure with its reason.
 
+use std::collections::BTreeMap;
+
 use ferry_core::DataType;
 use serde::Serialize;
 
@@ -44,6 +46,9 @@ pub struct Report {
     /// Types the person asked for that this route does not carry, each with why: never
     /// dropped silently.
     pub types_skipped: Vec<(DataType, String)>,
+    /// Records that are not files (posts, messages, …) the job listed, by record type
+    /// ("post", "message"): the destination holds them as documents once the job is done.
+    pub records: BTreeMap<String, u64>,
 }
 
 /// What a job came to, in one word: `done` when every item is done or skipped with its
@@ -93,6 +98,7 @@ impl Report {
             "duration_secs": self.duration_secs,
             "failures": self.failures,
             "skipped": self.skipped.iter().map(|(reason, count)| serde_json::json!({"reason": reason, "count": count})).collect::<Vec<_>>(),
+            "records": self.records,
             "types_skipped": self.types_skipped.iter().map(|(t, reason)| serde_json::json!({"type": t, "reason": reason})).collect::<Vec<_>>(),
         })
     }

@@ -9,5 +9,6 @@ CREATE TABLE record_pages (
     page         BIGINT NOT NULL,   -- 1, 2, … in listing order
     source_index BIGINT NOT NULL,
     records      TEXT NOT NULL,
+    counts       TEXT NOT NULL,     -- JSON: records of the page by type, {"post": 3, …}
     PRIMARY KEY (job_id, page)
 );

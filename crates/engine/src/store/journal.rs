@@ -1,6 +1,8 @@
 //! The store, once for both databases: every statement that SQLite and PostgreSQL read alike
 //! is here, and the few that differ are the [`Dialect`]'s.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use ferry_core::{Album, Container, DataType};
 
@@ -184,7 +186,7 @@ where
             )
             .await?
             .unwrap_or_default();
-        let mut placed_in = std::collections::BTreeMap::new();
+        let mut placed_in = BTreeMap::new();
         for place in page.units.iter().filter_map(|u| u.place.as_ref()) {
             placed_in.insert(place.container.as_str(), place.container_spec.as_str());
         }
@@ -202,14 +204,20 @@ where
         )
         .await?;
         if !page.records.is_empty() {
+            let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+            for record in page.records {
+                *counts.entry(record.type_name()).or_default() += 1;
+            }
             self.run(
                 Some(&mut tx),
-                "INSERT INTO record_pages (job_id, page, source_index, records)
-                 SELECT $1, COALESCE(MAX(page), 0) + 1, $2, $3 FROM record_pages WHERE job_id = $1",
+                "INSERT INTO record_pages (job_id, page, source_index, records, counts)
+                 SELECT $1, COALESCE(MAX(page), 0) + 1, $2, $3, $4
+                 FROM record_pages WHERE job_id = $1",
                 args![
                     job,
                     page.source_index as i64,
-                    &serde_json::to_string(page.records)?
+                    &serde_json::to_string(page.records)?,
+                    &serde_json::to_string(&counts)?
                 ],
             )
             .await?;
@@ -441,6 +449,23 @@ where
             args![job],
         )
         .await
+    }
+
+    async fn record_counts(&self, job: &JobId) -> Result<BTreeMap<String, u64>> {
+        let pages: Vec<(String,)> = self
+            .all(
+                "SELECT counts FROM record_pages WHERE job_id = $1",
+                args![job],
+            )
+            .await?;
+        let mut total = BTreeMap::new();
+        for (counts,) in pages {
+            let counts: BTreeMap<String, u64> = serde_json::from_str(&counts)?;
+            for (kind, n) in counts {
+                *total.entry(kind).or_default() += n;
+            }
+        }
+        Ok(total)
     }
 
     async fn record_pages(

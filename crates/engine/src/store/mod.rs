@@ -16,6 +16,7 @@ pub(crate) use rows::container_from_json;
 pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -318,6 +319,8 @@ pub trait Store: Send + Sync {
     async fn remember_landings(&self, job: &JobId) -> Result<()>;
     /// Everything the job's route has landed on its destination, in source order.
     async fn route_landings(&self, job: &JobId) -> Result<Vec<Landing>>;
+    /// How many records that are not files the job listed, by record type ("post").
+    async fn record_counts(&self, job: &JobId) -> Result<BTreeMap<String, u64>>;
     /// The job's records that are not files, page by page: up to `limit` pages after page
     /// `after` (0 for the first), each its number and its records as a JSON array.
     async fn record_pages(&self, job: &JobId, after: i64, limit: u32)
