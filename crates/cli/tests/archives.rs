@@ -151,37 +151,30 @@ fn zip_documents(zip: &Path) -> BTreeMap<String, Vec<Value>> {
 #[test]
 fn a_folder_holds_the_records_of_an_export_as_the_archive_does() {
     use corpus::{facebook, instagram};
-    type WriteExport = fn(&Path);
-    let eras: [(&str, WriteExport); 8] = [
-        ("instagram-v1", |t| {
-            instagram::write(t, instagram::Era::V1).unwrap();
-        }),
-        ("instagram-2021", |t| {
-            instagram::write(t, instagram::Era::Y2021).unwrap();
-        }),
-        ("instagram-2022", |t| {
-            instagram::write(t, instagram::Era::Y2022).unwrap();
-        }),
-        ("instagram-2025", |t| {
-            instagram::write(t, instagram::Era::Y2025).unwrap();
-        }),
-        ("facebook-pre2024", |t| {
-            facebook::write(t, facebook::Era::Pre2024).unwrap();
-        }),
-        ("facebook-2022", |t| {
-            facebook::write(t, facebook::Era::Y2022).unwrap();
-        }),
-        ("facebook-2024", |t| {
-            facebook::write(t, facebook::Era::Y2024).unwrap();
-        }),
-        ("facebook-e2ee", |t| {
-            facebook::write(t, facebook::Era::E2ee).unwrap();
-        }),
+    /// One export of the corpus, by service and layout era.
+    #[derive(Debug)]
+    enum Export {
+        Instagram(instagram::Era),
+        Facebook(facebook::Era),
+    }
+    let eras = [
+        Export::Instagram(instagram::Era::V1),
+        Export::Instagram(instagram::Era::Y2021),
+        Export::Instagram(instagram::Era::Y2022),
+        Export::Instagram(instagram::Era::Y2025),
+        Export::Facebook(facebook::Era::Pre2024),
+        Export::Facebook(facebook::Era::Y2022),
+        Export::Facebook(facebook::Era::Y2024),
+        Export::Facebook(facebook::Era::E2ee),
     ];
-    for (era, write) in eras {
+    for export in eras {
+        let era = format!("{export:?}");
         let dir = tempfile::tempdir().unwrap();
         let tree = dir.path().join("tree");
-        write(&tree);
+        match export {
+            Export::Instagram(era) => drop(instagram::write(&tree, era).unwrap()),
+            Export::Facebook(era) => drop(facebook::write(&tree, era).unwrap()),
+        }
         let dst = dir.path().join("mine");
         let data = dir.path().join("data");
         let out = ferry(&data)
