@@ -177,17 +177,21 @@ fn a_folder_holds_the_records_of_an_export_as_the_archive_does() {
         }
         let dst = dir.path().join("mine");
         let data = dir.path().join("data");
-        let out = ferry(&data)
-            .args([
-                "transfer",
-                tree.to_str().unwrap(),
-                dst.to_str().unwrap(),
-                "--json",
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{era}: {}", stderr(&out));
-        let report = json(&out);
+        // `ferry <command> TREE <to> --json`, which must succeed.
+        let run = |command: &str, to: &Path| {
+            let out = ferry(&data)
+                .args([
+                    command,
+                    tree.to_str().unwrap(),
+                    to.to_str().unwrap(),
+                    "--json",
+                ])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{era}: {}", stderr(&out));
+            json(&out)
+        };
+        let report = run("transfer", &dst);
         assert_eq!(
             report["types_skipped"],
             serde_json::json!([]),
@@ -201,16 +205,7 @@ fn a_folder_holds_the_records_of_an_export_as_the_archive_does() {
             .sum();
 
         let zip = dir.path().join("export.zip");
-        let out = ferry(&data)
-            .args([
-                "export",
-                tree.to_str().unwrap(),
-                zip.to_str().unwrap(),
-                "--json",
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{era}: {}", stderr(&out));
+        run("export", &zip);
 
         let in_folder = folder_documents(&dst);
         let in_archive = zip_documents(&zip);
@@ -247,16 +242,7 @@ fn a_folder_holds_the_records_of_an_export_as_the_archive_does() {
 
         // Again: the documents are written anew, not beside the old ones.
         let before = files_under(&dst).len();
-        let out = ferry(&data)
-            .args([
-                "transfer",
-                tree.to_str().unwrap(),
-                dst.to_str().unwrap(),
-                "--json",
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{era}: {}", stderr(&out));
+        run("transfer", &dst);
         assert_eq!(
             files_under(&dst).len(),
             before,
