@@ -217,9 +217,13 @@ impl Engine {
         let remaining = self.store.units_to_move(&job.id, 0, 1).await?;
         if !stop.is_stopped()
             && remaining.is_empty()
-            && let Some(documents) = &options.documents
-            && let Err(reason) =
-                write_documents(self.store.as_ref(), &job.id, dest.as_ref(), documents).await
+            && let Err(reason) = write_documents(
+                self.store.as_ref(),
+                &job.id,
+                dest.as_ref(),
+                options.documents.as_ref(),
+            )
+            .await
         {
             stop.stop(reason);
         }
@@ -321,12 +325,13 @@ impl Engine {
 /// is settled: every record the job listed, and every photo and video its route has on the
 /// destination (an unchanged re-run journals none of them, so the route's landings say
 /// where they are). Written again on every run, replacing the last ones. `Err` is why the
-/// job pauses.
+/// job pauses: a run that cannot make documents (`None`) never ends a job that listed
+/// records as done.
 async fn write_documents(
     store: &dyn Store,
     job: &JobId,
     dest: &dyn Destination,
-    documents: &Arc<dyn Documents>,
+    documents: Option<&Arc<dyn Documents>>,
 ) -> std::result::Result<(), String> {
     let journal = |e: EngineError| format!("reading the journal for the documents: {e}");
     let mut records: Vec<Record> = Vec::new();
@@ -344,6 +349,13 @@ async fn write_documents(
     if records.is_empty() {
         return Ok(());
     }
+    let Some(documents) = documents else {
+        return Err(
+            "this run cannot write the files that hold the job's posts, messages and \
+             other records; continue it with `ferry resume`"
+                .into(),
+        );
+    };
     records.extend(
         store
             .albums(job)

@@ -588,11 +588,25 @@ impl Source for WithPosts {
         [DataType::Photos, DataType::Videos, DataType::Posts].into()
     }
     async fn list(&self, scope: &Scope, cursor: Option<&str>) -> Result<ferry_core::Page> {
+        let mut page = self.folder.list(scope, cursor).await?;
         if scope.wants(DataType::Posts) {
             self.asked_for_posts
                 .store(true, std::sync::atomic::Ordering::SeqCst);
+            if cursor.is_none() {
+                page.records
+                    .push(ferry_core::Record::Post(ferry_core::Post {
+                        id: "post:1".into(),
+                        author: None,
+                        created: None,
+                        updated: None,
+                        text: Some("Hello".into()),
+                        attachments: Vec::new(),
+                        location: None,
+                        reactions: Vec::new(),
+                    }));
+            }
         }
-        self.folder.list(scope, cursor).await
+        Ok(page)
     }
     async fn open(&self, item: &ferry_core::MediaItem) -> Result<Content> {
         self.folder.open(item).await
@@ -642,4 +656,92 @@ async fn types_the_destination_cannot_hold_are_not_asked_for_and_are_named() {
     let job = f.engine.store().job(&job.id).await.unwrap();
     assert_eq!(job.types_skipped, report.types_skipped);
     assert!(!job.scope().wants(DataType::Posts) && job.scope().wants(DataType::Events));
+}
+
+/// Writes one document listing the ids of the records it was given.
+#[derive(Debug)]
+struct IdsDocument;
+
+impl ferry_core::Documents for IdsDocument {
+    fn documents(
+        &self,
+        records: Vec<ferry_core::Record>,
+        _media: Vec<ferry_core::LandedMedia>,
+    ) -> Vec<ferry_core::Document> {
+        let ids: Vec<String> = records.iter().map(|r| r.id().to_owned()).collect();
+        vec![ferry_core::Document {
+            path: vec!["data".into(), "ids.json".into()],
+            render: Box::new(move || {
+                Ok(format!("{{\"model_version\":3,\"ids\":{ids:?}}}").into_bytes())
+            }),
+        }]
+    }
+}
+
+/// Runs `job` from the folder with posts to the folder destination.
+async fn run_with_posts(
+    f: &Fixture,
+    job: &ferry_engine::JobId,
+    options: RunOptions,
+) -> ferry_engine::Report {
+    let source: Arc<dyn Source> = Arc::new(WithPosts {
+        folder: FolderSource::open(&f.src).unwrap(),
+        asked_for_posts: Default::default(),
+    });
+    f.engine
+        .run(
+            job,
+            vec![source],
+            Arc::new(FolderDestination::new(&f.dst)),
+            &options,
+            Arc::new(Progress::default()),
+            Arc::new(Stop::default()),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn records_are_journalled_and_written_as_documents_once_the_media_landed() {
+    let f = fixture(&["a.jpg"]).await;
+    let spec = JobSpec {
+        scope: Scope::everything(),
+        ..spec(&f)
+    };
+    let with_documents = RunOptions {
+        documents: Some(Arc::new(IdsDocument)),
+        ..options()
+    };
+    // Planned by a run that can write documents, then moved by one that cannot: the job
+    // does not end done with its records left unwritten.
+    let (job, _) = f.engine.start("", &spec).await.unwrap();
+    let planned = run_with_posts(
+        &f,
+        &job.id,
+        RunOptions {
+            plan_only: true,
+            ..with_documents.clone()
+        },
+    )
+    .await;
+    assert!(
+        planned.types_skipped.is_empty(),
+        "{:?}",
+        planned.types_skipped
+    );
+    assert_eq!(planned.records.get("post"), Some(&1));
+    let without = run_with_posts(&f, &job.id, options()).await;
+    assert_eq!(without.state, JobState::Paused);
+    assert!(
+        without.reason.as_deref().unwrap().contains("ferry resume"),
+        "{:?}",
+        without.reason
+    );
+    assert!(!f.dst.join("data").exists());
+    // Resumed with documents: the media and the document are there, and the job is done.
+    let done = run_with_posts(&f, &job.id, with_documents).await;
+    assert!(done.complete(), "{:?}", done.reason);
+    assert_eq!(album_files(&f), vec!["a.jpg"]);
+    let ids = std::fs::read_to_string(f.dst.join("data/ids.json")).unwrap();
+    assert!(ids.contains("post:1") && ids.contains("Album"), "{ids}");
 }
