@@ -158,17 +158,6 @@ pub fn print_report(report: &Report, spec: &JobSpec) {
             String::new()
         }
     );
-    if !report.records.is_empty() {
-        let kinds: Vec<String> = report
-            .records
-            .iter()
-            .map(|(kind, n)| format!("{n} {}", record_words(kind, *n)))
-            .collect();
-        println!(
-            "  Records, kept as documents (data/*.json): {}",
-            kinds.join(", ")
-        );
-    }
     println!(
         "  {} in {} ({}/s this run)",
         HumanBytes(moved),
@@ -202,6 +191,17 @@ fn record_words(kind: &str, n: u64) -> String {
 }
 
 fn print_details(report: &Report) {
+    if !report.records.is_empty() {
+        let kinds: Vec<String> = report
+            .records
+            .iter()
+            .map(|(kind, n)| format!("{n} {}", record_words(kind, *n)))
+            .collect();
+        println!(
+            "  Records, kept as documents (data/*.json): {}",
+            kinds.join(", ")
+        );
+    }
     if !report.types_skipped.is_empty() {
         println!("  Not moved:");
         for (data_type, reason) in &report.types_skipped {
