@@ -96,6 +96,14 @@ fn documents(files: impl IntoIterator<Item = (String, Vec<u8>)>) -> BTreeMap<Str
         let Some(relative) = path.strip_prefix("data/") else {
             continue;
         };
+        // Hidden files are ferry's bookkeeping (whose documents these are), not documents.
+        if relative
+            .rsplit('/')
+            .next()
+            .is_some_and(|name| name.starts_with('.'))
+        {
+            continue;
+        }
         let doc: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
         let Value::Object(fields) = doc else {
             panic!("{path} is not an object")
@@ -281,6 +289,36 @@ fn a_folder_holds_the_records_of_an_export_as_the_archive_does() {
         std::fs::read(dst.join("data/posts.json")).unwrap(),
         b"my own notes"
     );
+
+    // Another transfer into a folder that holds one transfer's records stops, and the
+    // records there stay those of the first.
+    let first = dir.path().join("first");
+    let fb = dir.path().join("fb");
+    corpus::facebook::write(&fb, corpus::facebook::Era::Y2024).unwrap();
+    let transfer = |from: &Path| {
+        ferry(&dir.path().join("data"))
+            .args([
+                "transfer",
+                from.to_str().unwrap(),
+                first.to_str().unwrap(),
+                "--json",
+            ])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(transfer(&tree).status.code(), Some(0));
+    let before = folder_documents(&first);
+    let out = transfer(&fb);
+    let report = json(&out);
+    assert_eq!(report["state"], "paused", "{report}");
+    assert!(
+        report["reason"]
+            .as_str()
+            .unwrap()
+            .contains("another transfer"),
+        "{report}"
+    );
+    assert_eq!(folder_documents(&first), before);
 }
 
 #[test]

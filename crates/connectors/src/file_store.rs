@@ -130,6 +130,12 @@ pub trait FileOps: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// See [`Destination::claim_documents`].
+    async fn claim_documents(&self, route: &str) -> Result<()> {
+        let _ = route;
+        Ok(())
+    }
+
     /// See [`Destination::put_document`]; only a store that declares holding records as
     /// files is asked.
     async fn put_document(&self, path: &[String], bytes: Vec<u8>) -> Result<()> {
@@ -548,6 +554,10 @@ impl<O: FileOps> Destination for FileStoreDestination<O> {
 
     async fn share_link(&self, folder: &[String]) -> Result<Option<String>> {
         self.ops.share_link(folder).await
+    }
+
+    async fn claim_documents(&self, route: &str) -> Result<()> {
+        self.ops.claim_documents(route).await
     }
 
     async fn put_document(&self, path: &[String], bytes: Vec<u8>) -> Result<()> {

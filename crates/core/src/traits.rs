@@ -309,6 +309,14 @@ pub trait Destination: Send + Sync {
         Ok(())
     }
 
+    /// Claims the destination's documents for one transfer (`route`: its owner and spec,
+    /// hashed) before they are written: a destination that holds documents refuses when
+    /// another transfer's are there, which writing would replace.
+    async fn claim_documents(&self, route: &str) -> Result<()> {
+        let _ = route;
+        Ok(())
+    }
+
     /// Writes a file ferry makes from the job's records (a [`Document`]) at `path`, replacing
     /// the one an earlier run put there. Only destinations that declare holding records as
     /// files are asked.

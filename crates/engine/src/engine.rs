@@ -219,7 +219,7 @@ impl Engine {
             && remaining.is_empty()
             && let Err(reason) = write_documents(
                 self.store.as_ref(),
-                &job.id,
+                &job,
                 dest.as_ref(),
                 options.documents.as_ref(),
             )
@@ -329,7 +329,7 @@ impl Engine {
 /// records as done.
 async fn write_documents(
     store: &dyn Store,
-    job: &JobId,
+    job: &Job,
     dest: &dyn Destination,
     documents: Option<&Arc<dyn Documents>>,
 ) -> std::result::Result<(), String> {
@@ -337,7 +337,10 @@ async fn write_documents(
     let mut records: Vec<Record> = Vec::new();
     let mut after = 0;
     loop {
-        let pages = store.record_pages(job, after, 64).await.map_err(journal)?;
+        let pages = store
+            .record_pages(&job.id, after, 64)
+            .await
+            .map_err(journal)?;
         let Some((last, _)) = pages.last() else { break };
         after = *last;
         for (_, json) in pages {
@@ -358,15 +361,19 @@ async fn write_documents(
     };
     records.extend(
         store
-            .albums(job)
+            .albums(&job.id)
             .await
             .map_err(journal)?
             .into_iter()
             .map(|(_, album)| Record::Album(album)),
     );
-    store.remember_landings(job).await.map_err(journal)?;
+    let route = job.spec.route(&job.owner).map_err(journal)?;
+    dest.claim_documents(&route)
+        .await
+        .map_err(|e| e.to_string())?;
+    store.remember_landings(&job.id).await.map_err(journal)?;
     let media = store
-        .route_landings(job)
+        .route_landings(&job.id)
         .await
         .map_err(journal)?
         .into_iter()

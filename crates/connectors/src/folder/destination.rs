@@ -112,6 +112,11 @@ fn replace_file(target: &Path, bytes: &[u8]) -> Result<()> {
             target.display()
         )));
     }
+    replace_file_unchecked(target, bytes)
+}
+
+/// [`replace_file`] without looking at what is there.
+fn replace_file_unchecked(target: &Path, bytes: &[u8]) -> Result<()> {
     let dir = target
         .parent()
         .ok_or_else(|| Error::permanent(format!("{}: no folder", target.display())))?;
@@ -133,6 +138,27 @@ fn replace_file(target: &Path, bytes: &[u8]) -> Result<()> {
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// The file beside the documents that says whose they are: the route of the transfer that
+/// wrote them. Hidden (the folder source skips it), and not a staging name.
+const DOCUMENTS_OWNER: &str = ".ferry-documents-of";
+
+/// Takes the documents at `marker`'s folder for `route`, unless another transfer's are
+/// there: two transfers into one folder would otherwise replace each other's records.
+fn claim(marker: &Path, route: &str) -> Result<()> {
+    match fs::read_to_string(marker) {
+        Ok(owner) if owner.trim() == route => Ok(()),
+        Ok(_) => Err(Error::permanent(format!(
+            "{} holds the records of another transfer; choose another folder, or move it \
+             away and resume",
+            marker.parent().unwrap_or(marker).display()
+        ))),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            replace_file_unchecked(marker, route.as_bytes())
+        }
+        Err(err) => Err(io_err(marker, err)),
+    }
 }
 
 /// Whether `path` is free, or holds a document or page ferry wrote.
@@ -178,6 +204,12 @@ impl FileOps for FolderFiles {
                 }),
         );
         caps
+    }
+
+    async fn claim_documents(&self, route: &str) -> Result<()> {
+        let marker = self.root.join("data").join(DOCUMENTS_OWNER);
+        let route = route.to_owned();
+        blocking(move || claim(&marker, &route)).await
     }
 
     async fn put_document(&self, path: &[String], bytes: Vec<u8>) -> Result<()> {
