@@ -13,10 +13,17 @@ use ferry_sandbox::corpus::{self, Manifest};
 use serde_json::Value;
 use sha2::Digest;
 
-/// Every file under `dir`, by content.
+/// Every file under `dir`, by content, but ferry's hidden bookkeeping (whose documents a
+/// folder holds), which differs from transfer to transfer.
 fn files_by_content(dir: &Path) -> HashMap<Vec<u8>, Vec<PathBuf>> {
     let mut out: HashMap<Vec<u8>, Vec<PathBuf>> = HashMap::new();
     for relative in files_under(dir) {
+        if relative
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".ferry-"))
+        {
+            continue;
+        }
         let path = dir.join(relative);
         out.entry(std::fs::read(&path).unwrap())
             .or_default()
